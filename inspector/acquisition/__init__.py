@@ -1,0 +1,1 @@
+"""Frame sources: the demo line, image folders, video files and cameras."""

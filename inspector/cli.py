@@ -1,0 +1,215 @@
+"""The ``inspector`` command: the GUI, headless runs and model fitting."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from inspector.core.errors import InspectorError
+from inspector.pipeline.line import DEFAULT_MODEL_DIR, LineSettings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    command = args.command or "gui"
+    try:
+        if command == "fit":
+            return _fit(args)
+        if command == "fit-demo":
+            return _fit_demo(args)
+        settings = _settings(args) if command == "run" else LineSettings()
+        if command == "run" and args.headless:
+            return _run_headless(settings)
+        return _gui(settings)
+    except InspectorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inspector",
+        description="Industrial defect inspection. With no command, opens the window "
+        "on the built-in demo line.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("gui", help="open the window (the default)")
+
+    run = sub.add_parser("run", help="run a line (in the window, or --headless)")
+    run.add_argument("--headless", action="store_true", help="no window: print a summary")
+    run.add_argument(
+        "--source",
+        default="demo",
+        help="demo | an image folder | a video file | a camera index | an rtsp/http URL",
+    )
+    run.add_argument("--frames", type=int, help="stop after N parts")
+    run.add_argument("--db", help="SQLite file or SQLAlchemy URL (default: user data folder)")
+    run.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model package folder")
+    run.add_argument("--threshold", type=float, help="override the model's threshold")
+    run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    run.add_argument("--rate", type=float, help="parts/s of the demo line or a folder replay")
+    run.add_argument("--defect-rate", type=float, help="share of defective demo parts (0..1)")
+    run.add_argument("--seed", type=int, help="seed of the demo line")
+    run.add_argument("--loop", action="store_true", help="replay a folder or video forever")
+    run.add_argument("--station", default="station-1", help="station name stored with records")
+    run.add_argument("--deadline-ms", type=float, help="fail-safe parts decided later than this")
+
+    fit = sub.add_parser("fit", help="teach an anomaly model from good images only")
+    fit.add_argument("--good", required=True, type=Path, help="folder of good images")
+    fit.add_argument("--val-good", type=Path, help="held-out good images for the threshold")
+    fit.add_argument("--out", required=True, type=Path, help="model package folder to write")
+    _add_fit_options(fit)
+
+    demo = sub.add_parser("fit-demo", help="fit the demo line's model from rendered good parts")
+    demo.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR)
+    demo.add_argument("--parts", type=int, default=240, help="good parts to render")
+    _add_fit_options(demo)
+    return parser
+
+
+def _add_fit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--bank-size", type=int, default=4000, help="memory bank patches")
+    parser.add_argument("--name", default=None, help="model name used in its version string")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _settings(args: argparse.Namespace) -> LineSettings:
+    if args.frames is not None and args.frames < 1:
+        msg = f"--frames must be at least 1, got {args.frames}"
+        raise ValueError(msg)
+    return LineSettings(
+        source=args.source,
+        model_dir=args.model,
+        database=args.db,
+        station_name=args.station,
+        threshold=args.threshold,
+        rate_hz=args.rate,
+        defect_rate=args.defect_rate,
+        loop=args.loop,
+        max_parts=args.frames,
+        device=args.device,
+        seed=args.seed,
+        deadline_ms=args.deadline_ms,
+    )
+
+
+def _run_headless(settings: LineSettings) -> int:
+    from inspector.pipeline.line import build_line
+
+    line = build_line(settings)
+    station = line.station
+    started = time.monotonic()
+    station.start()
+    try:
+        while not station.wait(timeout=0.5):
+            pass
+    except KeyboardInterrupt:
+        print("interrupted: finishing queued parts and records...", file=sys.stderr)
+    station.stop()
+    elapsed = time.monotonic() - started
+    print(_summary(line, elapsed))
+    failed = any(alarm.severity.value == "error" for alarm in station.alarms)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _summary(line, elapsed: float) -> str:  # noqa: ANN001 - pipeline.line.Line
+    station = line.station
+    snap = station.snapshot()
+    rate = snap.inspected / elapsed if elapsed > 0 else 0.0
+    lines = [
+        f"Inspected {snap.inspected} parts from {station.source_name or line.settings.source} "
+        f"in {elapsed:.1f} s ({rate:.1f} parts/s) on {station.device_label}",
+        f"  accept {snap.accepted}  reject {snap.rejected}  review {snap.review}  "
+        f"not inspected {snap.not_inspected}  yield {_pct(snap.yield_pct)}",
+        f"  latency p50 {snap.latency_p50_ms:.0f} ms  p99 {snap.latency_p99_ms:.0f} ms  "
+        f"inference {snap.inference_p50_ms:.1f} ms/part  threshold {station.rules.threshold:.4g}",
+    ]
+    truth = snap.truth
+    if truth.defective_total or truth.good_total:
+        lines.append(
+            f"  known truth: caught {truth.defective_caught}/{truth.defective_total} defective "
+            f"({_pct(100 * truth.catch_rate)}), accepted {truth.good_accepted}/{truth.good_total} "
+            f"good ({_pct(100 * truth.good_accept_rate)})"
+        )
+    lines.append(f"  records: {line.engine.url.render_as_string(hide_password=True)}")
+    lines.append(f"  images: {line.image_store.root}")
+    lines.extend(f"  alarm: {alarm}" for alarm in station.alarms)
+    return "\n".join(lines)
+
+
+def _pct(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.1f} %"
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from inspector.training.fit_anomaly import fit_anomaly
+
+    result = fit_anomaly(
+        args.good,
+        args.out,
+        val_good=args.val_good,
+        bank_size=args.bank_size,
+        device=args.device,
+        seed=args.seed,
+        name=args.name or args.out.name,
+        progress=_print_progress,
+    )
+    _print_fit(result)
+    return EXIT_OK
+
+
+def _fit_demo(args: argparse.Namespace) -> int:
+    from inspector.acquisition.demo_line import DemoLine
+    from inspector.training.fit_anomaly import fit_anomaly
+
+    with DemoLine(rate_hz=0, defect_rate=0.0, seed=args.seed, max_parts=args.parts) as line:
+        images = [frame.image for frame in line]
+    result = fit_anomaly(
+        images,
+        args.out,
+        bank_size=args.bank_size,
+        device=args.device,
+        seed=args.seed,
+        name=args.name or "demo-line",
+        progress=_print_progress,
+    )
+    _print_fit(result)
+    return EXIT_OK
+
+
+def _print_progress(stage: str, done: int, total: int) -> None:
+    end = "\n" if done >= total else ""
+    print(f"\r{stage}: {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
+def _print_fit(result) -> None:  # noqa: ANN001 - training.fit_anomaly.FitResult
+    print(f"saved model {result.version} to {result.package_dir}")
+    print(f"calibrated threshold: {result.threshold:.6g}")
+
+
+def _gui(settings: LineSettings) -> int:
+    from inspector.ui.app import run_app
+
+    return run_app(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""What a model found on a part, and what was decided about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from inspector.core.verdict import Verdict
+
+if TYPE_CHECKING:
+    from inspector.core.frame import Frame
+
+
+@dataclass(frozen=True, eq=False)
+class Defect:
+    """One defect region on a part.
+
+    Attributes:
+        kind: Class name (``anomaly`` when an anomaly model found it without a class).
+        confidence: 0..1, how sure the finder is.
+        box: ``(x, y, w, h)`` in image pixels.
+        area_px: Number of defect pixels.
+        contour: Outline as an ``(N, 2)`` int32 array of ``(x, y)`` points, if known.
+    """
+
+    kind: str
+    confidence: float
+    box: tuple[int, int, int, int]
+    area_px: int
+    contour: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class ModelOutput:
+    """Raw result of an anomaly model on one image: scores, never verdicts.
+
+    Attributes:
+        score: Image anomaly score (max of the smoothed map); higher is worse.
+        anomaly_map: ``float32`` map with the input image's height and width.
+    """
+
+    score: float
+    anomaly_map: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Inspection:
+    """The full result for one part: what was seen, found and decided.
+
+    Attributes:
+        frame: The frame inspected.
+        verdict: What the gate does with the part.
+        score: Image anomaly score (``nan`` when the part was not inspected).
+        threshold: Threshold in force when the decision was made (stored with the record).
+        defects: Regions found on the part.
+        anomaly_map: Map the defects came from, or ``None``.
+        model_version: Version string of the model that scored the part.
+        rules_version: Version string of the decision rules applied.
+        inference_ms: Model time for this part's batch, per part.
+        latency_ms: Acquisition to decision.
+        error: Why the part was not inspected normally (fail-safe), else ``None``.
+    """
+
+    frame: Frame
+    verdict: Verdict
+    score: float
+    threshold: float
+    defects: tuple[Defect, ...]
+    anomaly_map: np.ndarray | None
+    model_version: str
+    rules_version: str
+    inference_ms: float
+    latency_ms: float
+    error: str | None = None

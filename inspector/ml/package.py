@@ -1,0 +1,310 @@
+"""Anomaly model packages: a directory with ``model.json`` and ``memory_bank.pt``.
+
+A package is what gets copied to a station, shipped in ``models/`` and named
+in every inspection record, so it has to say what it is (metadata), prove it
+is intact (SHA-256 of each file) and be safe to open: tensors are read with
+``torch.load(weights_only=True)``, which refuses pickled code, and nothing
+else in the directory is ever imported or unpickled.
+
+``model.json`` holds ``format_version``, ``kind`` ("patchcore"), ``backbone``
+("efficientnet_lite0") and the SHA-256 of its weights file, ``layers``,
+``input_size``, ``mean``/``std``, ``sigma``, the default ``threshold``, the
+``version`` string ``<name>-<yyyymmdd>-<hash8>``, ``created_at``, a
+``training`` data summary, ``metrics`` and ``files: {name: sha256}``. The bank
+is stored float16, halving the file; distances are computed in float32.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from inspector.core.errors import ModelPackageError
+from inspector.ml.efficientnet_lite import STAGES
+from inspector.ml.patchcore import feature_dim
+
+FORMAT_VERSION = 1
+KIND = "patchcore"
+BACKBONE = "efficientnet_lite0"
+METADATA_FILE = "model.json"
+BANK_FILE = "memory_bank.pt"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True, eq=False)
+class ModelPackage:
+    """An anomaly model: its metadata plus its memory bank, in memory.
+
+    Built by fitting (then ``version`` is ``"unsaved"`` and ``path`` is
+    ``None``) or by :func:`load_package`. :func:`save_package` sets
+    ``version``, ``created_at``, ``files`` and ``path``.
+
+    Attributes:
+        name: Short model name, the first part of ``version``.
+        memory_bank: ``(M, D)`` float32 good-patch features on the CPU.
+        backbone_sha256: SHA-256 of the backbone weights file the bank was made with.
+        layers: Backbone stages the patch features come from.
+        input_size: Side of the square images are resized to.
+        mean: Per-channel normalisation mean.
+        std: Per-channel normalisation standard deviation.
+        sigma: Map smoothing in input pixels.
+        threshold: Default image-score threshold, for ``decision`` to start from.
+        training: Training data summary (count, source, image sizes, ...).
+        metrics: Validation results (held-out good score statistics, ...).
+        version: ``<name>-<yyyymmdd>-<hash8>``, recorded with every inspection.
+        created_at: ISO-8601 UTC time the package was saved.
+        files: SHA-256 of each data file in the package directory.
+        path: Package directory, when it came from or went to disk.
+    """
+
+    name: str
+    memory_bank: torch.Tensor
+    backbone_sha256: str
+    layers: tuple[int, ...]
+    input_size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    sigma: float
+    threshold: float
+    training: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    version: str = "unsaved"
+    created_at: str = ""
+    files: Mapping[str, str] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def save_package(
+    package: ModelPackage, directory: str | Path, *, overwrite: bool = False
+) -> ModelPackage:
+    """Write ``package`` to ``directory`` and return it as saved.
+
+    ``model.json`` is written last, through a temporary file and a rename, so
+    a directory with a ``model.json`` always holds a complete package.
+
+    Args:
+        package: The model to save.
+        directory: Package directory; created if missing.
+        overwrite: Replace a package already in ``directory``.
+
+    Raises:
+        ValueError: bad name, non-finite threshold or bank, or ``directory``
+            already holds a package and ``overwrite`` is false.
+    """
+    if not _NAME.match(package.name):
+        msg = (
+            f"model name {package.name!r} is not usable in a version string: use 1-64 letters, "
+            "digits, '.', '_' or '-', starting with a letter or digit"
+        )
+        raise ValueError(msg)
+    if not math.isfinite(package.threshold):
+        msg = f"threshold {package.threshold} is not a finite number: calibrate it before saving"
+        raise ValueError(msg)
+    bank = package.memory_bank.detach().to("cpu", torch.float16).contiguous()
+    if not torch.isfinite(bank).all():
+        msg = "memory bank has values that do not fit float16 (inf/nan): refit the model"
+        raise ValueError(msg)
+    folder = Path(directory)
+    if (folder / METADATA_FILE).exists() and not overwrite:
+        msg = f"{folder} already holds a model package: choose another folder or overwrite it"
+        raise ValueError(msg)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    buffer = io.BytesIO()
+    torch.save({"memory_bank": bank}, buffer)
+    bank_bytes = buffer.getvalue()
+    bank_sha = _sha256(bank_bytes)
+    created = datetime.now(UTC).replace(microsecond=0)
+    saved = replace(
+        package,
+        memory_bank=bank.float(),
+        version=f"{package.name}-{created:%Y%m%d}-{bank_sha[:8]}",
+        created_at=created.isoformat(),
+        files={BANK_FILE: bank_sha},
+        path=folder,
+    )
+    metadata = {
+        "format_version": FORMAT_VERSION,
+        "kind": KIND,
+        "name": saved.name,
+        "version": saved.version,
+        "created_at": saved.created_at,
+        "backbone": BACKBONE,
+        "backbone_sha256": saved.backbone_sha256,
+        "layers": list(saved.layers),
+        "input_size": saved.input_size,
+        "mean": list(saved.mean),
+        "std": list(saved.std),
+        "sigma": saved.sigma,
+        "threshold": saved.threshold,
+        "bank_size": int(bank.shape[0]),
+        "feature_dim": int(bank.shape[1]),
+        "training": dict(saved.training),
+        "metrics": dict(saved.metrics),
+        "files": dict(saved.files),
+    }
+    text = json.dumps(metadata, indent=2, allow_nan=False) + "\n"
+    (folder / BANK_FILE).write_bytes(bank_bytes)
+    temporary = folder / (METADATA_FILE + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(folder / METADATA_FILE)
+    return saved
+
+
+def _fail(file: Path, problem: str) -> ModelPackageError:
+    return ModelPackageError(f"model package file {file}: {problem}")
+
+
+def _field(meta: Mapping[str, Any], key: str, kind: type | tuple[type, ...], file: Path) -> Any:
+    value = meta.get(key)
+    if value is None or not isinstance(value, kind) or isinstance(value, bool):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise _fail(file, f"'{key}' is {value!r}, expected a {names}: re-export the model")
+    return value
+
+
+def _floats(meta: Mapping[str, Any], key: str, count: int, file: Path) -> tuple[float, ...]:
+    value = _field(meta, key, list, file)
+    if len(value) != count or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value
+    ):
+        raise _fail(file, f"'{key}' is {value!r}, expected {count} numbers: re-export the model")
+    return tuple(float(v) for v in value)
+
+
+def _read_metadata(folder: Path) -> dict[str, Any]:
+    if not folder.is_dir():
+        msg = f"model package {folder} does not exist or is not a folder: check the model path"
+        raise ModelPackageError(msg)
+    file = folder / METADATA_FILE
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        msg = f"{folder} has no {METADATA_FILE}: it is not a model package (or was copied partly)"
+        raise ModelPackageError(msg) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(file, f"cannot be read ({exc}): copy the package again") from exc
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as exc:
+        problem = f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        raise _fail(file, f"{problem}: copy the package again") from exc
+    if not isinstance(meta, dict):
+        raise _fail(file, f"holds a JSON {type(meta).__name__}, expected an object")
+    if meta.get("format_version") != FORMAT_VERSION:
+        problem = (
+            f"has format_version {meta.get('format_version')!r}, this Inspector reads "
+            f"{FORMAT_VERSION}: use the Inspector version that made it, or refit"
+        )
+        raise _fail(file, problem)
+    if meta.get("kind") != KIND or meta.get("backbone") != BACKBONE:
+        problem = (
+            f"is a {meta.get('kind')!r} model on {meta.get('backbone')!r}, expected {KIND!r} "
+            f"on {BACKBONE!r}: load it with the matching model type"
+        )
+        raise _fail(file, problem)
+    return meta
+
+
+def _check_files(folder: Path, files: Mapping[str, Any], meta_file: Path) -> bytes:
+    """Check every listed file against its SHA-256; return the memory bank's bytes."""
+    if BANK_FILE not in files:
+        raise _fail(meta_file, f"'files' does not list {BANK_FILE}: re-export the model")
+    contents = {}
+    for name, expected in files.items():
+        if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+            raise _fail(meta_file, f"'files' names {name!r}, which is not a plain file name")
+        path = folder / name
+        try:
+            contents[name] = path.read_bytes()
+        except OSError as exc:
+            msg = f"model package file {path} is missing or unreadable: copy the package again"
+            raise ModelPackageError(msg) from exc
+        actual = _sha256(contents[name])
+        if actual != expected:
+            problem = (
+                f"has SHA-256 {actual[:12]}..., {METADATA_FILE} expects {str(expected)[:12]}...: "
+                "the file is damaged or was changed; copy the package again"
+            )
+            raise _fail(path, problem)
+    return contents[BANK_FILE]
+
+
+def _read_bank(data: bytes, path: Path) -> torch.Tensor:
+    """Unpickle tensors only (``weights_only``): anything else is refused, never run."""
+    try:
+        content = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError... all mean "refused"
+        problem = f"is not a plain tensor file and was not loaded ({type(exc).__name__})"
+        raise _fail(path, f"{problem}: it may be damaged or unsafe; refit the model") from exc
+    bank = content.get("memory_bank") if isinstance(content, dict) else None
+    if not isinstance(bank, torch.Tensor) or not bank.is_floating_point() or bank.ndim != 2:
+        raise _fail(path, "does not hold a 2-D float tensor 'memory_bank': refit the model")
+    return bank.float()
+
+
+def load_package(directory: str | Path) -> ModelPackage:
+    """Read and check a model package; never runs code from it.
+
+    Raises:
+        ModelPackageError: the directory or a file is missing, ``model.json``
+            is not valid JSON or lacks a field, the package is of another kind
+            or format version, a file's SHA-256 differs from ``model.json``, or
+            ``memory_bank.pt`` is not plain tensors or does not fit the layers.
+            The message names the file and what is wrong.
+    """
+    folder = Path(directory)
+    meta = _read_metadata(folder)
+    file = folder / METADATA_FILE
+    layers = tuple(_field(meta, "layers", list, file))
+    if not layers or not all(isinstance(s, int) and 0 <= s < len(STAGES) for s in layers):
+        raise _fail(file, f"'layers' is {list(layers)!r}, expected backbone stages 0..6")
+    input_size = _field(meta, "input_size", int, file)
+    threshold = float(_field(meta, "threshold", (int, float), file))
+    sigma = float(_field(meta, "sigma", (int, float), file))
+    if input_size < 16 or not math.isfinite(threshold) or not sigma >= 0:
+        raise _fail(file, "'input_size', 'threshold' or 'sigma' is out of range")
+    mean = _floats(meta, "mean", 3, file)
+    std = _floats(meta, "std", 3, file)
+    if not all(v > 0 for v in std):
+        raise _fail(file, f"'std' is {list(std)}, expected positive numbers")
+    files = _field(meta, "files", dict, file)
+    bank = _read_bank(_check_files(folder, files, file), folder / BANK_FILE)
+    expected_dim = feature_dim(layers)
+    if bank.shape[1] != expected_dim or bank.shape[0] == 0:
+        problem = (
+            f"holds a memory bank of shape {tuple(bank.shape)}, expected (M, {expected_dim}) "
+            f"for layers {list(layers)}: refit the model"
+        )
+        raise _fail(folder / BANK_FILE, problem)
+    return ModelPackage(
+        name=_field(meta, "name", str, file),
+        memory_bank=bank,
+        backbone_sha256=_field(meta, "backbone_sha256", str, file),
+        layers=layers,
+        input_size=input_size,
+        mean=mean,
+        std=std,
+        sigma=sigma,
+        threshold=threshold,
+        training=meta.get("training") or {},
+        metrics=meta.get("metrics") or {},
+        version=_field(meta, "version", str, file),
+        created_at=str(meta.get("created_at", "")),
+        files=dict(files),
+        path=folder,
+    )

@@ -1,0 +1,1 @@
+"""The one inference path: acquisition → queue → inference → decision → outputs."""

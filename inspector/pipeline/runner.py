@@ -1,0 +1,89 @@
+"""Start, pause and stop lines on demand: the plain model behind the main window."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from inspector.core.inspection import Inspection
+from inspector.pipeline.alarms import Alarm
+from inspector.pipeline.line import Line, LineSettings, build_line, load_scorer
+from inspector.pipeline.station import LineState, Scorer
+
+
+class LineRunner:
+    """Owns at most one running line and the model it uses.
+
+    The model stays loaded between runs as long as the model folder and device
+    are unchanged, so switching sources is quick.
+    """
+
+    def __init__(
+        self,
+        settings: LineSettings,
+        *,
+        listeners: Sequence[Callable[[Inspection], None]] = (),
+        on_alarm: Callable[[Alarm], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._listeners = tuple(listeners)
+        self._on_alarm = on_alarm
+        self._scorer: Scorer | None = None
+        self._scorer_key: tuple | None = None
+        self._lock = threading.Lock()
+        self.line: Line | None = None
+
+    @property
+    def state(self) -> LineState:
+        """State of the current line (IDLE before the first start)."""
+        return self.line.station.state if self.line else LineState.IDLE
+
+    def change_source(self, source: str, *, loop: bool = False, rate_hz: float | None = None) -> None:
+        """Use another source from the next start on."""
+        self.settings = replace(self.settings, source=source, loop=loop, rate_hz=rate_hz)
+
+    def start(self) -> Line:
+        """Stop the current line (if any) and start a new one with the current settings.
+
+        Raises:
+            InspectorError: the model, the database or the settings are unusable.
+        """
+        with self._lock:
+            self._stop_locked()
+            line = build_line(
+                self.settings,
+                scorer=self._load_scorer(),
+                listeners=self._listeners,
+                on_alarm=self._on_alarm,
+            )
+            line.station.start()
+            self.line = line
+            return line
+
+    def pause(self) -> None:
+        """Pause acquisition of the current line."""
+        if self.line:
+            self.line.station.pause()
+
+    def resume(self) -> None:
+        """Resume acquisition of the current line."""
+        if self.line:
+            self.line.station.resume()
+
+    def stop(self) -> None:
+        """Stop the current line, finishing queued parts and records."""
+        with self._lock:
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        if self.line is not None:
+            self.line.station.stop()
+            self.line.engine.dispose()
+
+    def _load_scorer(self) -> Scorer:
+        key = (str(self.settings.model_dir), self.settings.device)
+        if self._scorer is None or key != self._scorer_key:
+            self._scorer = load_scorer(self.settings.model_dir, self.settings.device)
+            self._scorer_key = key
+        return self._scorer

@@ -1,0 +1,131 @@
+"""Database tables for inspection records (SQLAlchemy 2.0 declarative mapping).
+
+The schema is the contract with the Alembic migrations in
+``inspector/storage/migrations``: any change here needs a new revision there,
+and a test checks that the migrated database equals ``Base.metadata``.
+
+ORM classes never leave ``inspector.storage``: repositories turn rows into the
+frozen ``inspector.core`` types, so that no thread ever holds a live row.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Deterministic constraint names, so that migrations can refer to them by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+VERDICT_VALUES = ("accept", "reject", "review")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that always comes back timezone-aware in UTC.
+
+    SQLite has no time zone type: values are stored as naive UTC text, which
+    also keeps them sortable as strings. Other databases get an aware value.
+    A naive value is taken to be UTC already, as ``Frame.captured_at`` promises.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to UTC (naive for SQLite, whose text format has no offset)."""
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to what the database returns."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base holding the metadata that migrations are checked against."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class InspectionRow(Base):
+    """One inspected part: the verdict and everything needed to explain it later."""
+
+    __tablename__ = "inspections"
+    __table_args__ = (
+        Index("ix_inspections_verdict_captured_at", "verdict", "captured_at"),
+        CheckConstraint(f"verdict IN {VERDICT_VALUES!r}", name="verdict"),
+        # Ids are cited in reports and exports: never reuse one after a deletion.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    captured_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    station: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    part_id: Mapped[int] = mapped_column(BigInteger)
+    verdict: Mapped[str] = mapped_column(String(8))
+    # NULL means the part was not scored (a fail-safe verdict), never a score of 0.
+    score: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[str] = mapped_column(String(128))
+    rules_version: Mapped[str] = mapped_column(String(64))
+    inference_ms: Mapped[float] = mapped_column(Float)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    # Relative to the image store root, so that the data folder can be moved.
+    image_path: Mapped[str | None] = mapped_column(String(512))
+
+    defects: Mapped[list[DefectRow]] = relationship(
+        back_populates="inspection",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="DefectRow.id",
+    )
+
+
+class DefectRow(Base):
+    """One defect region of an inspected part; the box and area are the record.
+
+    Contours stay out of the database: they are large, and the stored image
+    plus the box is enough for a person to review the part.
+    """
+
+    __tablename__ = "defects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    inspection_id: Mapped[int] = mapped_column(
+        ForeignKey("inspections.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(64))
+    confidence: Mapped[float] = mapped_column(Float)
+    x: Mapped[int] = mapped_column(Integer)
+    y: Mapped[int] = mapped_column(Integer)
+    w: Mapped[int] = mapped_column(Integer)
+    h: Mapped[int] = mapped_column(Integer)
+    area_px: Mapped[int] = mapped_column(Integer)
+
+    inspection: Mapped[InspectionRow] = relationship(back_populates="defects")

@@ -1,0 +1,201 @@
+import threading
+import time
+
+import pytest
+
+from inspector.core import Verdict
+from inspector.core.errors import SourceError
+from inspector.decision import DecisionRules
+from inspector.pipeline.alarms import Severity
+from inspector.pipeline.station import LineState, Station
+from tests.unit.pipeline.helpers import ContrastScorer, ListSink, ListSource, part
+
+RULES = DecisionRules(0.5, review_margin=0.0, min_defect_area_px=4)
+
+
+def run_to_end(station: Station, timeout: float = 10.0) -> None:
+    station.start()
+    assert station.wait(timeout), "station did not finish"
+    station.stop()
+
+
+def test_every_part_is_decided_recorded_and_counted():
+    images = [part(defect=i % 3 == 0) for i in range(30)]
+    sink = ListSink()
+    station = Station(lambda: ListSource(images), ContrastScorer(), RULES, sink=sink, max_batch=4)
+    run_to_end(station)
+    assert sink.started and sink.stopped
+    assert [i.frame.part_id for i in sink.items] == list(range(30))
+    for inspection in sink.items:
+        expected = Verdict.REJECT if inspection.frame.part_id % 3 == 0 else Verdict.ACCEPT
+        assert inspection.verdict is expected
+        assert inspection.threshold == 0.5
+        assert inspection.rules_version == RULES.version
+        assert inspection.model_version == "contrast-1"
+    rejected = [i for i in sink.items if i.verdict is Verdict.REJECT]
+    assert all(i.defects[0].box == (10, 10, 6, 6) for i in rejected)
+    snap = station.snapshot()
+    assert (snap.inspected, snap.rejected, snap.accepted) == (30, 10, 20)
+    assert station.state is LineState.FINISHED
+
+
+def test_parts_are_batched_up_to_the_limit():
+    scorer = ContrastScorer(delay_s=0.02)
+    station = Station(lambda: ListSource([part(False)] * 40), scorer, RULES, max_batch=8)
+    run_to_end(station)
+    assert sum(scorer.batch_sizes) == 40
+    assert max(scorer.batch_sizes) == 8
+    assert max(scorer.batch_sizes) > 1
+
+
+def test_max_parts_bounds_the_run():
+    sink = ListSink()
+    station = Station(lambda: ListSource([part(False)] * 50), ContrastScorer(), RULES, sink=sink, max_parts=7)
+    run_to_end(station)
+    assert len(sink.items) == 7
+
+
+def test_unreadable_item_is_recorded_fail_safe_and_the_line_goes_on():
+    alarms = []
+    sink = ListSink()
+    source = lambda: ListSource([part(False)] * 5, bad=[2])  # noqa: E731
+    station = Station(source, ContrastScorer(), RULES, sink=sink, on_alarm=alarms.append)
+    run_to_end(station)
+    assert sorted(i.frame.part_id for i in sink.items) == [0, 1, 2, 3, 4]
+    bad = next(i for i in sink.items if i.frame.part_id == 2)
+    assert bad.verdict is RULES.fail_safe
+    assert "unreadable" in bad.error
+    assert alarms and alarms[0].severity is Severity.WARNING
+    assert station.snapshot().not_inspected == 1
+
+
+def test_live_source_overflow_is_fail_safe_never_silent():
+    sink = ListSink()
+    scorer = ContrastScorer(delay_s=0.05)
+    station = Station(
+        lambda: ListSource([part(False)] * 40, live=True),
+        scorer,
+        RULES,
+        sink=sink,
+        queue_size=2,
+        max_batch=1,
+    )
+    run_to_end(station, timeout=20)
+    assert len(sink.items) == 40
+    overflow = [i for i in sink.items if i.error and "queue full" in i.error]
+    assert overflow, "a live source faster than inference must overflow"
+    assert all(i.verdict is Verdict.REJECT for i in overflow)
+
+
+def test_replay_source_waits_instead_of_overflowing():
+    sink = ListSink()
+    station = Station(
+        lambda: ListSource([part(False)] * 20, live=False),
+        ContrastScorer(delay_s=0.01),
+        RULES,
+        sink=sink,
+        queue_size=1,
+        max_batch=1,
+    )
+    run_to_end(station)
+    assert len(sink.items) == 20
+    assert not any(i.error for i in sink.items)
+
+
+def test_missed_deadline_is_fail_safe_and_keeps_the_score():
+    sink = ListSink()
+    station = Station(
+        lambda: ListSource([part(False)] * 3),
+        ContrastScorer(delay_s=0.05),
+        RULES,
+        sink=sink,
+        deadline_ms=1.0,
+    )
+    run_to_end(station)
+    assert all(i.error.startswith("late") for i in sink.items)
+    assert all(i.verdict is Verdict.REJECT for i in sink.items)
+    assert all(i.score == pytest.approx(0.0) for i in sink.items)
+
+
+def test_model_failure_is_fail_safe_with_an_alarm():
+    alarms = []
+    sink = ListSink()
+    station = Station(
+        lambda: ListSource([part(False)] * 4),
+        ContrastScorer(fail=True),
+        RULES,
+        sink=sink,
+        on_alarm=alarms.append,
+    )
+    run_to_end(station)
+    assert len(sink.items) == 4
+    assert all("model exploded" in i.error for i in sink.items)
+    assert any(a.severity is Severity.ERROR for a in alarms)
+
+
+def test_source_that_cannot_open_fails_the_line_with_an_alarm():
+    def broken():
+        msg = "camera 7 is not connected"
+        raise SourceError(msg)
+
+    alarms = []
+    station = Station(broken, ContrastScorer(), RULES, on_alarm=alarms.append)
+    station.start()
+    assert station.wait(5)
+    station.stop()
+    assert station.state is LineState.FAILED
+    assert "camera 7" in alarms[0].message
+
+
+def test_threshold_changes_at_run_time():
+    gate = threading.Event()
+    seen = []
+
+    def listener(inspection):
+        seen.append(inspection)
+        if len(seen) == 5:
+            station.set_rules(RULES.with_threshold(1.5))
+            gate.set()
+
+    images = [part(defect=True)] * 10
+    station = Station(
+        lambda: ListSource(images, interval_s=0.01), ContrastScorer(), RULES, listeners=[listener], max_batch=1
+    )
+    run_to_end(station)
+    assert [i.verdict for i in seen[:5]] == [Verdict.REJECT] * 5
+    assert seen[-1].verdict is Verdict.ACCEPT
+    assert seen[-1].threshold == 1.5
+
+
+def test_pause_stops_taking_frames_and_resume_goes_on():
+    sink = ListSink()
+    station = Station(
+        lambda: ListSource([part(False)] * 200, interval_s=0.005), ContrastScorer(), RULES, sink=sink
+    )
+    station.start()
+    while station.snapshot().inspected < 5:
+        pass
+    station.pause()
+    assert station.state is LineState.PAUSED
+    time.sleep(0.1)
+    count = station.snapshot().inspected
+    time.sleep(0.2)
+    assert station.snapshot().inspected <= count + 1
+    station.resume()
+    assert station.wait(10)
+    station.stop()
+    assert len(sink.items) == 200
+
+
+def test_stop_mid_run_finishes_queued_parts_and_joins():
+    sink = ListSink()
+    station = Station(
+        lambda: ListSource([part(False)] * 10_000, interval_s=0.001), ContrastScorer(), RULES, sink=sink
+    )
+    station.start()
+    while station.snapshot().inspected < 10:
+        pass
+    station.stop(timeout=5)
+    assert station.state is LineState.FINISHED
+    assert not any(t.is_alive() for t in threading.enumerate() if t.name in ("acquisition", "inference"))
+    assert len(sink.items) == station.snapshot().inspected

@@ -1,0 +1,161 @@
+"""Opening, migrating and refusing databases: real SQLite files, real failures."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect
+
+from inspector.core import StorageError
+from inspector.storage.engine import MIGRATIONS_DIR, default_database_path, open_database
+from inspector.storage.schema import Base
+
+
+def _head_revision() -> str:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_migrated_schema_equals_metadata_and_is_at_head(engine: Engine) -> None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        assert compare_metadata(context, Base.metadata) == []
+        assert context.get_current_heads() == (_head_revision(),)
+        assert set(inspect(connection).get_table_names()) >= {"inspections", "defects"}
+
+
+def test_open_creates_parent_folder_and_file(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "records.db"
+    engine = open_database(path)
+    engine.dispose()
+    assert path.is_file()
+
+
+def test_every_connection_gets_wal_and_the_pragmas(engine: Engine) -> None:
+    def pragmas() -> tuple[object, ...]:
+        with engine.connect() as connection:
+            return tuple(
+                connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
+            )
+
+    seen: list[tuple[object, ...]] = []
+    worker = threading.Thread(target=lambda: seen.append(pragmas()))
+    worker.start()
+    worker.join()
+    # synchronous=NORMAL is 1.
+    assert pragmas() == ("wal", 1, 5000, 1)
+    assert seen == [("wal", 1, 5000, 1)]
+
+
+def test_reopening_keeps_records_and_revision(db_path: Path) -> None:
+    first = open_database(db_path)
+    with first.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO inspections (captured_at, station, camera_id, part_id, verdict, "
+            "threshold, model_version, rules_version, inference_ms, latency_ms) VALUES "
+            "('2026-01-01 00:00:00.000000', 's', 'c', 1, 'accept', 0.5, 'm', 'r', 1, 2)"
+        )
+    first.dispose()
+    second = open_database(str(db_path))
+    with second.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM inspections").scalar() == 1
+        assert MigrationContext.configure(connection).get_current_heads() == (_head_revision(),)
+    second.dispose()
+
+
+def test_url_targets_are_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "by_url.db"
+    engine = open_database(f"sqlite:///{path}")
+    engine.dispose()
+    assert path.is_file()
+
+
+def test_in_memory_url_is_one_database_for_all_threads() -> None:
+    engine = open_database("sqlite://")
+    tables: list[list[str]] = []
+    worker = threading.Thread(target=lambda: tables.append(inspect(engine).get_table_names()))
+    worker.start()
+    worker.join()
+    assert "inspections" in tables[0]
+    engine.dispose()
+
+
+def test_default_path_is_in_the_user_data_folder() -> None:
+    path = default_database_path()
+    assert path.name == "inspections.db"
+    assert path.is_absolute()
+    assert "inspector" in path.parent.as_posix().lower()
+
+
+def test_garbage_file_is_not_an_inspector_database(tmp_path: Path) -> None:
+    path = tmp_path / "photo.db"
+    path.write_bytes(os.urandom(4096))
+    with pytest.raises(StorageError, match="is not an Inspector database"):
+        open_database(path)
+    assert path.stat().st_size == 4096  # left as it was
+
+
+def test_someone_elses_sqlite_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY)")
+    with pytest.raises(StorageError, match="not an Inspector database.*customers"):
+        open_database(path)
+    with sqlite3.connect(path) as connection:
+        names = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
+    assert "inspections" not in names
+
+
+def test_database_from_a_newer_inspector_is_refused(db_path: Path) -> None:
+    open_database(db_path).dispose()
+    with sqlite3.connect(db_path) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    with pytest.raises(StorageError, match="newer version of Inspector.*9999_from_the_future"):
+        open_database(db_path)
+
+
+@pytest.mark.parametrize("where", ["/proc/inspector-test/records.db", "/sys/records.db"])
+def test_unwritable_system_locations_raise_storage_error(where: str) -> None:
+    with pytest.raises(StorageError, match=where):
+        open_database(where)
+
+
+def test_parent_that_is_a_file_raises_storage_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    with pytest.raises(StorageError, match="cannot create the folder"):
+        open_database(blocker / "records.db")
+
+
+def test_folder_given_as_database_raises_storage_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="cannot open database"):
+        open_database(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores folder permissions")
+def test_read_only_folder_raises_storage_error(tmp_path: Path) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(StorageError, match="records.db"):
+            open_database(folder / "records.db")
+    finally:
+        folder.chmod(0o755)
+
+
+def test_bad_url_raises_storage_error() -> None:
+    with pytest.raises(StorageError, match="database URL"):
+        open_database("not a url://")
