@@ -85,8 +85,17 @@ def main() -> None:
         f"latency p50 {paced['latency_p50_ms']:.0f} ms  p99 {paced['latency_p99_ms']:.0f} ms"
     )
     print(f"pipeline / model:    {100 * ratio:5.1f} %  (target >= 90 %)")
-    print(json.dumps({"model_images_per_s": model_rate, "unpaced": unpaced, "paced_10hz": paced,
-                      "ratio": ratio, "device": scorer.device_label}))
+    print(
+        json.dumps(
+            {
+                "model_images_per_s": model_rate,
+                "unpaced": unpaced,
+                "paced_10hz": paced,
+                "ratio": ratio,
+                "device": scorer.device_label,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,9 @@ class LineRunner:
         """State of the current line (IDLE before the first start)."""
         return self.line.station.state if self.line else LineState.IDLE
 
-    def change_source(self, source: str, *, loop: bool = False, rate_hz: float | None = None) -> None:
+    def change_source(
+        self, source: str, *, loop: bool = False, rate_hz: float | None = None
+    ) -> None:
         """Use another source from the next start on."""
         self.settings = replace(self.settings, source=source, loop=loop, rate_hz=rate_hz)
 

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 import numpy as np
@@ -30,7 +30,6 @@ from inspector.acquisition.source import FrameDecodeError, FrameSource
 from inspector.core.errors import SourceError
 from inspector.core.frame import Frame
 from inspector.core.inspection import Inspection, ModelOutput
-from inspector.core.verdict import Verdict
 from inspector.decision import DecisionRules, decide
 from inspector.pipeline.alarms import Alarm, Severity
 from inspector.pipeline.statistics import LineStatistics, StatsSnapshot
@@ -60,7 +59,7 @@ class RecordSink(Protocol):
     def stop(self, timeout: float = 10.0) -> None: ...
 
 
-class LineState(str, Enum):
+class LineState(StrEnum):
     """What the line is doing, as shown to the operator."""
 
     IDLE = "idle"
@@ -260,7 +259,9 @@ class Station:
         try:
             self._queue.put_nowait(frame)
         except queue.Full:
-            self.raise_alarm(Severity.WARNING, "inference", "inference is behind: part handled fail-safe")
+            self.raise_alarm(
+                Severity.WARNING, "inference", "inference is behind: part handled fail-safe"
+            )
             self._emit(self._fail_safe(frame, "not inspected: inference queue full"))
 
     # -- inference thread ---------------------------------------------------------
@@ -309,7 +310,9 @@ class Station:
         for frame, output in zip(batch, outputs, strict=True):
             latency_ms = 1000.0 * (now - frame.timestamp)
             if self._deadline_ms is not None and latency_ms > self._deadline_ms:
-                late = f"late: decided after {latency_ms:.0f} ms > deadline {self._deadline_ms:.0f} ms"
+                late = (
+                    f"late: decided after {latency_ms:.0f} ms > deadline {self._deadline_ms:.0f} ms"
+                )
                 self._emit(self._fail_safe(frame, late, output=output, latency_ms=latency_ms))
                 continue
             verdict, defects = decide(output, rules)

@@ -25,7 +25,9 @@ class TruthCounts:
     @property
     def catch_rate(self) -> float:
         """Fraction of defective parts that were not accepted (nan without any)."""
-        return self.defective_caught / self.defective_total if self.defective_total else float("nan")
+        return (
+            self.defective_caught / self.defective_total if self.defective_total else float("nan")
+        )
 
     @property
     def good_accept_rate(self) -> float:

@@ -8,6 +8,7 @@ schema this version of Inspector expects before anything reads or writes it.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,10 @@ from inspector.core.errors import StorageError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 DEFAULT_BUSY_TIMEOUT_MS = 5000
+
+# Alembic's ``context`` and ``op`` are process-wide proxies: two threads migrating at
+# once (even different files) would run each other's DDL on the wrong connection.
+_MIGRATION_LOCK = threading.Lock()
 
 
 def default_database_path() -> Path:
@@ -133,7 +138,9 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # Deferred by default; "IMMEDIATE" takes the write lock up front (see _migrate).
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def _alembic_config() -> Config:
@@ -148,10 +155,14 @@ def _migrate(engine: Engine, where: str) -> None:
     config = _alembic_config()
     scripts = ScriptDirectory.from_config(config)
     try:
-        with engine.begin() as connection:
-            _check_database_is_ours(connection, scripts, where)
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        with _MIGRATION_LOCK, engine.connect() as connection:
+            # Take the write lock before reading the schema: two programs creating the
+            # same new database then run one after the other instead of one failing.
+            connection.execution_options(sqlite_begin="IMMEDIATE")
+            with connection.begin():
+                _check_database_is_ours(connection, scripts, where)
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
     except DBAPIError as exc:
         raise StorageError(_explain_database_error(exc, where)) from exc
 

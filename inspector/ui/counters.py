@@ -48,4 +48,6 @@ class CountersPanel(QWidget):
         self.accepted.value.setText(f"{snap.accepted:,}")
         self.rejected.value.setText(f"{snap.rejected:,}")
         self.review.value.setText(f"{snap.review:,}")
-        self.yield_pct.value.setText("–" if math.isnan(snap.yield_pct) else f"{snap.yield_pct:.1f} %")
+        self.yield_pct.value.setText(
+            "–" if math.isnan(snap.yield_pct) else f"{snap.yield_pct:.1f} %"
+        )

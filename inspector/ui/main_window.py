@@ -20,7 +20,6 @@ from inspector.overlay.compose import render_overlay
 from inspector.pipeline.alarms import Alarm, Severity
 from inspector.pipeline.line import LineSettings
 from inspector.pipeline.runner import LineRunner
-from inspector.pipeline.station import LineState
 from inspector.ui.bridge import StationBridge
 from inspector.ui.counters import CountersPanel
 from inspector.ui.image_view import ImageView
@@ -92,7 +91,9 @@ class MainWindow(QMainWindow):
         """Start (or restart) the line on ``source``; errors become alarms, not crashes."""
         if source is not None:
             if not source:
-                self._show_alarm(Alarm(Severity.ERROR, "line", "choose a folder, file or camera first"))
+                self._show_alarm(
+                    Alarm(Severity.ERROR, "line", "choose a folder, file or camera first")
+                )
                 return False
             self.runner.change_source(source, loop=loop, rate_hz=self.runner.settings.rate_hz)
         self.live.set_placeholder("Starting…")
@@ -133,7 +134,9 @@ class MainWindow(QMainWindow):
     def _show_alarm(self, alarm: Alarm) -> None:
         self.alarms.insertItem(0, str(alarm))
         item = self.alarms.item(0)
-        item.setForeground(Qt.GlobalColor.red if alarm.severity is Severity.ERROR else Qt.GlobalColor.darkYellow)
+        item.setForeground(
+            Qt.GlobalColor.red if alarm.severity is Severity.ERROR else Qt.GlobalColor.darkYellow
+        )
         while self.alarms.count() > 200:
             self.alarms.takeItem(self.alarms.count() - 1)
 
@@ -148,7 +151,11 @@ class MainWindow(QMainWindow):
         self.counters.show_snapshot(snap)
         self.rejects.show_rejects(snap.recent_rejects)
         self.status.show_figures(
-            state, snap, line.station.queue_depth, line.station.device_label, line.station.source_name
+            state,
+            snap,
+            line.station.queue_depth,
+            line.station.device_label,
+            line.station.source_name,
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override

@@ -6,8 +6,8 @@ import math
 
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
-from inspector.pipeline.statistics import StatsSnapshot
 from inspector.pipeline.station import LineState
+from inspector.pipeline.statistics import StatsSnapshot
 
 
 class StatusLine(QStatusBar):

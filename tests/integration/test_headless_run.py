@@ -21,14 +21,31 @@ def _rows(db: Path, sql: str) -> list[tuple]:
 def test_demo_line_parts_all_land_in_the_database(tmp_path, capsys):
     db = tmp_path / "line.db"
     code = main(
-        ["run", "--headless", "--source", "demo", "--frames", "120", "--db", str(db),
-         "--rate", "0", "--seed", "7", "--defect-rate", "0.5"]
+        [
+            "run",
+            "--headless",
+            "--source",
+            "demo",
+            "--frames",
+            "120",
+            "--db",
+            str(db),
+            "--rate",
+            "0",
+            "--seed",
+            "7",
+            "--defect-rate",
+            "0.5",
+        ]
     )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "Inspected 120 parts" in out
-    rows = _rows(db, "SELECT part_id, verdict, score, threshold, model_version, latency_ms, "
-                     "rules_version, station, camera_id, image_path FROM inspections ORDER BY part_id")
+    rows = _rows(
+        db,
+        "SELECT part_id, verdict, score, threshold, model_version, latency_ms, "
+        "rules_version, station, camera_id, image_path FROM inspections ORDER BY part_id",
+    )
     assert [r[0] for r in rows] == list(range(120))
     assert {r[1] for r in rows} <= {"accept", "reject", "review"}
     assert all(r[2] is not None and r[3] > 0 and r[4] and r[5] > 0 and r[6] for r in rows)
@@ -36,8 +53,11 @@ def test_demo_line_parts_all_land_in_the_database(tmp_path, capsys):
     for _, verdict, *_rest, image_path in rows:
         if verdict != "accept":
             assert image_path and (tmp_path / "images" / image_path).is_file()
-    defects = _rows(db, "SELECT COUNT(*) FROM defects d JOIN inspections i ON i.id = d.inspection_id "
-                        "WHERE i.verdict = 'reject'")
+    defects = _rows(
+        db,
+        "SELECT COUNT(*) FROM defects d JOIN inspections i ON i.id = d.inspection_id "
+        "WHERE i.verdict = 'reject'",
+    )
     assert defects[0][0] >= sum(r[1] == "reject" for r in rows)
     assert _rows(db, "PRAGMA journal_mode")[0][0] == "wal"
 
@@ -83,7 +103,16 @@ def test_folder_with_a_corrupt_image_records_it_and_goes_on(tmp_path, capsys):
 )
 def test_bad_sources_give_a_clear_error_and_exit_code(tmp_path, capsys, source, message):
     (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
-    code = main(["run", "--headless", "--source", source.format(tmp=tmp_path), "--db", str(tmp_path / "x.db")])
+    code = main(
+        [
+            "run",
+            "--headless",
+            "--source",
+            source.format(tmp=tmp_path),
+            "--db",
+            str(tmp_path / "x.db"),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1
     assert message in (captured.out + captured.err)
@@ -98,8 +127,18 @@ def test_database_in_an_unwritable_place_is_a_clear_error(tmp_path, capsys):
 
 
 def test_model_from_elsewhere_is_refused_clearly(tmp_path, capsys):
-    code = main(["run", "--headless", "--frames", "3", "--db", str(tmp_path / "x.db"),
-                 "--model", str(tmp_path)])
+    code = main(
+        [
+            "run",
+            "--headless",
+            "--frames",
+            "3",
+            "--db",
+            str(tmp_path / "x.db"),
+            "--model",
+            str(tmp_path),
+        ]
+    )
     assert code == 1
     assert "model" in capsys.readouterr().err.lower()
 

@@ -23,7 +23,10 @@ def test_core_and_storage_import_without_qt_or_torch():
     code = (
         "import sys; import inspector.core, inspector.storage.repository, inspector.decision, "
         "inspector.overlay.compose, inspector.pipeline.station; "
-        "bad = [m for m in ('torch', 'PySide6') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
+        "bad = [m for m in ('torch', 'PySide6') if m in sys.modules]; "
+        "print(bad); sys.exit(bool(bad))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -39,7 +39,9 @@ def test_over_threshold_with_region_is_rejected_with_its_box():
 
 def test_only_tiny_regions_over_threshold_go_to_review():
     anomaly_map = _map_with_blob(2.0, box=(5, 5, 2, 2))
-    verdict, defects = decide(ModelOutput(2.0, anomaly_map), DecisionRules(1.0, min_defect_area_px=16))
+    verdict, defects = decide(
+        ModelOutput(2.0, anomaly_map), DecisionRules(1.0, min_defect_area_px=16)
+    )
     assert verdict is Verdict.REVIEW
     assert defects == ()
 

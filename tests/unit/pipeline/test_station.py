@@ -50,7 +50,9 @@ def test_parts_are_batched_up_to_the_limit():
 
 def test_max_parts_bounds_the_run():
     sink = ListSink()
-    station = Station(lambda: ListSource([part(False)] * 50), ContrastScorer(), RULES, sink=sink, max_parts=7)
+    station = Station(
+        lambda: ListSource([part(False)] * 50), ContrastScorer(), RULES, sink=sink, max_parts=7
+    )
     run_to_end(station)
     assert len(sink.items) == 7
 
@@ -159,7 +161,11 @@ def test_threshold_changes_at_run_time():
 
     images = [part(defect=True)] * 10
     station = Station(
-        lambda: ListSource(images, interval_s=0.01), ContrastScorer(), RULES, listeners=[listener], max_batch=1
+        lambda: ListSource(images, interval_s=0.01),
+        ContrastScorer(),
+        RULES,
+        listeners=[listener],
+        max_batch=1,
     )
     run_to_end(station)
     assert [i.verdict for i in seen[:5]] == [Verdict.REJECT] * 5
@@ -170,7 +176,10 @@ def test_threshold_changes_at_run_time():
 def test_pause_stops_taking_frames_and_resume_goes_on():
     sink = ListSink()
     station = Station(
-        lambda: ListSource([part(False)] * 200, interval_s=0.005), ContrastScorer(), RULES, sink=sink
+        lambda: ListSource([part(False)] * 200, interval_s=0.005),
+        ContrastScorer(),
+        RULES,
+        sink=sink,
     )
     station.start()
     while station.snapshot().inspected < 5:
@@ -190,12 +199,17 @@ def test_pause_stops_taking_frames_and_resume_goes_on():
 def test_stop_mid_run_finishes_queued_parts_and_joins():
     sink = ListSink()
     station = Station(
-        lambda: ListSource([part(False)] * 10_000, interval_s=0.001), ContrastScorer(), RULES, sink=sink
+        lambda: ListSource([part(False)] * 10_000, interval_s=0.001),
+        ContrastScorer(),
+        RULES,
+        sink=sink,
     )
     station.start()
     while station.snapshot().inspected < 10:
         pass
     station.stop(timeout=5)
     assert station.state is LineState.FINISHED
-    assert not any(t.is_alive() for t in threading.enumerate() if t.name in ("acquisition", "inference"))
+    assert not any(
+        t.is_alive() for t in threading.enumerate() if t.name in ("acquisition", "inference")
+    )
     assert len(sink.items) == station.snapshot().inspected

@@ -159,3 +159,55 @@ def test_read_only_folder_raises_storage_error(tmp_path: Path) -> None:
 def test_bad_url_raises_storage_error() -> None:
     with pytest.raises(StorageError, match="database URL"):
         open_database("not a url://")
+
+
+def test_two_programs_creating_the_same_database_at_once_both_succeed(db_path: Path) -> None:
+    engines: list[Engine] = []
+    failures: list[Exception] = []
+    start = threading.Barrier(4)
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            engines.append(open_database(db_path))
+        except Exception as exc:  # collected and asserted below
+            failures.append(exc)
+
+    workers = [threading.Thread(target=open_it) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert failures == []
+    with engines[0].connect() as connection:
+        assert MigrationContext.configure(connection).get_current_heads() == (_head_revision(),)
+    for engine in engines:
+        engine.dispose()
+
+
+def test_threads_opening_different_databases_at_once_each_get_a_full_schema(
+    tmp_path: Path,
+) -> None:
+    paths = [tmp_path / f"station{i}.db" for i in range(4)]
+    failures: list[Exception] = []
+    start = threading.Barrier(len(paths))
+
+    def open_it(path: Path) -> None:
+        start.wait()
+        try:
+            open_database(path).dispose()
+        except Exception as exc:  # collected and asserted below
+            failures.append(exc)
+
+    workers = [threading.Thread(target=open_it, args=(p,)) for p in paths]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert failures == []
+    for path in paths:
+        with sqlite3.connect(path) as connection:
+            names = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
+            version = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+        assert {"inspections", "defects", "alembic_version"} <= names
+        assert version == [(_head_revision(),)]
