@@ -80,7 +80,9 @@ def paint_spot(
     core = np.clip(radius - dist + 0.5, 0.0, 1.0)
     depth = core * (0.65 + 0.35 * np.clip(1 - (dist / radius) ** 2, 0, 1))
     rim = np.exp(-(((dist - radius - 1.0 * s) / (1.1 * s)) ** 2))
-    glint = np.exp(-((xx - cx - 0.4 * radius) ** 2 + (yy - cy + 0.4 * radius) ** 2) / (0.3 * radius) ** 2)
+    glint = np.exp(
+        -((xx - cx - 0.4 * radius) ** 2 + (yy - cy + 0.4 * radius) ** 2) / (0.3 * radius) ** 2
+    )
     patch = -rng.uniform(55, 90) * depth + rng.uniform(10, 22) * rim + 18.0 * glint * core
     surface[y0 : y0 + patch.shape[0], x0 : x0 + patch.shape[1]] += patch
     out = np.zeros(surface.shape, bool)

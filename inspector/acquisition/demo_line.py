@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from inspector.acquisition.demo_defects import DEFECT_KINDS, PAINTERS
-from inspector.acquisition.demo_textures import TextureBank, build_bank
+from inspector.acquisition.demo_textures import TextureBank, product_bank
 from inspector.acquisition.pacing import Pacer
 from inspector.acquisition.source import FrameSourceBase
 from inspector.core.frame import Frame
@@ -31,9 +31,13 @@ class DemoLine(FrameSourceBase):
 
     Args:
         rate_hz: Parts per second; ``0`` renders as fast as asked (benchmarks).
+            An unpaced demo line is a replay (``live`` is False): the consumer sets
+            the pace and nothing overflows.
         defect_rate: Share of parts that carry at least one defect, 0..1.
         size: Frame side in pixels (frames are square RGB).
-        seed: Makes the sequence of parts reproducible (timestamps aside).
+        seed: Makes the sequence of parts reproducible (timestamps aside). The
+            product itself (its surfaces) is the same for every seed, so a model
+            fitted on one demo run inspects another.
         kinds: Defect kinds to inject, a subset of ``scratch``, ``spot``,
             ``crack``, ``chip``.
         max_parts: Stop after this many parts; ``None`` runs until closed.
@@ -42,8 +46,6 @@ class DemoLine(FrameSourceBase):
     Raises:
         ValueError: an argument is out of range or a kind is unknown.
     """
-
-    live = True
 
     def __init__(
         self,
@@ -70,13 +72,14 @@ class DemoLine(FrameSourceBase):
             raise ValueError(msg)
         super().__init__(camera_id)
         self.rate_hz = float(rate_hz)
+        self.live = self.rate_hz > 0
         self.defect_rate = float(defect_rate)
         self.size = int(size)
         self.kinds = tuple(kinds)
         self.max_parts = max_parts
         self._pacer = Pacer(self.rate_hz, self._closed, live=True)
         self._rng = np.random.default_rng(seed)
-        self._bank: TextureBank = build_bank(self.size, self._rng)
+        self._bank: TextureBank = product_bank(self.size)
         pace = f"{self.rate_hz:g} parts/s" if self.rate_hz > 0 else "unpaced"
         self.name = f"Demo line ({pace}, {self.defect_rate:.0%} defective)"
 
@@ -143,24 +146,54 @@ class DemoLine(FrameSourceBase):
 
 
 def _orient(texture: np.ndarray, variant: int) -> np.ndarray:
-    """One of the 8 rotations/mirrors of a square texture, as a fresh writable array."""
+    """One of the 8 rotations/mirrors of a square texture, as a fresh writable copy.
+
+    Always a copy (``ascontiguousarray`` would hand back the bank's own array
+    for the identity variant), since defects are painted on the result.
+    """
     out = np.rot90(texture, variant % 4)
     if variant >= 4:
         out = out[:, ::-1]
-    return np.ascontiguousarray(out)
+    return out.copy(order="C")
 
 
 def _to_defect(kind: str, where: np.ndarray, pose: np.ndarray, size: int) -> Defect | None:
-    """Warp a canonical defect mask to the frame and describe it as a ground-truth Defect."""
+    """Warp a canonical defect mask to the frame and describe it as a ground-truth Defect.
+
+    Only the mask's neighbourhood is warped (a full-frame warp per defect
+    would cost more than the rest of the rendering).
+    """
     canvas = where.astype(np.uint8) * 255
-    warped = cv2.warpAffine(canvas, pose, (size, size)) > 60
-    area = int(np.count_nonzero(warped))
+    found = cv2.findNonZero(canvas)
+    if found is None:
+        return None
+    x, y, w, h = cv2.boundingRect(found)
+    x, y = max(x - 2, 0), max(y - 2, 0)
+    w, h = min(w + 4, size - x), min(h + 4, size - y)
+    corners = np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]], np.float64)
+    moved = corners @ pose[:, :2].T + pose[:, 2]
+    left, top = np.floor(moved.min(axis=0)).astype(int) - 1
+    right, bottom = np.ceil(moved.max(axis=0)).astype(int) + 1
+    left, top = max(int(left), 0), max(int(top), 0)
+    right, bottom = min(int(right), size), min(int(bottom), size)
+    if right <= left or bottom <= top:
+        return None
+    local = pose.copy()
+    local[:, 2] = pose[:, :2] @ (x, y) + pose[:, 2] - (left, top)
+    patch = cv2.warpAffine(canvas[y : y + h, x : x + w], local, (right - left, bottom - top))
+    pixels = (patch > 60).astype(np.uint8)
+    area = int(np.count_nonzero(pixels))
     if area == 0:
         return None
-    pixels = warped.astype(np.uint8)
-    x, y, w, h = cv2.boundingRect(cv2.findNonZero(pixels))
-    # a 3x3 dilation joins the antialiased pieces of thin lines into one outline
-    joined = cv2.dilate(pixels, np.ones((3, 3), np.uint8))
-    contours, _ = cv2.findContours(joined, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    outline = max(contours, key=cv2.contourArea).reshape(-1, 2).astype(np.int32)
-    return Defect(kind=kind, confidence=1.0, box=(x, y, w, h), area_px=area, contour=outline)
+    bx, by, bw, bh = cv2.boundingRect(cv2.findNonZero(pixels))
+    # thin lines can break into pieces when warped: grow them until one outline holds them
+    padded = cv2.copyMakeBorder(pixels, 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=0)
+    for grow in (3, 5, 7):
+        joined = cv2.dilate(padded, np.ones((grow, grow), np.uint8))
+        contours, _ = cv2.findContours(joined, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        if len(contours) == 1:
+            break
+    outline = max(contours, key=cv2.contourArea).reshape(-1, 2) + (left - 4, top - 4)
+    outline = np.clip(outline, 0, size - 1).astype(np.int32)
+    box = (bx + left, by + top, bw, bh)
+    return Defect(kind=kind, confidence=1.0, box=box, area_px=area, contour=outline)

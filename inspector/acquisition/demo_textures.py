@@ -8,10 +8,14 @@ on a 0..255 scale; colour comes from a tint applied when the frame is composed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, fields
 
 import cv2
 import numpy as np
+
+PRODUCT_SEED = 20240611
+"""Seeds the product's surfaces: every demo line makes the same product, whatever its seed."""
 
 PART_FRACTION = 0.74
 """Side of the square part as a fraction of the frame: leaves belt visible on every side."""
@@ -88,6 +92,23 @@ def make_layout(size: int) -> PartLayout:
         side=side,
         corner_radius=max(2, round(size * 0.03)),
     )
+
+
+@functools.lru_cache(maxsize=4)
+def product_bank(size: int) -> TextureBank:
+    """The demo product's bank at ``size`` px: built once per process, then shared.
+
+    The surfaces belong to the product, not to a run: a model fitted on good
+    parts of one demo line (any seed) must see the parts of another line as
+    the same product. The arrays are read-only so no line can alter them.
+    """
+    bank = build_bank(size, np.random.default_rng(PRODUCT_SEED))
+    for item in fields(bank):
+        value = getattr(bank, item.name)
+        for array in value if isinstance(value, tuple) else (value,):
+            if isinstance(array, np.ndarray):
+                array.flags.writeable = False
+    return bank
 
 
 def build_bank(size: int, rng: np.random.Generator, n_textures: int = 8) -> TextureBank:

@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
 import cv2
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 URL_SCHEMES = ("rtsp", "rtsps", "http", "https")
 _BUFFER_FRAMES = 4  # absorbs consumer jitter; more would only hand out stale frames
+_JOIN_TIMEOUT_S = 1.0  # close() waits this long at most for the reader thread
 _END = object()  # reader -> consumer: the stream stopped delivering
 _CLOSED = object()  # close() -> consumer: wake up and stop
 
@@ -138,7 +140,9 @@ class OpenCVCamera(FrameSourceBase):
                     break
                 stamp = time.monotonic()
                 image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                self._put(self._frame(image, self._take_part_id(), origin=self.label, timestamp=stamp))
+                self._put(
+                    self._frame(image, self._take_part_id(), origin=self.label, timestamp=stamp)
+                )
         finally:
             capture.release()
 
@@ -153,7 +157,7 @@ class OpenCVCamera(FrameSourceBase):
                     old = self._frames.get_nowait()
                 except queue.Empty:
                     continue
-                if isinstance(old, Frame):
+                if isinstance(old, Frame) and not self._closed.is_set():
                     self.dropped_frames += 1
                     if self.dropped_frames == 1 or self.dropped_frames % 100 == 0:
                         logger.warning(
@@ -184,12 +188,16 @@ class OpenCVCamera(FrameSourceBase):
                 f"unplugged or the stream ended; reconnect it and restart the source"
             )
             raise SourceError(msg)
-        assert isinstance(item, Frame)
-        return item
+        return cast(Frame, item)
 
     def _release(self) -> None:
         # the reader thread owns the capture and releases it when it sees the flag;
         # wake a consumer blocked in __next__ so it stops at once
         self._put(_CLOSED)
-        if self._reader is not threading.current_thread():
-            self._reader.join(timeout=self.read_timeout_s)
+        if self._reader is threading.current_thread():
+            return
+        self._reader.join(timeout=min(self.read_timeout_s, _JOIN_TIMEOUT_S))
+        if self._reader.is_alive():
+            # a read blocked in the driver cannot be interrupted; it returns by its own
+            # timeout and the thread then releases the device, so close() need not wait
+            logger.debug("%s: reader still in a blocking read; it releases on return", self.label)

@@ -57,7 +57,7 @@ class VideoFileSource(FrameSourceBase):
         self._pending: np.ndarray | None = self._read()
         if self._pending is None:
             self._capture.release()
-            msg = f"unreadable video {self.path}: no frame could be decoded (corrupt or unsupported)"
+            msg = f"unreadable video {self.path}: no frame could be decoded (corrupt or truncated?)"
             raise SourceError(msg)
         count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
         frames = f" ({count} frames)" if count > 0 else ""
@@ -68,8 +68,8 @@ class VideoFileSource(FrameSourceBase):
         if not capture.isOpened():
             capture.release()
             msg = (
-                f"unreadable video {self.path}: OpenCV cannot open it "
-                f"(corrupt file or a codec FFmpeg lacks); try converting it to MJPG .avi or H.264 .mp4"
+                f"unreadable video {self.path}: OpenCV cannot open it (corrupt file or a "
+                f"codec FFmpeg lacks); try converting it to MJPG .avi or H.264 .mp4"
             )
             raise SourceError(msg)
         return capture
