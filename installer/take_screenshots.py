@@ -1,0 +1,72 @@
+"""Screenshots of the real main window on the demo line (run under Xvfb: `make screenshots`).
+
+Starts Xvfb itself when no display is set, runs the window on the demo line for a
+few seconds, and saves the window and one enlarged reject as PNGs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _ensure_display() -> subprocess.Popen | None:
+    if os.environ.get("DISPLAY"):
+        return None
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        sys.exit("Xvfb is not installed: run `installer/install-system-deps.sh --xvfb`")
+    server = subprocess.Popen([xvfb, ":99", "-screen", "0", "1400x900x24", "-nolisten", "tcp"])
+    os.environ["DISPLAY"] = ":99"
+    time.sleep(1.0)
+    return server
+
+
+def main() -> None:
+    """Save ``main_window.png`` and ``reject_detail.png`` into the folder given."""
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    server = _ensure_display()
+    os.environ.pop("QT_QPA_PLATFORM", None)
+    try:
+        from PySide6.QtCore import QEventLoop, QTimer
+        from PySide6.QtWidgets import QApplication
+
+        from inspector.pipeline.line import LineSettings
+        from inspector.ui.app import apply_style
+        from inspector.ui.main_window import MainWindow
+
+        app = QApplication(sys.argv[:1])
+        apply_style(app)
+        database = Path(tempfile.mkdtemp()) / "screens.db"
+        window = MainWindow(LineSettings(database=database, seed=5, defect_rate=0.35))
+        window.resize(1360, 860)
+        window.show()
+        window.start_line()
+
+        def pump(seconds: float) -> None:
+            loop = QEventLoop()
+            QTimer.singleShot(int(seconds * 1000), loop.quit)
+            loop.exec()
+
+        pump(12.0)
+        window.grab().save(str(out / "main_window.png"))
+        if window.rejects.count():
+            dialog = window.open_inspection(window.rejects.item(0).data(256))
+            pump(1.0)
+            dialog.grab().save(str(out / "reject_detail.png"))
+            dialog.close()
+        window.close()
+        print(f"screenshots saved in {out}")
+    finally:
+        if server is not None:
+            server.terminate()
+
+
+if __name__ == "__main__":
+    main()
