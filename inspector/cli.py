@@ -24,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("alembic").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     command = args.command or "gui"
     try:
         if command == "fit":
@@ -89,6 +90,7 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bank-size", type=int, default=4000, help="memory bank patches")
     parser.add_argument("--name", default=None, help="model name used in its version string")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing package")
 
 
 def _settings(args: argparse.Namespace) -> LineSettings:
@@ -170,6 +172,7 @@ def _fit(args: argparse.Namespace) -> int:
         device=args.device,
         seed=args.seed,
         name=args.name or args.out.name,
+        overwrite=args.overwrite,
         progress=_print_progress,
     )
     _print_fit(result)
@@ -189,6 +192,7 @@ def _fit_demo(args: argparse.Namespace) -> int:
         device=args.device,
         seed=args.seed,
         name=args.name or "demo-line",
+        overwrite=args.overwrite,
         progress=_print_progress,
     )
     _print_fit(result)

@@ -28,7 +28,7 @@ class DecisionRules:
     """
 
     threshold: float
-    review_margin: float = 0.1
+    review_margin: float = 0.05
     min_defect_area_px: int = 16
     fail_safe: Verdict = Verdict.REJECT
 

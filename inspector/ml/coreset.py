@@ -60,6 +60,11 @@ def greedy_coreset(
     squared_norms = (points * points).sum(dim=1)
     # Below this a squared distance is rounding error: the patches are identical.
     tolerance = 1e-6 * float(squared_norms.max())
+    # Points as columns: the per-pick product (1, d) @ (d, M) runs about 3x faster on a
+    # CPU than (M, d) @ (d,), and that product is where the time goes.
+    columns = points.t().contiguous()
+    del points
+    squared_norms = squared_norms[None]
 
     chosen = torch.empty(n, dtype=torch.long, device=features.device)
     index = int(torch.randint(count, (1,), generator=generator))
@@ -67,9 +72,10 @@ def greedy_coreset(
     report_every = max(1, n // 50)
     for i in range(n):
         chosen[i] = index
-        centre = points[index]
-        # |p - c|^2 = |p|^2 - 2 p.c + |c|^2, one matrix-vector product per pick.
-        dist = squared_norms - 2.0 * (points @ centre) + squared_norms[index]
+        centre = columns[:, index].contiguous()[None]  # a strided row takes a slower path
+        # |p - c|^2 = |p|^2 - 2 p.c + |c|^2
+        dist = torch.addmm(squared_norms, centre, columns, alpha=-2.0)[0]
+        dist += squared_norms[0, index]
         torch.minimum(min_dist, dist, out=min_dist)
         min_dist[index] = 0.0
         index = int(torch.argmax(min_dist))

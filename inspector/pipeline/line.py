@@ -42,7 +42,7 @@ class LineSettings:
     database: str | Path | None = None
     station_name: str = "station-1"
     threshold: float | None = None
-    review_margin: float = 0.1
+    review_margin: float = 0.05
     min_defect_area_px: int = 16
     rate_hz: float | None = None
     defect_rate: float | None = None

@@ -132,8 +132,10 @@ class MainWindow(QMainWindow):
         self.shown += 1
 
     def _show_alarm(self, alarm: Alarm) -> None:
-        self.alarms.insertItem(0, str(alarm))
+        text = str(alarm)
+        self.alarms.insertItem(0, text.splitlines()[0])
         item = self.alarms.item(0)
+        item.setToolTip(text)
         item.setForeground(
             Qt.GlobalColor.red if alarm.severity is Severity.ERROR else Qt.GlobalColor.darkYellow
         )

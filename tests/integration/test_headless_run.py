@@ -99,7 +99,7 @@ def test_folder_with_a_corrupt_image_records_it_and_goes_on(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("source", "message"),
-    [("{tmp}/missing-folder", "does not exist"), ("{tmp}/broken.mp4", "video")],
+    [("{tmp}/missing-folder", "no such file or folder"), ("{tmp}/broken.mp4", "video")],
 )
 def test_bad_sources_give_a_clear_error_and_exit_code(tmp_path, capsys, source, message):
     (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)

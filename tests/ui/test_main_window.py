@@ -59,7 +59,8 @@ def test_bad_folder_becomes_an_alarm_not_a_crash(qtbot, window, tmp_path):
     window.source_bar.location.setText(str(tmp_path / "nope"))
     window.source_bar.start_button.click()
     qtbot.waitUntil(lambda: window.alarms.count() > 0, timeout=30_000)
-    assert "does not exist" in window.alarms.item(0).text()
+    assert "no such file or folder" in window.alarms.item(0).text()
+    assert "demo" in window.alarms.item(0).toolTip()  # the full message lists the accepted forms
     window.stop_line()
 
 

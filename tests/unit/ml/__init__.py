@@ -1,0 +1,1 @@
+"""Tests of the anomaly model: backbone, PatchCore, packages, inference, fitting."""
