@@ -97,10 +97,10 @@ def test_heatmap_colours_are_relative_to_the_threshold() -> None:
     assert np.array_equal(cold, high.frame.image)  # 0.25 x threshold is below `low`
 
 
-def test_heatmap_at_threshold_is_the_middle_of_the_colour_map() -> None:
+def test_heatmap_threshold_sits_between_low_and_high() -> None:
     inspection = _inspection(anomaly_map=_hot_square(1.0), threshold=1.0)
     black = np.zeros_like(inspection.frame.image)
-    scene = HeatMapAnnotator(alpha=1.0).annotate(black, inspection)
+    scene = HeatMapAnnotator(alpha=1.0, low=0.5, high=1.5).annotate(black, inspection)
     mid = cv2.applyColorMap(np.full((1, 1), 128, np.uint8), cv2.COLORMAP_JET)[0, 0, ::-1]
     assert np.abs(scene[160, 160].astype(int) - mid.astype(int) * 0.5).max() <= 3
 
