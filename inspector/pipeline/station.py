@@ -27,7 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from inspector.acquisition.source import FrameDecodeError, FrameSource
-from inspector.core.errors import SourceError
+from inspector.core.errors import InspectorError, SourceError
 from inspector.core.frame import Frame
 from inspector.core.inspection import Inspection, ModelOutput
 from inspector.decision import DecisionRules, decide
@@ -188,8 +188,11 @@ class Station:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         if self._sink is not None:
-            self._sink.stop(max(1.0, deadline - time.monotonic()))
-            self._sink = None
+            sink, self._sink = self._sink, None
+            try:
+                sink.stop(max(1.0, deadline - time.monotonic()))
+            except InspectorError as exc:  # e.g. records still unwritten: say so, don't crash
+                self.raise_alarm(Severity.ERROR, "storage", str(exc))
         if self._state is LineState.STOPPING:
             self._state = LineState.FINISHED
 

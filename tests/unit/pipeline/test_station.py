@@ -4,7 +4,7 @@ import time
 import pytest
 
 from inspector.core import Verdict
-from inspector.core.errors import SourceError
+from inspector.core.errors import SourceError, StorageError
 from inspector.decision import DecisionRules
 from inspector.pipeline.alarms import Severity
 from inspector.pipeline.station import LineState, Station
@@ -213,3 +213,21 @@ def test_stop_mid_run_finishes_queued_parts_and_joins():
         t.is_alive() for t in threading.enumerate() if t.name in ("acquisition", "inference")
     )
     assert len(sink.items) == station.snapshot().inspected
+
+
+def test_storage_failure_at_shutdown_is_an_alarm_not_a_crash():
+    class StuckSink(ListSink):
+        def stop(self, timeout: float = 10.0) -> None:
+            msg = "3 records are still unwritten: the database stays locked"
+            raise StorageError(msg)
+
+    alarms = []
+    station = Station(
+        lambda: ListSource([part(False)] * 3),
+        ContrastScorer(),
+        RULES,
+        sink=StuckSink(),
+        on_alarm=alarms.append,
+    )
+    run_to_end(station)
+    assert any("unwritten" in a.message and a.source == "storage" for a in alarms)
