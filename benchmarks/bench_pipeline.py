@@ -17,6 +17,7 @@ import argparse
 import json
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -25,14 +26,29 @@ from inspector.pipeline.line import DEFAULT_MODEL_DIR, LineSettings, build_line,
 
 
 def model_only(scorer, parts: int, batch: int) -> float:  # noqa: ANN001
-    """Images/s of the model alone on pre-rendered parts."""
+    """Images/s of the model alone on pre-rendered parts.
+
+    Runs on a worker thread, as the station's inference does: on this machine
+    torch's CPU convolutions run several times slower on the process's main
+    thread than on any other (glibc's main-arena trimming; see the closing note
+    of the foundation issue), and comparing a main-thread model with a
+    worker-thread pipeline would flatter the pipeline.
+    """
     with DemoLine(rate_hz=0, seed=1, max_parts=parts) as line:
         images = [frame.image for frame in line]
-    scorer.predict(images[:batch])  # warm-up
-    started = time.perf_counter()
-    for start in range(0, len(images), batch):
-        scorer.predict(images[start : start + batch])
-    return len(images) / (time.perf_counter() - started)
+    result: list[float] = []
+
+    def run() -> None:
+        scorer.predict(images[:batch])  # warm-up
+        started = time.perf_counter()
+        for start in range(0, len(images), batch):
+            scorer.predict(images[start : start + batch])
+        result.append(len(images) / (time.perf_counter() - started))
+
+    worker = threading.Thread(target=run, name="bench-model")
+    worker.start()
+    worker.join()
+    return result[0]
 
 
 def pipeline(scorer, parts: int, rate_hz: float, batch: int) -> dict:  # noqa: ANN001

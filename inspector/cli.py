@@ -7,13 +7,17 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from inspector.core.errors import InspectorError
 from inspector.pipeline.line import DEFAULT_MODEL_DIR, LineSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+#: Builds the station's reject-gate output (None: no gate).
+ActuatorFactory = Callable[[], object]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,10 +35,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fit(args)
         if command == "fit-demo":
             return _fit_demo(args)
-        settings = _settings(args) if command == "run" else LineSettings()
-        if command == "run" and args.headless:
-            return _run_headless(settings)
-        return _gui(settings)
+        if command != "run":
+            return _gui(LineSettings(), None)
+        settings, actuator_factory = _settings(args)
+        if args.headless:
+            return _run_headless(settings, actuator_factory)
+        return _gui(settings, actuator_factory)
     except InspectorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -55,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a line (in the window, or --headless)")
     run.add_argument("--headless", action="store_true", help="no window: print a summary")
+    run.add_argument(
+        "--config",
+        type=Path,
+        help="station TOML file (see resources/station.toml); --frames and --db still apply",
+    )
     run.add_argument(
         "--source",
         default="demo",
@@ -93,11 +104,19 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing package")
 
 
-def _settings(args: argparse.Namespace) -> LineSettings:
+def _settings(args: argparse.Namespace) -> tuple[LineSettings, ActuatorFactory | None]:
     if args.frames is not None and args.frames < 1:
         msg = f"--frames must be at least 1, got {args.frames}"
         raise ValueError(msg)
-    return LineSettings(
+    if args.config is not None:
+        from inspector.pipeline.station_config import load_station_config
+
+        config = load_station_config(args.config)
+        settings = config.line_settings(max_parts=args.frames)
+        if args.db is not None:
+            settings = replace(settings, database=args.db)
+        return settings, config.build_actuator
+    settings = LineSettings(
         source=args.source,
         model_dir=args.model,
         database=args.db,
@@ -111,12 +130,14 @@ def _settings(args: argparse.Namespace) -> LineSettings:
         seed=args.seed,
         deadline_ms=args.deadline_ms,
     )
+    return settings, None
 
 
-def _run_headless(settings: LineSettings) -> int:
+def _run_headless(settings: LineSettings, actuator_factory: ActuatorFactory | None) -> int:
     from inspector.pipeline.line import build_line
 
-    line = build_line(settings)
+    actuator = actuator_factory() if actuator_factory else None
+    line = build_line(settings, actuator=actuator)
     station = line.station
     started = time.monotonic()
     station.start()
@@ -150,6 +171,12 @@ def _summary(line, elapsed: float) -> str:  # noqa: ANN001 - pipeline.line.Line
             f"  known truth: caught {truth.defective_caught}/{truth.defective_total} defective "
             f"({_pct(100 * truth.catch_rate)}), accepted {truth.good_accepted}/{truth.good_total} "
             f"good ({_pct(100 * truth.good_accept_rate)})"
+        )
+    if line.gate is not None:
+        p50, p99 = line.gate.latency_ms()
+        lines.append(
+            f"  gate {line.gate.actuator.name}: {line.gate.delivered} verdicts delivered, "
+            f"{line.gate.late} late; frame-to-gate latency p50 {p50:.0f} ms  p99 {p99:.0f} ms"
         )
     lines.append(f"  records: {line.engine.url.render_as_string(hide_password=True)}")
     lines.append(f"  images: {line.image_store.root}")
@@ -209,10 +236,10 @@ def _print_fit(result) -> None:  # noqa: ANN001 - training.fit_anomaly.FitResult
     print(f"calibrated threshold: {result.threshold:.6g}")
 
 
-def _gui(settings: LineSettings) -> int:
+def _gui(settings: LineSettings, actuator_factory: ActuatorFactory | None) -> int:
     from inspector.ui.app import run_app
 
-    return run_app(settings)
+    return run_app(settings, actuator_factory=actuator_factory)
 
 
 if __name__ == "__main__":

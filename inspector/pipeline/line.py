@@ -10,8 +10,11 @@ from sqlalchemy import Engine
 
 from inspector.acquisition.factory import open_source
 from inspector.core.inspection import Inspection
+from inspector.core.verdict import Verdict
 from inspector.decision import DecisionRules
+from inspector.decision.actuator import Actuator
 from inspector.pipeline.alarms import Alarm, Severity
+from inspector.pipeline.gate import GateWorker
 from inspector.pipeline.station import Scorer, Station
 from inspector.storage.engine import default_database_path, open_database
 from inspector.storage.image_store import ImageStore
@@ -35,6 +38,8 @@ class LineSettings:
         max_parts: Stop after this many parts.
         device: ``auto``, ``cpu`` or ``cuda``.
         seed: Seed of the demo line (None: different parts every run).
+        gate_deadline_ms: Verdicts reaching the reject gate later than this after
+            acquisition are counted late and raise an alarm.
     """
 
     source: str = "demo"
@@ -44,6 +49,7 @@ class LineSettings:
     threshold: float | None = None
     review_margin: float = 0.05
     min_defect_area_px: int = 16
+    fail_safe: Verdict = Verdict.REJECT
     rate_hz: float | None = None
     defect_rate: float | None = None
     loop: bool = False
@@ -54,6 +60,7 @@ class LineSettings:
     max_batch: int = 8
     deadline_ms: float | None = None
     keep_good_every: int = 50
+    gate_deadline_ms: float | None = None
 
     @property
     def database_target(self) -> str | Path:
@@ -76,6 +83,7 @@ class Line:
     engine: Engine
     image_store: ImageStore
     settings: LineSettings
+    gate: GateWorker | None = None
 
 
 def build_line(
@@ -84,6 +92,7 @@ def build_line(
     scorer: Scorer | None = None,
     listeners: Sequence[Callable[[Inspection], None]] = (),
     on_alarm: Callable[[Alarm], None] | None = None,
+    actuator: Actuator | None = None,
 ) -> Line:
     """Open the database, load the model and wire a ready-to-start station.
 
@@ -101,12 +110,21 @@ def build_line(
         threshold=threshold,
         review_margin=settings.review_margin,
         min_defect_area_px=settings.min_defect_area_px,
+        fail_safe=settings.fail_safe,
     )
     alarm_target: list[Station] = []
 
     def storage_trouble(message: str) -> None:
         if alarm_target:
             alarm_target[0].raise_alarm(Severity.WARNING, "storage", message)
+
+    def gate_alarm(alarm: Alarm) -> None:
+        if alarm_target:
+            alarm_target[0].raise_alarm(alarm.severity, alarm.source, alarm.message)
+
+    gate = None
+    if actuator is not None:
+        gate = GateWorker(actuator, deadline_ms=settings.gate_deadline_ms, on_alarm=gate_alarm)
 
     writer = RecordWriter(
         engine,
@@ -126,6 +144,7 @@ def build_line(
         scorer,
         rules,
         sink=writer,
+        gate=gate,
         station_name=settings.station_name,
         queue_size=settings.queue_size,
         max_batch=settings.max_batch,
@@ -135,4 +154,4 @@ def build_line(
         on_alarm=on_alarm,
     )
     alarm_target.append(station)
-    return Line(station=station, engine=engine, image_store=store, settings=settings)
+    return Line(station=station, engine=engine, image_store=store, settings=settings, gate=gate)

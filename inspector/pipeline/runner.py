@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from inspector.core.inspection import Inspection
+from inspector.decision.actuator import Actuator
 from inspector.pipeline.alarms import Alarm
 from inspector.pipeline.line import Line, LineSettings, build_line, load_scorer
 from inspector.pipeline.station import LineState, Scorer
@@ -25,8 +26,10 @@ class LineRunner:
         *,
         listeners: Sequence[Callable[[Inspection], None]] = (),
         on_alarm: Callable[[Alarm], None] | None = None,
+        actuator_factory: Callable[[], Actuator | None] | None = None,
     ) -> None:
         self.settings = settings
+        self._actuator_factory = actuator_factory
         self._listeners = tuple(listeners)
         self._on_alarm = on_alarm
         self._scorer: Scorer | None = None
@@ -58,6 +61,7 @@ class LineRunner:
                 scorer=self._load_scorer(),
                 listeners=self._listeners,
                 on_alarm=self._on_alarm,
+                actuator=self._actuator_factory() if self._actuator_factory else None,
             )
             line.station.start()
             self.line = line

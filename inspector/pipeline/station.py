@@ -80,6 +80,8 @@ class Station:
         scorer: The model (see :class:`Scorer`).
         rules: Decision rules; replace them at run time with :meth:`set_rules`.
         sink: Record writer; started and stopped with the station.
+        gate: Reject-gate worker (same start/submit/stop contract); it gets each
+            part before the record writer, to keep the gate's latency short.
         station_name: Stored with every record.
         queue_size: Frames waiting for inference. A live source whose frame finds
             the queue full gets that part handled fail-safe and recorded, never
@@ -98,6 +100,7 @@ class Station:
         rules: DecisionRules,
         *,
         sink: RecordSink | None = None,
+        gate: RecordSink | None = None,
         station_name: str = "station-1",
         queue_size: int = 32,
         max_batch: int = 8,
@@ -113,6 +116,7 @@ class Station:
         self._scorer = scorer
         self._rules = rules
         self._sink = sink
+        self._gate = gate
         self.station_name = station_name
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._max_batch = max_batch
@@ -157,8 +161,9 @@ class Station:
             raise RuntimeError(msg)
         self._state = LineState.STARTING
         self._running.set()
-        if self._sink is not None:
-            self._sink.start()
+        for output in (self._gate, self._sink):
+            if output is not None:
+                output.start()
         self._threads = [
             threading.Thread(target=self._acquire, name="acquisition", daemon=True),
             threading.Thread(target=self._infer, name="inference", daemon=True),
@@ -187,12 +192,15 @@ class Station:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        if self._sink is not None:
-            sink, self._sink = self._sink, None
+        for name in ("_gate", "_sink"):
+            output = getattr(self, name)
+            if output is None:
+                continue
+            setattr(self, name, None)
             try:
-                sink.stop(max(1.0, deadline - time.monotonic()))
+                output.stop(max(1.0, deadline - time.monotonic()))
             except InspectorError as exc:  # e.g. records still unwritten: say so, don't crash
-                self.raise_alarm(Severity.ERROR, "storage", str(exc))
+                self.raise_alarm(Severity.ERROR, "storage" if name == "_sink" else "gate", str(exc))
         if self._state is LineState.STOPPING:
             self._state = LineState.FINISHED
 
@@ -362,6 +370,8 @@ class Station:
         )
 
     def _emit(self, inspection: Inspection) -> None:
+        if self._gate is not None:
+            self._gate.submit(inspection)
         self.statistics.record(inspection)
         if self._sink is not None:
             self._sink.submit(inspection)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
@@ -27,7 +28,7 @@ def apply_style(app: QApplication) -> None:
         app.setStyleSheet(STYLE_SHEET.read_text(encoding="utf-8"))
 
 
-def run_app(settings: LineSettings) -> int:
+def run_app(settings: LineSettings, *, actuator_factory: Callable | None = None) -> int:
     """Open the main window and start the line on ``settings.source``."""
     if not has_display():
         print(
@@ -39,7 +40,7 @@ def run_app(settings: LineSettings) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Inspector")
     apply_style(app)
-    window = MainWindow(settings)
+    window = MainWindow(settings, actuator_factory=actuator_factory)
     window.show()
     window.start_line()
     return app.exec()

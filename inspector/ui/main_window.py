@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from inspector.core.errors import InspectorError
 from inspector.core.inspection import Inspection
+from inspector.decision.actuator import Actuator
 from inspector.overlay.compose import render_overlay
 from inspector.pipeline.alarms import Alarm, Severity
 from inspector.pipeline.line import LineSettings
@@ -35,13 +38,22 @@ LIVE_SCALE = 2.0
 class MainWindow(QMainWindow):
     """A thin view over a :class:`LineRunner`: it shows, it never computes verdicts."""
 
-    def __init__(self, settings: LineSettings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: LineSettings,
+        parent: QWidget | None = None,
+        *,
+        actuator_factory: Callable[[], Actuator | None] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Inspector — live inspection")
         self.resize(1280, 800)
         self.bridge = StationBridge(self)
         self.runner = LineRunner(
-            settings, listeners=[self.bridge.on_inspection], on_alarm=self.bridge.on_alarm
+            settings,
+            listeners=[self.bridge.on_inspection],
+            on_alarm=self.bridge.on_alarm,
+            actuator_factory=actuator_factory,
         )
         self.shown = 0
         self.latest: Inspection | None = None

@@ -1,0 +1,136 @@
+"""The reject-gate thread: delivers every verdict to the actuator, in order, never losing one."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+
+from inspector.core.inspection import Inspection
+from inspector.decision.actuator import Actuator, ActuatorError
+from inspector.pipeline.alarms import Alarm, Severity
+
+log = logging.getLogger(__name__)
+
+_BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0)
+
+
+class GateWorker:
+    """Takes decided parts from the inference thread and signals the actuator.
+
+    The inference thread only enqueues (``submit`` never blocks). When the link
+    to the actuator fails, the same verdict is retried with backoff until it is
+    delivered, so verdicts arrive complete and in part order once the link is
+    back; the operator gets one alarm when it drops and one when it returns.
+
+    Args:
+        actuator: The gate output.
+        deadline_ms: A verdict written later than this after acquisition is
+            counted late (the part has passed the gate; the PLC's own no-verdict
+            default must handle it) and raises an alarm.
+        on_alarm: Called with alarms (link down/up, late verdicts).
+    """
+
+    def __init__(
+        self,
+        actuator: Actuator,
+        *,
+        deadline_ms: float | None = None,
+        on_alarm: Callable[[Alarm], None] | None = None,
+    ) -> None:
+        self.actuator = actuator
+        self._deadline_ms = deadline_ms
+        self._on_alarm = on_alarm
+        self._queue: queue.SimpleQueue[Inspection | None] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._latency: deque[float] = deque(maxlen=5000)
+        self.delivered = 0
+        self.late = 0
+        self.failures = 0
+
+    def start(self) -> None:
+        """Start the gate thread."""
+        self._thread = threading.Thread(target=self._run, name="gate", daemon=True)
+        self._thread.start()
+
+    def submit(self, inspection: Inspection) -> None:
+        """Queue a decided part (inference thread; never blocks)."""
+        self._queue.put(inspection)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Deliver what is queued (while the link works), then stop and close."""
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                self._stop.set()
+                self._thread.join(1.0)
+        self.actuator.close()
+
+    @property
+    def pending(self) -> int:
+        """Verdicts not yet delivered."""
+        return self._queue.qsize()
+
+    def latency_ms(self) -> tuple[float, float]:
+        """Acquisition-to-actuator-write latency, (p50, p99) in ms (nan before any)."""
+        with self._lock:
+            values = np.asarray(self._latency, dtype=float)
+        if not values.size:
+            return float("nan"), float("nan")
+        return float(np.percentile(values, 50)), float(np.percentile(values, 99))
+
+    def _run(self) -> None:
+        while True:
+            inspection = self._queue.get()
+            if inspection is None:
+                return
+            if not self._deliver(inspection):
+                return
+
+    def _deliver(self, inspection: Inspection) -> bool:
+        """Signal one part, retrying until delivered; False when stopped first."""
+        attempt = 0
+        while True:
+            try:
+                self.actuator.signal(inspection.frame.part_id, inspection.verdict)
+            except ActuatorError as exc:
+                self.failures += 1
+                if attempt == 0:
+                    self._alarm(Severity.ERROR, f"{exc}; retrying, no verdict is dropped")
+                delay = _BACKOFF_S[min(attempt, len(_BACKOFF_S) - 1)]
+                attempt += 1
+                if self._stop.wait(delay):
+                    return False
+                continue
+            break
+        if attempt:
+            self._alarm(Severity.WARNING, f"gate {self.actuator.name} reachable again")
+        latency = 1000.0 * (time.monotonic() - inspection.frame.timestamp)
+        with self._lock:
+            self._latency.append(latency)
+        self.delivered += 1
+        if self._deadline_ms is not None and latency > self._deadline_ms:
+            self.late += 1
+            self._alarm(
+                Severity.WARNING,
+                f"verdict of part {inspection.frame.part_id} reached the gate late "
+                f"({latency:.0f} ms > {self._deadline_ms:.0f} ms)",
+            )
+        return True
+
+    def _alarm(self, severity: Severity, message: str) -> None:
+        alarm = Alarm(severity, "gate", message)
+        log.warning("%s", alarm)
+        if self._on_alarm is not None:
+            try:
+                self._on_alarm(alarm)
+            except Exception:
+                log.exception("alarm handler failed")

@@ -1,0 +1,167 @@
+"""One validated TOML file per station: source, model, rules, gate, storage.
+
+A wrong value is refused with the key, the value and what was expected, so an
+engineer can fix the file without reading code; the line never starts on an
+invalid configuration.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from inspector.core.errors import InspectorError
+from inspector.core.verdict import Verdict
+from inspector.decision.actuator import Actuator, LogActuator
+from inspector.pipeline.line import DEFAULT_MODEL_DIR, LineSettings
+
+
+class ConfigError(InspectorError):
+    """A station configuration file is missing, unreadable or invalid."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StationSection(_Section):
+    name: str = Field("station-1", min_length=1, max_length=64)
+
+
+class CameraSection(_Section):
+    source: str = Field("demo", min_length=1)
+    loop: bool = False
+    rate_hz: float | None = Field(None, ge=0)
+    defect_rate: float | None = Field(None, ge=0, le=1)
+    seed: int | None = None
+
+
+class ModelSection(_Section):
+    path: Path = DEFAULT_MODEL_DIR
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class DecisionSection(_Section):
+    threshold: float | None = Field(None, gt=0)
+    review_margin: float = Field(0.05, ge=0, lt=1)
+    min_defect_area_px: int = Field(16, ge=0)
+    fail_safe: Verdict = Verdict.REJECT
+    deadline_ms: float | None = Field(None, gt=0)
+
+
+class ModbusSection(_Section):
+    host: str = Field(min_length=1)
+    port: int = Field(502, ge=1, le=65535)
+    device_id: int = Field(1, ge=0, le=247)
+    verdict_register: int = Field(0, ge=0, le=65534)
+    reject_coil: int | None = Field(None, ge=0, le=65535)
+    timeout_s: float = Field(1.0, gt=0, le=30)
+
+
+class ActuatorSection(_Section):
+    kind: Literal["none", "log", "modbus"] = "none"
+    gate_deadline_ms: float | None = Field(None, gt=0)
+    modbus: ModbusSection | None = None
+
+    @model_validator(mode="after")
+    def _modbus_needs_addresses(self) -> ActuatorSection:
+        if self.kind == "modbus" and self.modbus is None:
+            msg = "kind = 'modbus' needs an [actuator.modbus] table with at least host"
+            raise ValueError(msg)
+        return self
+
+
+class StorageSection(_Section):
+    database: str | None = None
+    keep_good_every: int = Field(50, ge=0)
+
+
+class StationConfig(_Section):
+    """The whole file; every table is optional and has the defaults of the demo line."""
+
+    station: StationSection = StationSection()
+    camera: CameraSection = CameraSection()
+    model: ModelSection = ModelSection()
+    decision: DecisionSection = DecisionSection()
+    actuator: ActuatorSection = ActuatorSection()
+    storage: StorageSection = StorageSection()
+
+    def line_settings(self, *, max_parts: int | None = None) -> LineSettings:
+        """The settings a line is built from."""
+        return LineSettings(
+            source=self.camera.source,
+            model_dir=self.model.path,
+            database=self.storage.database,
+            station_name=self.station.name,
+            threshold=self.decision.threshold,
+            review_margin=self.decision.review_margin,
+            min_defect_area_px=self.decision.min_defect_area_px,
+            fail_safe=self.decision.fail_safe,
+            rate_hz=self.camera.rate_hz,
+            defect_rate=self.camera.defect_rate,
+            loop=self.camera.loop,
+            max_parts=max_parts,
+            device=self.model.device,
+            seed=self.camera.seed,
+            deadline_ms=self.decision.deadline_ms,
+            keep_good_every=self.storage.keep_good_every,
+            gate_deadline_ms=self.actuator.gate_deadline_ms,
+        )
+
+    def build_actuator(self) -> Actuator | None:
+        """The configured gate output, or None when the station has none."""
+        if self.actuator.kind == "log":
+            return LogActuator()
+        if self.actuator.kind == "modbus" and self.actuator.modbus is not None:
+            from inspector.decision.modbus_actuator import ModbusActuator, ModbusAddresses
+
+            return ModbusActuator(ModbusAddresses(**self.actuator.modbus.model_dump()))
+        return None
+
+
+def load_station_config(path: str | Path) -> StationConfig:
+    """Read and validate a station file; relative paths in it are relative to the file.
+
+    Raises:
+        ConfigError: the file is missing, is not TOML, or has invalid values (all
+            of them listed, each with its key, value and what was expected).
+    """
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        msg = f"cannot read station configuration {file}: {exc.strerror or exc}"
+        raise ConfigError(msg) from exc
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{file} is not valid TOML: {exc}"
+        raise ConfigError(msg) from exc
+    try:
+        config = StationConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "\n".join(f"  {_describe(error)}" for error in exc.errors())
+        msg = f"{file} has invalid settings:\n{problems}"
+        raise ConfigError(msg) from exc
+    return _resolve_paths(config, file.parent)
+
+
+def _describe(error: dict) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key (misspelt?)"
+    value = error.get("input")
+    shown = "" if isinstance(value, dict) else f" = {value!r}"
+    return f"{key}{shown}: {error['msg']}"
+
+
+def _resolve_paths(config: StationConfig, base: Path) -> StationConfig:
+    model = config.model
+    if not model.path.is_absolute() and model.path != DEFAULT_MODEL_DIR:
+        model = model.model_copy(update={"path": (base / model.path).resolve()})
+    camera = config.camera
+    source_path = base / camera.source
+    if camera.source != "demo" and "://" not in camera.source and source_path.exists():
+        camera = camera.model_copy(update={"source": str(source_path.resolve())})
+    return config.model_copy(update={"model": model, "camera": camera})
