@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QMainWindow,
+    QPushButton,
     QSplitter,
     QToolBar,
     QVBoxLayout,
@@ -70,13 +71,19 @@ class MainWindow(QMainWindow):
         self.rejects = RejectStrip()
         self.alarms = QListWidget()
         self.alarms.setObjectName("alarms")
+        self.unacknowledged = 0
+        self.alarm_heading = _heading("Alarms")
+        self.acknowledge_button = QPushButton("Acknowledge alarms")
+        self.acknowledge_button.setEnabled(False)
+        self.acknowledge_button.clicked.connect(self.acknowledge_alarms)
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.addWidget(self.counters)
         side_layout.addWidget(_heading("Last rejects (click to enlarge)"))
         side_layout.addWidget(self.rejects, 3)
-        side_layout.addWidget(_heading("Alarms"))
+        side_layout.addWidget(self.alarm_heading)
         side_layout.addWidget(self.alarms, 1)
+        side_layout.addWidget(self.acknowledge_button)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.live)
         splitter.addWidget(side)
@@ -153,6 +160,22 @@ class MainWindow(QMainWindow):
         )
         while self.alarms.count() > 200:
             self.alarms.takeItem(self.alarms.count() - 1)
+        self.unacknowledged += 1
+        self._show_alarm_count()
+
+    def acknowledge_alarms(self) -> None:
+        """The operator has seen the alarms: grey them out and clear the count."""
+        for row in range(self.alarms.count()):
+            self.alarms.item(row).setForeground(Qt.GlobalColor.gray)
+        self.unacknowledged = 0
+        self._show_alarm_count()
+
+    def _show_alarm_count(self) -> None:
+        new = self.unacknowledged
+        self.alarm_heading.setText(f"Alarms — {new} new" if new else "Alarms")
+        self.alarm_heading.setProperty("alert", bool(new))
+        self.alarm_heading.style().polish(self.alarm_heading)
+        self.acknowledge_button.setEnabled(bool(new))
 
     def _refresh(self) -> None:
         line = self.runner.line

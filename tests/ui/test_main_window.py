@@ -69,3 +69,16 @@ def test_empty_location_is_refused_with_a_message(qtbot, window):
     window.source_bar.start_button.click()
     assert window.runner.line is None
     assert "choose" in window.alarms.item(0).text()
+
+
+def test_alarms_are_counted_until_acknowledged(qtbot, window):
+    window.source_bar.kind.setCurrentText("Video file")
+    window.source_bar.start_button.click()
+    window.source_bar.start_button.click()
+    assert window.unacknowledged == 2
+    assert "2 new" in window.alarm_heading.text()
+    assert window.acknowledge_button.isEnabled()
+    window.acknowledge_button.click()
+    assert window.unacknowledged == 0
+    assert window.alarm_heading.text() == "Alarms"
+    assert not window.acknowledge_button.isEnabled()
