@@ -112,15 +112,14 @@ def build_line(
         min_defect_area_px=settings.min_defect_area_px,
         fail_safe=settings.fail_safe,
     )
-    alarm_target: list[Station] = []
 
+    # The writer and the gate report through the station's alarms; the closures
+    # see ``station`` once it exists, before either output is started.
     def storage_trouble(message: str) -> None:
-        if alarm_target:
-            alarm_target[0].raise_alarm(Severity.WARNING, "storage", message)
+        station.raise_alarm(Severity.WARNING, "storage", message)
 
     def gate_alarm(alarm: Alarm) -> None:
-        if alarm_target:
-            alarm_target[0].raise_alarm(alarm.severity, alarm.source, alarm.message)
+        station.raise_alarm(alarm.severity, alarm.source, alarm.message)
 
     gate = None
     if actuator is not None:
@@ -153,5 +152,4 @@ def build_line(
         listeners=listeners,
         on_alarm=on_alarm,
     )
-    alarm_target.append(station)
     return Line(station=station, engine=engine, image_store=store, settings=settings, gate=gate)
