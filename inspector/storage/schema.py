@@ -129,3 +129,85 @@ class DefectRow(Base):
     area_px: Mapped[int] = mapped_column(Integer)
 
     inspection: Mapped[InspectionRow] = relationship(back_populates="defects")
+
+
+REVIEW_DECISIONS = ("confirm", "false_reject", "reclassify")
+
+
+class ReviewRow(Base):
+    """One person's judgement of an inspected part; append-only, the newest row counts.
+
+    A review never changes ``inspections.verdict``: the machine's decision stays
+    the record of what the line did, and the reviews beside it are what the
+    escape / false-reject reports and the retraining data are made of. A second
+    opinion is a new row, so who changed their mind, and when, stays visible.
+    Ids are never reused, so a later audit trail or model update can cite them.
+    """
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        CheckConstraint(f"decision IN {REVIEW_DECISIONS!r}", name="decision"),
+        # A part judged good has no defect class; a reclassified one must name its class.
+        CheckConstraint(
+            "(decision = 'false_reject' AND defect_class IS NULL) "
+            "OR (decision = 'reclassify' AND defect_class IS NOT NULL) "
+            "OR decision = 'confirm'",
+            name="defect_class",
+        ),
+        # The corrected box is all four numbers or none.
+        CheckConstraint(
+            "(box_x IS NULL AND box_y IS NULL AND box_w IS NULL AND box_h IS NULL) "
+            "OR (box_x IS NOT NULL AND box_y IS NOT NULL AND box_w > 0 AND box_h > 0)",
+            name="box",
+        ),
+        CheckConstraint("reviewer <> ''", name="reviewer"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Indexed: "latest review of this part" and "reviewed or not" are probes by part.
+    inspection_id: Mapped[int] = mapped_column(
+        ForeignKey("inspections.id", ondelete="CASCADE"), index=True
+    )
+    reviewer: Mapped[str] = mapped_column(String(64))
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decision: Mapped[str] = mapped_column(String(16))
+    defect_class: Mapped[str | None] = mapped_column(String(64))
+    box_x: Mapped[int | None] = mapped_column(Integer)
+    box_y: Mapped[int | None] = mapped_column(Integer)
+    box_w: Mapped[int | None] = mapped_column(Integer)
+    box_h: Mapped[int | None] = mapped_column(Integer)
+    # A brush mask drawn by the reviewer, relative to the image store root (255 = defect).
+    mask_path: Mapped[str | None] = mapped_column(String(512))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+# Indexes for the history filters (revision 0002). Each pairs an equality filter
+# with the capture time, so that "newest first" pages of one station or camera
+# are read in index order and stop after one page instead of sorting every match.
+Index("ix_inspections_station_captured_at", InspectionRow.station, InspectionRow.captured_at)
+Index("ix_inspections_camera_id_captured_at", InspectionRow.camera_id, InspectionRow.captured_at)
+Index(
+    "ix_inspections_model_version_captured_at",
+    InspectionRow.model_version,
+    InspectionRow.captured_at,
+)
+# Sorting by score (worst parts first) pages through this index.
+Index("ix_inspections_score", InspectionRow.score)
+# Reports count parts per verdict and sum good-part scores per time bucket from
+# the index alone (covering), overall or per station, without reading the rows.
+Index(
+    "ix_inspections_verdict_captured_at_score",
+    InspectionRow.verdict,
+    InspectionRow.captured_at,
+    InspectionRow.score,
+)
+Index(
+    "ix_inspections_station_verdict_captured_at_score",
+    InspectionRow.station,
+    InspectionRow.verdict,
+    InspectionRow.captured_at,
+    InspectionRow.score,
+)
+# "Parts with a scratch": counted from that class's defects, checked per part while paging.
+Index("ix_defects_kind_inspection_id", DefectRow.kind, DefectRow.inspection_id)
