@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from inspector.core.errors import StorageError
 from inspector.core.inspection import Inspection
@@ -167,6 +167,17 @@ class RecordWriter:
                 self._write(batch)
         while batch := self._drain():
             self._write(batch)
+        self._refresh_statistics()
+
+    def _refresh_statistics(self) -> None:
+        """Let SQLite refresh its query-planner statistics (cheap; history queries need them)."""
+        if self._engine.dialect.name != "sqlite":
+            return
+        try:
+            with self._engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA optimize")
+        except SQLAlchemyError as error:  # statistics are an optimisation, not a record
+            logger.warning("PRAGMA optimize failed: %s", error)
 
     def _collect(self) -> list[Inspection]:
         """Wait for a first record, then gather more until the batch or the interval is full."""
