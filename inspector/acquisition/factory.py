@@ -19,6 +19,7 @@ _FORMS = (
     ("PATH/TO/VIDEO.mp4", "replay a video file (" + " ".join(sorted(VIDEO_EXTENSIONS)) + ")"),
     ("0, 1, ...", "a camera by its OpenCV index"),
     ("rtsp://... | http(s)://...", "a network camera stream"),
+    ("genicam:PRODUCER.cti[#SERIAL]", "a GigE Vision / USB3 Vision camera (extra: genicam)"),
 )
 
 
@@ -55,6 +56,11 @@ def open_source(
             defect_rate=0.3 if defect_rate is None else defect_rate,
             seed=seed,
         )
+    if text.lower().startswith("genicam:"):
+        from inspector.acquisition.genicam_camera import GenICamCamera
+
+        producer, _, serial = text[len("genicam:") :].partition("#")
+        return GenICamCamera(producer, serial=serial or None)
     if re.fullmatch(r"\d+", text):
         return OpenCVCamera(int(text))
     if urlsplit(text).scheme.lower() in URL_SCHEMES:
