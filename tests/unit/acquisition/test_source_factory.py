@@ -70,5 +70,5 @@ def test_anything_else_lists_the_accepted_forms(spec: str, tmp_path: Path, monke
 
 def test_the_forms_are_described_for_help() -> None:
     text = describe_source_forms()
-    assert len(text.splitlines()) == 5
-    assert "demo" in text and "http" in text and ".webm" in text
+    assert len(text.splitlines()) == 6
+    assert "demo" in text and "http" in text and ".webm" in text and "genicam:" in text
