@@ -20,6 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
@@ -37,6 +38,7 @@ from inspector.pipeline.statistics import LineStatistics, StatsSnapshot
 log = logging.getLogger(__name__)
 
 _END = object()
+_RECONNECT_S = (0.5, 1.0, 2.0, 5.0)
 
 
 class Scorer(Protocol):
@@ -91,6 +93,8 @@ class Station:
             fail-safe verdict (None: no deadline).
         max_parts: Stop after this many parts (None: until the source ends).
         listeners: Called on the inference thread with every inspection; must be quick.
+        reconnect: When a live source (camera) that was running fails, raise an
+            alarm and reopen it with backoff until it is back or the line stops.
     """
 
     def __init__(
@@ -108,6 +112,7 @@ class Station:
         max_parts: int | None = None,
         listeners: Sequence[Callable[[Inspection], None]] = (),
         on_alarm: Callable[[Alarm], None] | None = None,
+        reconnect: bool = True,
     ) -> None:
         if queue_size < 1 or max_batch < 1:
             msg = f"queue_size and max_batch must be >= 1, got {queue_size} and {max_batch}"
@@ -132,6 +137,11 @@ class Station:
         self._running = threading.Event()
         self._done = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._reconnect = reconnect
+        self._source_live = False
+        self._taken = 0
+        self._part_offset = 0
+        self._next_part_id = 0
 
     # -- control -----------------------------------------------------------------
 
@@ -220,15 +230,32 @@ class Station:
     # -- acquisition thread -------------------------------------------------------
 
     def _acquire(self) -> None:
+        failures = 0
         try:
-            with self._open_source() as source:
-                self.source_name = source.name
-                if self._state is LineState.STARTING:
-                    self._state = LineState.RUNNING
-                self._pump(source)
-        except SourceError as exc:
-            self.raise_alarm(Severity.ERROR, "camera", str(exc))
-            self._state = LineState.FAILED
+            while not self._stop.is_set():
+                try:
+                    with self._open_source() as source:
+                        self.source_name = source.name
+                        self._source_live = source.live
+                        if self._state is LineState.STARTING:
+                            self._state = LineState.RUNNING
+                        if failures:
+                            self.raise_alarm(Severity.WARNING, "camera", f"{source.name} is back")
+                            failures = 0
+                        self._part_offset = self._next_part_id
+                        self._pump(source)
+                        return
+                except SourceError as exc:
+                    if not (self._reconnect and self._source_live):
+                        self.raise_alarm(Severity.ERROR, "camera", str(exc))
+                        self._state = LineState.FAILED
+                        return
+                    if failures == 0:
+                        self.raise_alarm(Severity.ERROR, "camera", f"{exc}; reconnecting")
+                    delay = _RECONNECT_S[min(failures, len(_RECONNECT_S) - 1)]
+                    failures += 1
+                    if self._stop.wait(delay):
+                        return
         except Exception as exc:  # a source bug must not kill the app silently
             log.exception("frame source failed")
             self.raise_alarm(Severity.ERROR, "camera", f"frame source failed: {exc}")
@@ -237,10 +264,13 @@ class Station:
             self._queue.put(_END)
 
     def _pump(self, source: FrameSource) -> None:
-        taken = 0
+        """Move frames from ``source`` to the queue until it ends, the limit, or stop.
+
+        After a reconnect, part ids continue from where the lost source left off.
+        """
         iterator = iter(source)
         while not self._stop.is_set():
-            if self._max_parts is not None and taken >= self._max_parts:
+            if self._max_parts is not None and self._taken >= self._max_parts:
                 return
             self._running.wait()
             if self._stop.is_set():
@@ -250,12 +280,19 @@ class Station:
             except StopIteration:
                 return
             except FrameDecodeError as exc:
-                taken += 1
+                self._taken += 1
                 self.raise_alarm(Severity.WARNING, "camera", str(exc))
-                self._emit(self._fail_safe(_placeholder(exc), f"unreadable image: {exc}"))
+                placeholder = self._renumber(_placeholder(exc))
+                self._emit(self._fail_safe(placeholder, f"unreadable image: {exc}"))
                 continue
-            taken += 1
-            self._enqueue(frame, live=source.live)
+            self._taken += 1
+            self._enqueue(self._renumber(frame), live=source.live)
+
+    def _renumber(self, frame: Frame) -> Frame:
+        if self._part_offset:
+            frame = replace(frame, part_id=frame.part_id + self._part_offset)
+        self._next_part_id = frame.part_id + 1
+        return frame
 
     def _enqueue(self, frame: Frame, *, live: bool) -> None:
         if not live:

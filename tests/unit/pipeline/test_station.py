@@ -231,3 +231,48 @@ def test_storage_failure_at_shutdown_is_an_alarm_not_a_crash():
     )
     run_to_end(station)
     assert any("unwritten" in a.message and a.source == "storage" for a in alarms)
+
+
+def test_a_camera_that_drops_out_is_reconnected_and_part_ids_go_on():
+    class DroppingSource(ListSource):
+        def __next__(self):
+            if self._next_id == 4:
+                msg = "camera 2 stopped sending frames"
+                raise SourceError(msg)
+            return super().__next__()
+
+    opened = []
+
+    def open_camera():
+        opened.append(1)
+        images = [part(False)] * 6
+        return (
+            DroppingSource(images, live=True) if len(opened) == 1 else ListSource(images, live=True)
+        )
+
+    alarms, sink = [], ListSink()
+    station = Station(open_camera, ContrastScorer(), RULES, sink=sink, on_alarm=alarms.append)
+    run_to_end(station)
+    assert len(opened) == 2
+    assert [i.frame.part_id for i in sink.items] == list(range(10))
+    assert station.state is LineState.FINISHED
+    assert "reconnecting" in alarms[0].message and alarms[0].severity is Severity.ERROR
+    assert "is back" in alarms[1].message
+
+
+def test_a_replay_that_fails_is_not_reopened():
+    class BrokenReplay(ListSource):
+        def __next__(self):
+            msg = "disk read error"
+            raise SourceError(msg)
+
+    opened = []
+
+    def open_replay():
+        opened.append(1)
+        return BrokenReplay([part(False)])
+
+    station = Station(open_replay, ContrastScorer(), RULES)
+    run_to_end(station)
+    assert len(opened) == 1
+    assert station.state is LineState.FAILED
