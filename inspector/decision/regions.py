@@ -20,14 +20,20 @@ def region_confidence(peak: float, threshold: float) -> float:
 
 
 def find_defect_regions(
-    anomaly_map: np.ndarray, threshold: float, *, min_area_px: int = 0, kind: str = ANOMALY_KIND
+    anomaly_map: np.ndarray,
+    threshold: float | np.ndarray,
+    *,
+    min_area_px: int = 0,
+    kind: str = ANOMALY_KIND,
 ) -> tuple[Defect, ...]:
     """Return one Defect per connected region of ``anomaly_map >= threshold``.
 
-    Regions smaller than ``min_area_px`` are dropped. Defects are sorted by
-    confidence, highest first.
+    ``threshold`` is one number or a per-pixel map (zones; ``inf`` where
+    ignored). Regions smaller than ``min_area_px`` are dropped. Defects are
+    sorted by confidence, highest first.
     """
-    mask = (anomaly_map >= threshold).astype(np.uint8)
+    ratio = anomaly_map / np.asarray(threshold, dtype=np.float32)
+    mask = (ratio >= 1.0).astype(np.uint8)
     if not mask.any():
         return ()
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
@@ -37,13 +43,13 @@ def find_defect_regions(
         if area < min_area_px:
             continue
         region = (labels[y : y + h, x : x + w] == label).astype(np.uint8)
-        peak = float(anomaly_map[y : y + h, x : x + w][region.astype(bool)].max())
+        peak_ratio = float(ratio[y : y + h, x : x + w][region.astype(bool)].max())
         contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         outline = max(contours, key=cv2.contourArea).reshape(-1, 2) + np.array([x, y])
         defects.append(
             Defect(
                 kind=kind,
-                confidence=region_confidence(peak, threshold),
+                confidence=region_confidence(peak_ratio, 1.0),
                 box=(x, y, w, h),
                 area_px=area,
                 contour=outline.astype(np.int32),

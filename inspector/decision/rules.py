@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from inspector.core.verdict import Verdict
+from inspector.decision.zones import Zone
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,14 @@ class DecisionRules:
             part over threshold whose regions are all smaller goes to REVIEW.
         fail_safe: Verdict for parts that could not be inspected (unreadable image,
             queue overflow, missed deadline, inference failure).
+        zones: Areas with their own rules (ignored, own threshold or minimum area).
     """
 
     threshold: float
     review_margin: float = 0.05
     min_defect_area_px: int = 16
     fail_safe: Verdict = Verdict.REJECT
+    zones: tuple[Zone, ...] = ()
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.threshold) or self.threshold <= 0:
@@ -60,4 +63,4 @@ class DecisionRules:
 
     def with_threshold(self, threshold: float) -> DecisionRules:
         """Return the same rules with another threshold (for run-time changes)."""
-        return DecisionRules(threshold, self.review_margin, self.min_defect_area_px, self.fail_safe)
+        return replace(self, threshold=threshold)

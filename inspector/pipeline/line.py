@@ -13,6 +13,7 @@ from inspector.core.inspection import Inspection
 from inspector.core.verdict import Verdict
 from inspector.decision import DecisionRules
 from inspector.decision.actuator import Actuator
+from inspector.decision.zones import Zone
 from inspector.pipeline.alarms import Alarm, Severity
 from inspector.pipeline.gate import GateWorker
 from inspector.pipeline.station import Scorer, Station
@@ -50,6 +51,7 @@ class LineSettings:
     review_margin: float = 0.05
     min_defect_area_px: int = 16
     fail_safe: Verdict = Verdict.REJECT
+    zones: tuple[Zone, ...] = ()
     rate_hz: float | None = None
     defect_rate: float | None = None
     loop: bool = False
@@ -111,6 +113,7 @@ def build_line(
         review_margin=settings.review_margin,
         min_defect_area_px=settings.min_defect_area_px,
         fail_safe=settings.fail_safe,
+        zones=settings.zones,
     )
 
     # The writer and the gate report through the station's alarms; the closures

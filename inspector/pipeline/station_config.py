@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from inspector.core.errors import InspectorError
 from inspector.core.verdict import Verdict
 from inspector.decision.actuator import Actuator, LogActuator
+from inspector.decision.zones import Zone
 from inspector.pipeline.line import DEFAULT_MODEL_DIR, LineSettings
 
 
@@ -44,12 +45,29 @@ class ModelSection(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
+class ZoneSection(_Section):
+    name: str = Field(min_length=1)
+    box: tuple[float, float, float, float]
+    ignore: bool = False
+    threshold: float | None = Field(None, gt=0)
+    min_defect_area_px: int | None = Field(None, ge=0)
+
+    def to_zone(self) -> Zone:
+        return Zone(self.name, self.box, self.ignore, self.threshold, self.min_defect_area_px)
+
+    @model_validator(mode="after")
+    def _box_inside_image(self) -> ZoneSection:
+        self.to_zone()  # raises ValueError with the zone's name
+        return self
+
+
 class DecisionSection(_Section):
     threshold: float | None = Field(None, gt=0)
     review_margin: float = Field(0.05, ge=0, lt=1)
     min_defect_area_px: int = Field(16, ge=0)
     fail_safe: Verdict = Verdict.REJECT
     deadline_ms: float | None = Field(None, gt=0)
+    zones: tuple[ZoneSection, ...] = ()
 
 
 class ModbusSection(_Section):
@@ -107,6 +125,7 @@ class StationConfig(_Section):
             device=self.model.device,
             seed=self.camera.seed,
             deadline_ms=self.decision.deadline_ms,
+            zones=tuple(zone.to_zone() for zone in self.decision.zones),
             keep_good_every=self.storage.keep_good_every,
             gate_deadline_ms=self.actuator.gate_deadline_ms,
         )

@@ -102,3 +102,25 @@ def test_relative_paths_are_relative_to_the_file(tmp_path):
     )
     assert config.camera.source == str((tmp_path / "images").resolve())
     assert config.model.path == (tmp_path / "my-model").resolve()
+
+
+def test_zones_reach_the_decision_rules(tmp_path):
+    text = """
+[[decision.zones]]
+name = "label"
+box = [0.0, 0.0, 0.25, 0.15]
+ignore = true
+[[decision.zones]]
+name = "face"
+box = [0.3, 0.3, 0.4, 0.4]
+threshold = 20.0
+"""
+    zones = load_station_config(write(tmp_path, text)).line_settings().zones
+    assert [z.name for z in zones] == ["label", "face"]
+    assert zones[0].ignore and zones[1].threshold == 20.0
+
+
+def test_a_zone_outside_the_image_is_refused_by_name(tmp_path):
+    text = '[[decision.zones]]\nname = "edge"\nbox = [0.9, 0.0, 0.5, 0.5]'
+    with pytest.raises(ConfigError, match="zone 'edge'.*inside the image"):
+        load_station_config(write(tmp_path, text))
