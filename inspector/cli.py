@@ -35,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fit(args)
         if command == "fit-demo":
             return _fit_demo(args)
+        if command == "db":
+            return _db(args)
         if command != "run":
             return _gui(LineSettings(), None)
         settings, actuator_factory = _settings(args)
@@ -88,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--val-good", type=Path, help="held-out good images for the threshold")
     fit.add_argument("--out", required=True, type=Path, help="model package folder to write")
     _add_fit_options(fit)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    backup = db_sub.add_parser("backup", help="online copy of the database, safe while a line runs")
+    backup.add_argument("path", type=Path, help="new file to write the copy to")
+    backup.add_argument("--db", help="database to copy (default: the user data folder's)")
 
     demo = sub.add_parser("fit-demo", help="fit the demo line's model from rendered good parts")
     demo.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR)
@@ -223,6 +231,23 @@ def _fit_demo(args: argparse.Namespace) -> int:
         progress=_print_progress,
     )
     _print_fit(result)
+    return EXIT_OK
+
+
+def _db(args: argparse.Namespace) -> int:
+    from inspector.storage.backup import backup_database
+    from inspector.storage.engine import default_database_path, open_database
+
+    engine = open_database(args.db or default_database_path())
+    try:
+        copy = backup_database(
+            engine,
+            args.path,
+            progress=lambda done, total: _print_progress("backup pages", done, total),
+        )
+    finally:
+        engine.dispose()
+    print(f"backup written to {copy}")
     return EXIT_OK
 
 
