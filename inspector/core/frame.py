@@ -23,6 +23,8 @@ class Frame:
         origin: Where the pixels came from (file path, URL, ``demo``), for people.
         truth: Known defects when the source knows them (the demo line does);
             ``None`` when unknown, an empty tuple for a known good part.
+        serial: The part's own serial or lot number when one was read (a code on
+            the part, the PLC), for traceability; ``None`` otherwise.
     """
 
     image: np.ndarray
@@ -32,3 +34,4 @@ class Frame:
     captured_at: datetime
     origin: str = ""
     truth: tuple[Defect, ...] | None = field(default=None)
+    serial: str | None = None

@@ -14,7 +14,8 @@ class StoredInspection:
     """One part's record from the database (no pixels; ``image_path`` points to them).
 
     ``image_path`` is relative to the image store root, or ``None`` when the
-    image was not kept (goods are sampled).
+    image was not kept (goods are sampled). ``serial`` is the part's own serial
+    or lot number when one was read.
     """
 
     id: int
@@ -32,3 +33,4 @@ class StoredInspection:
     error: str | None
     image_path: str | None
     defects: tuple[Defect, ...]
+    serial: str | None = None

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy import Engine
 
 from inspector.acquisition.factory import open_source
+from inspector.acquisition.serial_reader import make_serial_reader
 from inspector.core.inspection import Inspection
 from inspector.core.verdict import Verdict
 from inspector.decision import DecisionRules
@@ -41,6 +43,7 @@ class LineSettings:
         seed: Seed of the demo line (None: different parts every run).
         gate_deadline_ms: Verdicts reaching the reject gate later than this after
             acquisition are counted late and raise an alarm.
+        serial_reader: ``qr`` reads each part's serial from a QR code in its image.
     """
 
     source: str = "demo"
@@ -63,6 +66,7 @@ class LineSettings:
     deadline_ms: float | None = None
     keep_good_every: int = 50
     gate_deadline_ms: float | None = None
+    serial_reader: Literal["none", "qr"] = "none"
 
     @property
     def database_target(self) -> str | Path:
@@ -154,5 +158,6 @@ def build_line(
         max_parts=settings.max_parts,
         listeners=listeners,
         on_alarm=on_alarm,
+        serial_reader=None if settings.serial_reader == "none" else make_serial_reader("qr"),
     )
     return Line(station=station, engine=engine, image_store=store, settings=settings, gate=gate)

@@ -95,6 +95,8 @@ class Station:
         listeners: Called on the inference thread with every inspection; must be quick.
         reconnect: When a live source (camera) that was running fails, raise an
             alarm and reopen it with backoff until it is back or the line stops.
+        serial_reader: Reads the part's serial from its image on the acquisition
+            thread (traceability); None leaves serials empty.
     """
 
     def __init__(
@@ -113,6 +115,7 @@ class Station:
         listeners: Sequence[Callable[[Inspection], None]] = (),
         on_alarm: Callable[[Alarm], None] | None = None,
         reconnect: bool = True,
+        serial_reader: Callable[[np.ndarray], str | None] | None = None,
     ) -> None:
         if queue_size < 1 or max_batch < 1:
             msg = f"queue_size and max_batch must be >= 1, got {queue_size} and {max_batch}"
@@ -138,6 +141,7 @@ class Station:
         self._done = threading.Event()
         self._threads: list[threading.Thread] = []
         self._reconnect = reconnect
+        self._serial_reader = serial_reader
         self._source_live = False
         self._taken = 0
         self._part_offset = 0
@@ -282,15 +286,21 @@ class Station:
             except FrameDecodeError as exc:
                 self._taken += 1
                 self.raise_alarm(Severity.WARNING, "camera", str(exc))
-                placeholder = self._renumber(_placeholder(exc))
+                placeholder = self._prepare_frame(_placeholder(exc))
                 self._emit(self._fail_safe(placeholder, f"unreadable image: {exc}"))
                 continue
             self._taken += 1
-            self._enqueue(self._renumber(frame), live=source.live)
+            self._enqueue(self._prepare_frame(frame), live=source.live)
 
-    def _renumber(self, frame: Frame) -> Frame:
+    def _prepare_frame(self, frame: Frame) -> Frame:
+        """Continue part ids after a reconnect and attach the part's serial if read."""
+        changes: dict = {}
         if self._part_offset:
-            frame = replace(frame, part_id=frame.part_id + self._part_offset)
+            changes["part_id"] = frame.part_id + self._part_offset
+        if self._serial_reader is not None and frame.serial is None:
+            changes["serial"] = self._serial_reader(frame.image)
+        if changes:
+            frame = replace(frame, **changes)
         self._next_part_id = frame.part_id + 1
         return frame
 

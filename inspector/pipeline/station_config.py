@@ -92,6 +92,10 @@ class ActuatorSection(_Section):
         return self
 
 
+class TraceabilitySection(_Section):
+    reader: Literal["none", "qr"] = "none"
+
+
 class StorageSection(_Section):
     database: str | None = None
     keep_good_every: int = Field(50, ge=0)
@@ -106,6 +110,7 @@ class StationConfig(_Section):
     decision: DecisionSection = DecisionSection()
     actuator: ActuatorSection = ActuatorSection()
     storage: StorageSection = StorageSection()
+    traceability: TraceabilitySection = TraceabilitySection()
 
     def line_settings(self, *, max_parts: int | None = None) -> LineSettings:
         """The settings a line is built from."""
@@ -128,6 +133,7 @@ class StationConfig(_Section):
             zones=tuple(zone.to_zone() for zone in self.decision.zones),
             keep_good_every=self.storage.keep_good_every,
             gate_deadline_ms=self.actuator.gate_deadline_ms,
+            serial_reader=self.traceability.reader,
         )
 
     def build_actuator(self) -> Actuator | None:

@@ -47,6 +47,7 @@ class NewRecord:
     error: str | None
     image_path: str | None
     defects: tuple[Defect, ...] = ()
+    serial: str | None = None
 
 
 def record_from_inspection(
@@ -70,6 +71,7 @@ def record_from_inspection(
         error=inspection.error,
         image_path=image_path,
         defects=inspection.defects,
+        serial=frame.serial,
     )
 
 
@@ -169,6 +171,7 @@ def _inspection_values(record: NewRecord) -> dict[str, Any]:
         "latency_ms": record.latency_ms,
         "error": record.error,
         "image_path": record.image_path,
+        "serial": record.serial,
     }
 
 
@@ -212,4 +215,5 @@ def _to_stored(row: Mapping[str, Any], defects: tuple[Defect, ...]) -> StoredIns
         error=row["error"],
         image_path=row["image_path"],
         defects=defects,
+        serial=row["serial"],
     )

@@ -98,6 +98,8 @@ class InspectionRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # Relative to the image store root, so that the data folder can be moved.
     image_path: Mapped[str | None] = mapped_column(String(512))
+    # The part's own serial or lot number (code on the part, PLC), for traceability.
+    serial: Mapped[str | None] = mapped_column(String(128), index=True)
 
     defects: Mapped[list[DefectRow]] = relationship(
         back_populates="inspection",

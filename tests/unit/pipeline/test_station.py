@@ -1,6 +1,7 @@
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from inspector.core import Verdict
@@ -276,3 +277,28 @@ def test_a_replay_that_fails_is_not_reopened():
     run_to_end(station)
     assert len(opened) == 1
     assert station.state is LineState.FAILED
+
+
+def test_serials_read_from_qr_codes_travel_with_the_part():
+    import cv2
+
+    from inspector.acquisition.serial_reader import QRSerialReader
+
+    def tagged(serial: str) -> np.ndarray:
+        code = cv2.QRCodeEncoder.create().encode(serial)
+        code = cv2.resize(code, None, fx=4, fy=4, interpolation=cv2.INTER_NEAREST)
+        image = np.full((160, 160), 128, np.uint8)
+        image[20 : 20 + code.shape[0], 20 : 20 + code.shape[1]] = code
+        return np.dstack([image] * 3)
+
+    images = [tagged(f"SN-{n:04d}") for n in range(3)] + [part(False, size=160)]
+    sink = ListSink()
+    station = Station(
+        lambda: ListSource(images),
+        ContrastScorer(),
+        RULES,
+        sink=sink,
+        serial_reader=QRSerialReader(),
+    )
+    run_to_end(station)
+    assert [i.frame.serial for i in sink.items] == ["SN-0000", "SN-0001", "SN-0002", None]
