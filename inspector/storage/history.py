@@ -50,6 +50,7 @@ class HistoryFilter:
         score_min: Score at least this; unscored parts then never match.
         score_max: Score at most this; unscored parts then never match.
         reviewed: ``True`` only reviewed parts, ``False`` only unreviewed, ``None`` both.
+        serial: Exactly this part serial or lot number (traceability).
     """
 
     start: datetime | None = None
@@ -62,6 +63,7 @@ class HistoryFilter:
     score_min: float | None = None
     score_max: float | None = None
     reviewed: bool | None = None
+    serial: str | None = None
 
     def __post_init__(self) -> None:
         """Normalise verdicts and refuse ranges that cannot match or times without a zone."""
@@ -240,6 +242,8 @@ def _conditions(
         conditions.append(c.station == filt.station)
     if filt.camera_id is not None:
         conditions.append(c.camera_id == filt.camera_id)
+    if filt.serial is not None:
+        conditions.append(c.serial == filt.serial)
     if filt.model_version is not None:
         conditions.append(c.model_version == filt.model_version)
     if filt.verdicts and filt.verdicts != frozenset(Verdict):

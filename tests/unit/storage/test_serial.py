@@ -67,3 +67,13 @@ def test_a_database_from_before_serials_is_upgraded_with_its_records(tmp_path):
     with down.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM inspections")).scalar() == 1
     down.dispose()
+
+
+def test_history_finds_a_part_by_its_serial(tmp_path):
+    from inspector.storage.history import HistoryFilter, count_history, history_page
+
+    engine = open_database(tmp_path / "t.db")
+    add_inspections(engine, [_record(f"SN-{n}") for n in range(50)] + [_record(None)])
+    page = history_page(engine, HistoryFilter(serial="SN-17"))
+    assert [row.inspection.serial for row in page.rows] == ["SN-17"]
+    assert count_history(engine, HistoryFilter(serial="nope")) == 0
