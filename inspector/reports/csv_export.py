@@ -23,6 +23,7 @@ COLUMNS = (
     "station",
     "camera_id",
     "part_id",
+    "serial",
     "verdict",
     "score",
     "threshold",
@@ -102,8 +103,9 @@ def csv_cells(row: HistoryRow) -> list[Any]:
         "" if review is None else review.defect_class or "",
         "" if review is None else review.reviewer,
         "" if review is None else review.note or "",
+        part.serial or "",
     ]
-    station, camera, model, rules, error, image, classes, review_class, reviewer, note = (
+    station, camera, model, rules, error, image, classes, review_class, reviewer, note, serial = (
         _safe(cell) for cell in text
     )
     return [
@@ -112,6 +114,7 @@ def csv_cells(row: HistoryRow) -> list[Any]:
         station,
         camera,
         part.part_id,
+        serial,
         part.verdict.value,
         "" if part.score is None else part.score,
         part.threshold,
