@@ -164,9 +164,10 @@ def _run_headless(settings: LineSettings, actuator_factory: ActuatorFactory | No
 def _summary(line, elapsed: float) -> str:  # noqa: ANN001 - pipeline.line.Line
     station = line.station
     snap = station.snapshot()
-    rate = snap.inspected / elapsed if elapsed > 0 else 0.0
+    rate = snap.inspected / station.views / elapsed if elapsed > 0 else 0.0
     lines = [
-        f"Inspected {snap.inspected} parts from {station.source_name or line.settings.source} "
+        f"Inspected {_parts(snap.inspected, station.views)} from "
+        f"{station.source_name or line.settings.source} "
         f"in {elapsed:.1f} s ({rate:.1f} parts/s) on {station.device_label}",
         f"  accept {snap.accepted}  reject {snap.rejected}  review {snap.review}  "
         f"not inspected {snap.not_inspected}  yield {_pct(snap.yield_pct)}",
@@ -190,6 +191,12 @@ def _summary(line, elapsed: float) -> str:  # noqa: ANN001 - pipeline.line.Line
     lines.append(f"  images: {line.image_store.root}")
     lines.extend(f"  alarm: {alarm}" for alarm in station.alarms)
     return "\n".join(lines)
+
+
+def _parts(frames: int, views: int) -> str:
+    if views == 1:
+        return f"{frames} parts"
+    return f"{frames // views} parts ({frames} views from {views} cameras)"
 
 
 def _pct(value: float) -> str:

@@ -10,7 +10,9 @@ from typing import Literal
 from sqlalchemy import Engine
 
 from inspector.acquisition.factory import open_source
+from inspector.acquisition.multi_camera import MultiCameraSource
 from inspector.acquisition.serial_reader import make_serial_reader
+from inspector.acquisition.source import FrameSource
 from inspector.core.inspection import Inspection
 from inspector.core.verdict import Verdict
 from inspector.decision import DecisionRules
@@ -32,6 +34,8 @@ class LineSettings:
 
     Attributes:
         source: Source spec (``demo``, a folder, a video file, a camera index or URL).
+        extra_sources: More cameras looking at the same part (triggered together);
+            the part's verdict at the gate is the worst of its views.
         model_dir: Model package; the shipped demo-line model by default.
         database: SQLite file or SQLAlchemy URL; the user's data folder by default.
         threshold: Override of the model's calibrated threshold.
@@ -47,6 +51,7 @@ class LineSettings:
     """
 
     source: str = "demo"
+    extra_sources: tuple[str, ...] = ()
     model_dir: Path = DEFAULT_MODEL_DIR
     database: str | Path | None = None
     station_name: str = "station-1"
@@ -90,6 +95,21 @@ class Line:
     image_store: ImageStore
     settings: LineSettings
     gate: GateWorker | None = None
+
+
+def _open_sources(settings: LineSettings) -> FrameSource:
+    specs = (settings.source, *settings.extra_sources)
+    sources = [
+        open_source(
+            spec,
+            loop=settings.loop,
+            rate_hz=settings.rate_hz,
+            defect_rate=settings.defect_rate,
+            seed=None if settings.seed is None else settings.seed + index,
+        )
+        for index, spec in enumerate(specs)
+    ]
+    return sources[0] if len(sources) == 1 else MultiCameraSource(sources)
 
 
 def build_line(
@@ -140,13 +160,7 @@ def build_line(
         on_error=storage_trouble,
     )
     station = Station(
-        lambda: open_source(
-            settings.source,
-            loop=settings.loop,
-            rate_hz=settings.rate_hz,
-            defect_rate=settings.defect_rate,
-            seed=settings.seed,
-        ),
+        lambda: _open_sources(settings),
         scorer,
         rules,
         sink=writer,

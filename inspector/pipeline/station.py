@@ -33,6 +33,7 @@ from inspector.core.frame import Frame
 from inspector.core.inspection import Inspection, ModelOutput
 from inspector.decision import DecisionRules, decide
 from inspector.pipeline.alarms import Alarm, Severity
+from inspector.pipeline.part_assembler import PartAssembler
 from inspector.pipeline.statistics import LineStatistics, StatsSnapshot
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,8 @@ class Station:
         max_batch: Most frames scored together.
         deadline_ms: A part decided later than this after acquisition gets the
             fail-safe verdict (None: no deadline).
-        max_parts: Stop after this many parts (None: until the source ends).
+        max_parts: Stop after this many parts (None: until the source ends); with
+            several cameras a part is one frame from each.
         listeners: Called on the inference thread with every inspection; must be quick.
         reconnect: When a live source (camera) that was running fails, raise an
             alarm and reopen it with backoff until it is back or the line stops.
@@ -141,6 +143,8 @@ class Station:
         self._done = threading.Event()
         self._threads: list[threading.Thread] = []
         self._reconnect = reconnect
+        self._assembler: PartAssembler | None = None
+        self.views = 1
         self._serial_reader = serial_reader
         self._source_live = False
         self._taken = 0
@@ -206,6 +210,8 @@ class Station:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if self._assembler is not None:
+            self._assembler.flush()
         for name in ("_gate", "_sink"):
             output = getattr(self, name)
             if output is None:
@@ -241,6 +247,7 @@ class Station:
                     with self._open_source() as source:
                         self.source_name = source.name
                         self._source_live = source.live
+                        self._join_views(getattr(source, "views", 1))
                         if self._state is LineState.STARTING:
                             self._state = LineState.RUNNING
                         if failures:
@@ -267,6 +274,14 @@ class Station:
         finally:
             self._queue.put(_END)
 
+    def _join_views(self, views: int) -> None:
+        """With several cameras per part, the gate gets each part once: its worst view."""
+        self.views = views
+        if views > 1 and self._gate is not None and self._assembler is None:
+            self._assembler = PartAssembler(
+                views, self._gate.submit, fail_safe=self._rules.fail_safe
+            )
+
     def _pump(self, source: FrameSource) -> None:
         """Move frames from ``source`` to the queue until it ends, the limit, or stop.
 
@@ -274,7 +289,7 @@ class Station:
         """
         iterator = iter(source)
         while not self._stop.is_set():
-            if self._max_parts is not None and self._taken >= self._max_parts:
+            if self._max_parts is not None and self._taken >= self._max_parts * self.views:
                 return
             self._running.wait()
             if self._stop.is_set():
@@ -417,7 +432,9 @@ class Station:
         )
 
     def _emit(self, inspection: Inspection) -> None:
-        if self._gate is not None:
+        if self._assembler is not None:
+            self._assembler.add(inspection)
+        elif self._gate is not None:
             self._gate.submit(inspection)
         self.statistics.record(inspection)
         if self._sink is not None:

@@ -24,6 +24,10 @@ class ConfigError(InspectorError):
     """A station configuration file is missing, unreadable or invalid."""
 
 
+def _as_tuple(source: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (source,) if isinstance(source, str) else source
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -33,11 +37,19 @@ class StationSection(_Section):
 
 
 class CameraSection(_Section):
-    source: str = Field("demo", min_length=1)
+    source: str | tuple[str, ...] = "demo"
     loop: bool = False
     rate_hz: float | None = Field(None, ge=0)
     defect_rate: float | None = Field(None, ge=0, le=1)
     seed: int | None = None
+
+    @model_validator(mode="after")
+    def _sources_named(self) -> CameraSection:
+        specs = _as_tuple(self.source)
+        if not specs or not all(spec.strip() for spec in specs):
+            msg = "source must name a camera, or a list of cameras for several views"
+            raise ValueError(msg)
+        return self
 
 
 class ModelSection(_Section):
@@ -114,8 +126,10 @@ class StationConfig(_Section):
 
     def line_settings(self, *, max_parts: int | None = None) -> LineSettings:
         """The settings a line is built from."""
+        first, *extra = _as_tuple(self.camera.source)
         return LineSettings(
-            source=self.camera.source,
+            source=first,
+            extra_sources=tuple(extra),
             model_dir=self.model.path,
             database=self.storage.database,
             station_name=self.station.name,
@@ -181,12 +195,19 @@ def _describe(error: dict) -> str:
     return f"{key}{shown}: {error['msg']}"
 
 
+def _resolve_source(spec: str, base: Path) -> str:
+    path = base / spec
+    if spec != "demo" and "://" not in spec and not spec.startswith("genicam:") and path.exists():
+        return str(path.resolve())
+    return spec
+
+
 def _resolve_paths(config: StationConfig, base: Path) -> StationConfig:
     model = config.model
     if not model.path.is_absolute() and model.path != DEFAULT_MODEL_DIR:
         model = model.model_copy(update={"path": (base / model.path).resolve()})
     camera = config.camera
-    source_path = base / camera.source
-    if camera.source != "demo" and "://" not in camera.source and source_path.exists():
-        camera = camera.model_copy(update={"source": str(source_path.resolve())})
+    resolved = tuple(_resolve_source(spec, base) for spec in _as_tuple(camera.source))
+    source = resolved[0] if isinstance(camera.source, str) else resolved
+    camera = camera.model_copy(update={"source": source})
     return config.model_copy(update={"model": model, "camera": camera})

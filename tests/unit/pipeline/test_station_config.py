@@ -124,3 +124,11 @@ def test_a_zone_outside_the_image_is_refused_by_name(tmp_path):
     text = '[[decision.zones]]\nname = "edge"\nbox = [0.9, 0.0, 0.5, 0.5]'
     with pytest.raises(ConfigError, match="zone 'edge'.*inside the image"):
         load_station_config(write(tmp_path, text))
+
+
+def test_a_list_of_sources_is_a_multi_camera_station(tmp_path):
+    config = load_station_config(write(tmp_path, '[camera]\nsource = ["demo", "demo"]'))
+    settings = config.line_settings()
+    assert (settings.source, settings.extra_sources) == ("demo", ("demo",))
+    with pytest.raises(ConfigError, match="camera"):
+        load_station_config(write(tmp_path, "[camera]\nsource = []"))
