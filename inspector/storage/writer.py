@@ -14,7 +14,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
+import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -26,6 +28,7 @@ from inspector.storage.repository import NewRecord, add_inspections, record_from
 
 logger = logging.getLogger(__name__)
 
+_NO_IMAGE = np.zeros((0, 0, 3), dtype=np.uint8)
 _STOP = object()  # wakes the thread at once instead of after the flush interval
 _FIRST_RETRY_S = 0.05
 _MAX_RETRY_S = 2.0
@@ -58,6 +61,7 @@ class RecordWriter:
         max_batch: int = 64,
         flush_interval_s: float = 0.25,
         on_error: Callable[[str], None] | None = None,
+        max_backlog_images: int = 1000,
     ) -> None:
         if keep_good_every < 0 or max_batch < 1 or flush_interval_s <= 0:
             msg = (
@@ -72,6 +76,8 @@ class RecordWriter:
         self._max_batch = max_batch
         self._flush_interval_s = flush_interval_s
         self._on_error = on_error
+        self._max_backlog_images = max_backlog_images
+        self._images_dropped = 0
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._stop_event = threading.Event()
         self._lock = threading.Lock()
@@ -98,6 +104,11 @@ class RecordWriter:
     def failed(self) -> int:
         """Records the database refused for good (not a lock: a bad value); each was reported."""
         return self._failed
+
+    @property
+    def images_dropped(self) -> int:
+        """Images not kept because the backlog was over its bound (records were kept)."""
+        return self._images_dropped
 
     @property
     def images_saved(self) -> int:
@@ -129,7 +140,20 @@ class RecordWriter:
                 msg = f"record writer is stopped; part {inspection.frame.part_id} was not recorded"
                 raise RuntimeError(msg)
             self._submitted += 1
-            self._queue.put(inspection)
+            backlog = self._submitted - self._written - self._failed
+        # The writer never keeps the anomaly map; past the backlog bound (database
+        # locked or disk full for a long time) it keeps the record but not the pixels,
+        # so memory stays bounded and no record is lost.
+        light = replace(inspection, anomaly_map=None)
+        if backlog > self._max_backlog_images and light.frame.image.size:
+            light = replace(light, frame=replace(light.frame, image=_NO_IMAGE))
+            self._images_dropped += 1
+            if self._images_dropped == 1:
+                self._report(
+                    f"storage backlog over {self._max_backlog_images} records: new records are "
+                    "kept without their images until the database accepts writes again"
+                )
+        self._queue.put(light)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Write everything still queued, then end the thread.
