@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from inspector.cli_report import add_report_command
 from inspector.core.errors import InspectorError
 from inspector.pipeline.line import DEFAULT_MODEL_DIR, LineSettings
 
@@ -37,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fit_demo(args)
         if command == "db":
             return _db(args)
+        if command == "report":
+            return args.handler(args)
         if command != "run":
             return _gui(LineSettings(), None)
         settings, actuator_factory = _settings(args)
@@ -96,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     backup = db_sub.add_parser("backup", help="online copy of the database, safe while a line runs")
     backup.add_argument("path", type=Path, help="new file to write the copy to")
     backup.add_argument("--db", help="database to copy (default: the user data folder's)")
+
+    add_report_command(sub)
 
     demo = sub.add_parser("fit-demo", help="fit the demo line's model from rendered good parts")
     demo.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR)

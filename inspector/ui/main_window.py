@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -28,6 +29,7 @@ from inspector.ui.bridge import StationBridge
 from inspector.ui.counters import CountersPanel
 from inspector.ui.image_view import ImageView
 from inspector.ui.inspection_dialog import InspectionDialog
+from inspector.ui.qa_tabs import QaTabs
 from inspector.ui.reject_strip import RejectStrip
 from inspector.ui.source_bar import SourceBar
 from inspector.ui.status_line import StatusLine
@@ -89,7 +91,11 @@ class MainWindow(QMainWindow):
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
-        self.setCentralWidget(splitter)
+        # The operator's live view is the first tab; the QA tabs are built when opened.
+        self.tabs = QTabWidget()
+        self.tabs.addTab(splitter, "Live")
+        self.qa_tabs = QaTabs(self.tabs, settings)
+        self.setCentralWidget(self.tabs)
         self.status = StatusLine()
         self.setStatusBar(self.status)
 
@@ -198,6 +204,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self._timer.stop()
         self.runner.stop()
+        self.qa_tabs.close()
         super().closeEvent(event)
 
 

@@ -1,0 +1,95 @@
+"""The ``report`` subcommand of ``inspector``: the PDF (and CSV) quality report, headless.
+
+``inspector report --from 2026-05-01 --to 2026-06-01 --pdf may.pdf`` writes
+the same report as the Reports tab's export, for a scheduled job or a server
+without a display. Kept apart from :mod:`inspector.cli` like the quality
+commands; the handler is set as ``args.handler``. matplotlib is imported in
+the handler, so ``inspector --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def add_report_command(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``report`` to the ``inspector`` parser's subcommands."""
+    report = subparsers.add_parser(
+        "report",
+        help="write the quality report of a time range as PDF (and CSV)",
+        description="Write the quality report of [--from, --to): summary table, yield, "
+        "p-chart, Pareto, score drift and the highest-scoring rejects. Times are ISO 8601; "
+        "without a zone they are this computer's local time.",
+    )
+    report.add_argument("--from", dest="start", required=True, type=_instant, metavar="ISO")
+    report.add_argument("--to", dest="end", required=True, type=_instant, metavar="ISO")
+    report.add_argument("--pdf", required=True, type=Path, help="PDF file to write")
+    report.add_argument("--csv", type=Path, help="also write every record of the range as CSV")
+    report.add_argument("--db", help="SQLite file or SQLAlchemy URL (default: user data folder)")
+    report.add_argument("--station", help="only this station (default: all)")
+    report.add_argument(
+        "--bucket", default="shift", choices=["hour", "shift", "day"], help="chart resolution"
+    )
+    report.set_defaults(handler=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """``inspector report``: returns 1 when the database or the files cannot be used."""
+    from inspector.core.errors import InspectorError
+    from inspector.reports.csv_export import write_history_csv
+    from inspector.reports.pdf_report import write_pdf_report
+    from inspector.reports.quality import ShiftCalendar
+    from inspector.storage.engine import default_database_path, open_database
+    from inspector.storage.history import HistoryFilter
+    from inspector.storage.image_store import ImageStore
+
+    target = args.db or default_database_path()
+    try:
+        engine = open_database(target)
+    except InspectorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    db_file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    store = ImageStore.beside(Path(db_file)) if db_file else None
+    calendar = ShiftCalendar(tz=args.start.tzinfo)
+    try:
+        report = write_pdf_report(
+            engine,
+            args.pdf,
+            args.start,
+            args.end,
+            image_store=store,
+            bucket=args.bucket,
+            calendar=calendar,
+            station=args.station,
+        )
+        written = None
+        if args.csv is not None:
+            filt = HistoryFilter(start=args.start, end=args.end, station=args.station)
+            written = write_history_csv(engine, filt, args.csv)
+    except OSError as exc:
+        print(f"error: cannot write {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        engine.dispose()
+    summary = report.summary
+    yield_text = "–" if summary.yield_percent is None else f"{summary.yield_percent:.2f} %"
+    print(f"{summary.parts:,} parts, yield {yield_text}: report written to {args.pdf}")
+    if written is not None:
+        print(f"{written:,} records written to {args.csv}")
+    return EXIT_OK
+
+
+def _instant(text: str) -> datetime:
+    """An ISO 8601 date or time; a time without zone is taken as local time."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        msg = f"{text!r} is not an ISO 8601 time; use e.g. 2026-05-01 or 2026-05-01T06:00+02:00"
+        raise argparse.ArgumentTypeError(msg) from None
+    return moment if moment.tzinfo is not None else moment.astimezone()

@@ -1,0 +1,190 @@
+"""The PDF quality report of a time range: summary, charts, worst parts.
+
+Written with matplotlib's PDF backend (no GUI toolkit, so ``inspector report``
+runs on a server) from the same :class:`PeriodReport` and chart functions as
+the Reports tab. Fonts are embedded as TrueType (``pdf.fonttype`` 42), which
+keeps every figure and label extractable and searchable in a document
+management system, as quality files need. The file appears only once complete.
+
+Pages: 1. summary table, machine-vs-review table, notes; 2. yield and p-chart;
+3. Pareto and score drift; 4. the highest-scoring rejected parts with their defects.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import matplotlib
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+from sqlalchemy import Engine
+
+from inspector.core.verdict import Verdict
+from inspector.reports.charts import (
+    PAPER,
+    confusion_rows,
+    draw_drift,
+    draw_p_chart,
+    draw_pareto,
+    draw_yield,
+)
+from inspector.reports.part_images import load_part_image, render_stored
+from inspector.reports.period import PeriodReport, period_report
+from inspector.reports.quality import Bucket, ShiftCalendar
+from inspector.storage.history import HistoryFilter, history_page
+from inspector.storage.image_store import ImageStore
+
+A4 = (8.27, 11.69)  # inches, portrait
+TOP_PARTS = 6
+_CANDIDATES = 40  # rejects read to find TOP_PARTS with a kept image
+
+
+def write_pdf_report(
+    engine: Engine,
+    destination: Path,
+    start: datetime,
+    end: datetime,
+    *,
+    image_store: ImageStore | None = None,
+    bucket: Bucket = "shift",
+    calendar: ShiftCalendar | None = None,
+    station: str | None = None,
+) -> PeriodReport:
+    """Write the report of ``[start, end)`` to ``destination`` and return its figures.
+
+    Args:
+        engine: From :func:`inspector.storage.engine.open_database`.
+        destination: The PDF file; replaced only once the new one is complete.
+        start: First instant of the period (timezone-aware).
+        end: End of the period, excluded (timezone-aware).
+        image_store: Where the parts' images are; without it the last page is left out.
+        bucket: ``"hour"``, ``"shift"`` or ``"day"`` for the charts.
+        calendar: Shift starts and the plant's time zone (UTC, 06/14/22 h by default).
+        station: Only this station; all by default.
+
+    Raises:
+        ValueError: the range is empty, reversed or has no time zone.
+        OSError: the file cannot be written.
+    """
+    calendar = calendar or ShiftCalendar()
+    report = period_report(engine, start, end, bucket=bucket, calendar=calendar, station=station)
+    destination = Path(destination).absolute()
+    partial = destination.with_name(f".{destination.name}.partial")
+    title = f"Inspection quality report {_when(start, calendar)} – {_when(end, calendar)}"
+    metadata = {"Title": title, "Creator": "Inspector", "Subject": "quality record"}
+    try:
+        with (
+            matplotlib.rc_context({"pdf.fonttype": 42}),
+            PdfPages(partial, metadata=metadata) as pdf,
+        ):
+            pdf.savefig(_summary_page(report, calendar))
+            pdf.savefig(_chart_page(report, (draw_yield, draw_p_chart)))
+            pdf.savefig(_chart_page(report, (draw_pareto, draw_drift)))
+            if image_store is not None:
+                pdf.savefig(_parts_page(engine, image_store, report, calendar))
+        os.replace(partial, destination)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return report
+
+
+def _summary_page(report: PeriodReport, calendar: ShiftCalendar) -> Figure:
+    fig = Figure(figsize=A4)
+    fig.text(0.08, 0.94, "Inspection quality report", fontsize=18, weight="bold")
+    scope = report.station or "all stations"
+    fig.text(
+        0.08,
+        0.91,
+        f"Period: {_when(report.start, calendar)} to {_when(report.end, calendar)} "
+        f"({calendar.tz})   Scope: {scope}",
+        fontsize=9,
+    )
+    fig.text(0.08, 0.89, f"Generated {_when(datetime.now(UTC), calendar)}", fontsize=8)
+    fig.text(0.08, 0.85, "Summary", fontsize=12, weight="bold")
+    summary = fig.add_axes((0.08, 0.56, 0.84, 0.28))
+    _table(summary, ["Figure", "Value"], [list(row) for row in report.summary.rows()])
+    fig.text(0.08, 0.51, "Machine verdict vs. review", fontsize=12, weight="bold")
+    header, rows = confusion_rows(report)
+    confusion = fig.add_axes((0.08, 0.38, 0.84, 0.12))
+    _table(confusion, header, rows)
+    rates = report.confusion
+    lines = [
+        "Escapes: accepted parts a reviewer found defective; false rejects: rejected or",
+        "REVIEW parts a reviewer found good. Rates are over reviewed parts only:",
+        f"escape rate {_pct(rates.escape_rate)}, "
+        f"false-reject rate {_pct(rates.false_reject_rate)}.",
+        *report.notes,
+    ]
+    fig.text(0.08, 0.34, "\n".join(lines), fontsize=8, va="top", linespacing=1.6)
+    return fig
+
+
+def _chart_page(report: PeriodReport, drawers: tuple) -> Figure:  # type: ignore[type-arg]
+    fig = Figure(figsize=A4)
+    for sub, draw in zip(fig.subfigures(len(drawers), 1), drawers, strict=True):
+        draw(sub, report, PAPER)
+        sub.subplots_adjust(left=0.1, right=0.9, top=0.9, bottom=0.25)
+    return fig
+
+
+def _parts_page(
+    engine: Engine, store: ImageStore, report: PeriodReport, calendar: ShiftCalendar
+) -> Figure:
+    """The highest-scoring rejected and REVIEW parts that still have their image."""
+    fig = Figure(figsize=A4)
+    fig.text(0.08, 0.95, "Highest-scoring rejected parts", fontsize=12, weight="bold")
+    filt = HistoryFilter(
+        start=report.start,
+        end=report.end,
+        station=report.station,
+        verdicts=frozenset({Verdict.REJECT, Verdict.REVIEW}),
+    )
+    page = history_page(engine, filt, sort="score", limit=_CANDIDATES)
+    shown = 0
+    for row in page.rows:
+        part = row.inspection
+        image, _why = load_part_image(part, store)
+        if image is None:
+            continue
+        ax = fig.add_subplot(3, 2, shown + 1)
+        ax.imshow(render_stored(part, image, scale=1.0))
+        ax.set_axis_off()
+        classes = ", ".join(dict.fromkeys(d.kind for d in part.defects)) or "no defect region"
+        score = "–" if part.score is None else f"{part.score:.3f}"
+        ax.set_title(
+            f"#{part.id} part {part.part_id} · {part.station}\n"
+            f"{part.verdict.value.upper()} · score {score} · {classes}\n"
+            f"{_when(part.captured_at, calendar)}",
+            fontsize=7,
+        )
+        shown += 1
+        if shown == TOP_PARTS:
+            break
+    if not shown:
+        fig.text(0.08, 0.9, "No rejected part of this period has a kept image.", fontsize=9)
+    fig.subplots_adjust(left=0.06, right=0.94, top=0.9, bottom=0.04, hspace=0.35)
+    return fig
+
+
+def _table(ax, header: list[str], rows: list[list[str]]) -> None:  # noqa: ANN001 - Axes
+    ax.set_axis_off()
+    table = ax.table(cellText=rows, colLabels=header, loc="upper left", cellLoc="left")
+    table.auto_set_font_size(False)
+    table.set_fontsize(9)
+    table.scale(1, 1.4)
+    for (row, _col), cell in table.get_celld().items():
+        cell.set_edgecolor("#c3c9d1")
+        if row == 0:
+            cell.set_facecolor("#e9edf1")
+            cell.get_text().set_weight("bold")
+
+
+def _when(moment: datetime, calendar: ShiftCalendar) -> str:
+    return f"{moment.astimezone(calendar.tz):%Y-%m-%d %H:%M}"
+
+
+def _pct(value: float) -> str:
+    return "–" if value != value else f"{100 * value:.1f} %"  # NaN: nobody reviewed

@@ -1,0 +1,150 @@
+"""Everything the quality report of one time range shows, computed once.
+
+The Reports tab and the PDF report show the same figures; computing them in
+one place means the screen a QA engineer checked and the page filed in the
+quality record can never disagree. Charts that cannot be drawn for the range
+(no parts at all, fewer than two shifts with good parts) are ``None`` with the
+reason in ``notes``, rather than an exception that would hide the other charts.
+
+The drift chart takes the first half of the range as its baseline (what
+normal looks like): a shift that is part of the baseline widens the limits and
+hides itself, so a report range should start in a period known to be good.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from inspector.reports.quality import (
+    Bucket,
+    ControlChart,
+    Pareto,
+    ReviewConfusion,
+    ScoreDrift,
+    ShiftCalendar,
+    YieldSeries,
+    defect_pareto,
+    p_chart,
+    review_confusion,
+    score_drift,
+    yield_series,
+)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The headline figures of a period, as the summary table shows them."""
+
+    parts: int
+    accepted: int
+    rejected: int
+    review: int
+    reviewed: int
+    escapes: int
+    false_rejects: int
+    reclassified: int
+
+    @property
+    def yield_percent(self) -> float | None:
+        """Accepted parts in percent of all parts; ``None`` without parts."""
+        return 100.0 * self.accepted / self.parts if self.parts else None
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, value) pairs, formatted the same on screen and on paper."""
+        yield_text = "–" if self.yield_percent is None else f"{self.yield_percent:.2f} %"
+        return [
+            ("Parts inspected", f"{self.parts:,}"),
+            ("Accepted", f"{self.accepted:,}"),
+            ("Yield", yield_text),
+            ("Rejected", f"{self.rejected:,}"),
+            ("Sent to review", f"{self.review:,}"),
+            ("Reviewed parts", f"{self.reviewed:,}"),
+            ("Escapes (accepted, found defective)", f"{self.escapes:,}"),
+            ("False rejects (rejected, found good)", f"{self.false_rejects:,}"),
+            ("Reclassified defects", f"{self.reclassified:,}"),
+        ]
+
+
+@dataclass(frozen=True, eq=False)
+class PeriodReport:
+    """Yield, control charts, Pareto and review confusion of ``[start, end)``."""
+
+    start: datetime
+    end: datetime
+    bucket: Bucket
+    station: str | None
+    summary: Summary
+    series: YieldSeries
+    p: ControlChart | None
+    pareto: Pareto
+    drift: ScoreDrift | None
+    baseline_end: datetime
+    confusion: ReviewConfusion
+    notes: tuple[str, ...]
+
+
+def period_report(
+    engine: Engine,
+    start: datetime,
+    end: datetime,
+    *,
+    bucket: Bucket = "shift",
+    calendar: ShiftCalendar | None = None,
+    station: str | None = None,
+) -> PeriodReport:
+    """Compute the report of ``[start, end)`` (timezone-aware) from the database.
+
+    Raises:
+        ValueError: the range is empty, reversed or has no time zone.
+    """
+    series = yield_series(engine, start, end, bucket=bucket, calendar=calendar, station=station)
+    notes: list[str] = []
+    p = None
+    if series.inspected.sum() > 0:
+        p = p_chart(series.defective, series.inspected)
+    else:
+        notes.append("No parts were inspected in this period.")
+    # A drift inside the baseline would widen the limits and hide itself: the first
+    # half of the range defines normal, so a range should start in a known-good period.
+    baseline_end = start + (end - start) / 2
+    try:
+        drift = score_drift(
+            engine,
+            start,
+            end,
+            bucket=bucket,
+            calendar=calendar,
+            station=station,
+            baseline_end=baseline_end,
+        )
+    except ValueError:
+        drift = None
+        notes.append(f"Score drift needs good parts in at least two {bucket}s.")
+    confusion = review_confusion(engine, start, end, station=station)
+    summary = Summary(
+        parts=int(series.inspected.sum()),
+        accepted=int(series.accepted.sum()),
+        rejected=int(series.rejected.sum()),
+        review=int(series.review.sum()),
+        reviewed=int(confusion.matrix.sum()),
+        escapes=confusion.escapes,
+        false_rejects=confusion.false_rejects,
+        reclassified=confusion.reclassified,
+    )
+    return PeriodReport(
+        start=start,
+        end=end,
+        bucket=bucket,
+        station=station,
+        summary=summary,
+        series=series,
+        p=p,
+        pareto=defect_pareto(engine, start, end, station=station),
+        drift=drift,
+        baseline_end=baseline_end,
+        confusion=confusion,
+        notes=tuple(notes),
+    )

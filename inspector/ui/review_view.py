@@ -1,0 +1,423 @@
+"""The Review tab: judge rejected and REVIEW parts one after the other, by keyboard.
+
+Built for speed (a QA engineer should do 20+ parts a minute): one key per
+decision, the next part appears the moment a review is stored (its image is
+prepared while the reviewer looks at the current one), and the queue is read
+in batches so a decision never waits for a query. Keys:
+
+====================  ==============================================
+1 – 9                 pick the defect class from the list
+C or Enter            a defect of the picked class (confirm; reclassify if
+                      the machine named another class)
+G                     overrule: the part is good (a false reject)
+R                     reclassify: a defect of another class than the machine's
+→ / N, ← / P          next / previous part (skip without a decision)
+====================  ==============================================
+
+Every decision goes through :func:`inspector.storage.reviews.add_review`,
+which appends a review and never touches the machine's verdict; going back to
+a part and deciding again appends another review (the last one counts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QKeyEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlalchemy import Engine
+
+from inspector.core.record import StoredInspection
+from inspector.reports.part_images import load_part_image, render_stored
+from inspector.storage.image_store import ImageStore
+from inspector.storage.reviews import (
+    DatasetExport,
+    Review,
+    ReviewDecision,
+    add_review,
+    export_reviewed_dataset,
+    review_queue,
+)
+from inspector.ui.image_view import ImageView
+
+DEFAULT_CLASSES = ("scratch", "spot", "crack", "chip", "dent", "stain", "anomaly")
+REVIEWER_KEY = "review/reviewer"
+BATCH = 100
+_CACHE = 4  # rendered images kept: current, next and a couple to go back to
+
+
+class ReviewView(QWidget):
+    """One queued part large, its facts, the class list and the decision buttons.
+
+    Args:
+        engine: The station's database.
+        image_store: Where the parts' images are kept.
+        classes: Defect classes offered, in the order of the digit keys (9 at most).
+        settings: Where the reviewer's name is remembered; the application's by default.
+        station: Review only this station's parts; all by default.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        image_store: ImageStore,
+        parent: QWidget | None = None,
+        *,
+        classes: Sequence[str] = DEFAULT_CLASSES,
+        settings: QSettings | None = None,
+        station: str | None = None,
+    ) -> None:
+        super().__init__(parent)
+        if not 1 <= len(classes) <= 9:
+            msg = f"the review view offers 1 to 9 classes (one per digit key), got {len(classes)}"
+            raise ValueError(msg)
+        self.engine = engine
+        self.image_store = image_store
+        self.classes = tuple(classes)
+        self.station = station
+        self.settings = settings if settings is not None else QSettings()
+        self.items: list[StoredInspection] = []
+        self.index = 0
+        self.decided: dict[int, Review] = {}  # this session's reviews, by inspection id
+        self._chosen: str | None = None  # class picked with a digit for the current part
+        self._images: dict[int, np.ndarray] = {}
+        self._more = False  # the last queue read was a full batch: more are waiting
+
+        self.reviewer = _NameEdit(str(self.settings.value(REVIEWER_KEY, "") or ""))
+        self.reviewer.setPlaceholderText("your user name (asked once)")
+        self.reviewer.setMaximumWidth(220)
+        self.progress = QLabel()
+        self.progress.setObjectName("heading")
+        self.view = ImageView("No parts waiting for review")
+        self.facts = QLabel()
+        self.facts.setWordWrap(True)
+        self.facts.setTextFormat(Qt.TextFormat.RichText)
+        self.class_list = QListWidget()
+        self.class_list.addItems([f"{i}   {name}" for i, name in enumerate(self.classes, 1)])
+        self.class_list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.class_list.currentRowChanged.connect(self._class_clicked)
+        self.message = QLabel()
+        self.message.setObjectName("error")
+        self.message.setWordWrap(True)
+        self.confirm_button = _button("Confirm defect  [C]", "confirmButton")
+        self.good_button = _button("Good – false reject  [G]", "goodButton")
+        self.reclassify_button = _button("Reclassify as picked class  [R]", "")
+        self.previous_button = _button("◀ Previous  [←]", "")
+        self.next_button = _button("Next  [→] ▶", "")
+        self.export_button = _button("Export reviewed dataset…", "")
+        self.reload_button = _button("Reload queue", "")
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Reviewer"))
+        top.addWidget(self.reviewer)
+        top.addWidget(self.progress, 1)
+        top.addWidget(self.reload_button)
+        top.addWidget(self.export_button)
+        side = QVBoxLayout()
+        side.addWidget(self.facts)
+        side.addWidget(_heading("Defect class (keys 1–9)"))
+        side.addWidget(self.class_list, 1)
+        side.addWidget(self.confirm_button)
+        side.addWidget(self.good_button)
+        side.addWidget(self.reclassify_button)
+        steps = QHBoxLayout()
+        steps.addWidget(self.previous_button)
+        steps.addWidget(self.next_button)
+        side.addLayout(steps)
+        side.addWidget(self.message)
+        body = QHBoxLayout()
+        body.addWidget(self.view, 3)
+        body.addLayout(side, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(body, 1)
+
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.reviewer.editingFinished.connect(self._remember_reviewer)
+        self.reviewer.returnPressed.connect(self.setFocus)
+        self.confirm_button.clicked.connect(self.confirm)
+        self.good_button.clicked.connect(self.overrule_good)
+        self.reclassify_button.clicked.connect(self.reclassify)
+        self.previous_button.clicked.connect(self.previous)
+        self.next_button.clicked.connect(self.next)
+        self.reload_button.clicked.connect(self.reload)
+        self.export_button.clicked.connect(self._ask_export)
+        self.reload()
+
+    # -- the queue ---------------------------------------------------------------
+
+    @property
+    def current(self) -> StoredInspection | None:
+        """The part shown, or ``None`` when the queue is empty."""
+        return self.items[self.index] if self.index < len(self.items) else None
+
+    @property
+    def picked_class(self) -> str | None:
+        """The class a decision stores: the one picked with a digit, else the machine's."""
+        part = self.current
+        if self._chosen is not None or part is None:
+            return self._chosen
+        return next((d.kind for d in part.defects), None)
+
+    def reload(self) -> None:
+        """Read the newest unreviewed parts and add those not listed yet."""
+        listed = {part.id for part in self.items}
+        fresh = review_queue(self.engine, limit=BATCH, station=self.station)
+        self._more = len(fresh) == BATCH
+        self.items.extend(part for part in fresh if part.id not in listed)
+        self._show()
+
+    def next(self) -> None:
+        """Show the next part (without deciding); reads more of the queue at the end."""
+        if self.index < len(self.items):
+            self.index += 1
+        if self.index >= len(self.items):
+            self.reload()  # shows the first new part, if any
+            return
+        self._show()
+
+    def previous(self) -> None:
+        """Go back one part, e.g. to change a decision (a new review is appended)."""
+        if self.index > 0:
+            self.index -= 1
+            self._show()
+
+    # -- decisions ---------------------------------------------------------------
+
+    def confirm(self) -> Review | None:
+        """A defect of the picked class.
+
+        Stored as a reclassification when the class picked with a digit is not one
+        the machine named: that is what the review means, whichever key was pressed.
+        """
+        decision = ReviewDecision.RECLASSIFY if self._differs() else ReviewDecision.CONFIRM
+        return self._decide(decision, self.picked_class)
+
+    def overrule_good(self) -> Review | None:
+        """The part is good: a false reject."""
+        return self._decide(ReviewDecision.FALSE_REJECT, None)
+
+    def reclassify(self) -> Review | None:
+        """A defect, but of the class picked with a digit rather than the machine's."""
+        part = self.current
+        machine = {d.kind for d in part.defects} if part else set()
+        if self._chosen is None or self._chosen in machine:
+            self.message.setText("Pick the right class with 1–9 first, then press R.")
+            return None
+        return self._decide(ReviewDecision.RECLASSIFY, self._chosen)
+
+    def pick_class(self, number: int) -> None:
+        """Pick class ``number`` (1-based, as the digit keys) for the current part."""
+        if 1 <= number <= len(self.classes):
+            self._chosen = self.classes[number - 1]
+            self._show_class()
+
+    def _differs(self) -> bool:
+        """Whether the class picked with a digit is not among the machine's classes."""
+        part = self.current
+        machine = {d.kind for d in part.defects} if part else set()
+        return self._chosen is not None and bool(machine) and self._chosen not in machine
+
+    def _decide(self, decision: ReviewDecision, defect_class: str | None) -> Review | None:
+        part = self.current
+        if part is None:
+            return None
+        reviewer = self.reviewer.text().strip()
+        if not reviewer:
+            self.message.setText("Type your user name first (it is stored with each review).")
+            self.reviewer.setFocus()
+            return None
+        if decision is not ReviewDecision.FALSE_REJECT and defect_class is None:
+            self.message.setText("This part has no machine class: pick one with 1–9.")
+            return None
+        try:
+            review = add_review(
+                self.engine,
+                part.id,
+                reviewer=reviewer,
+                decision=decision,
+                defect_class=defect_class,
+            )
+        except ValueError as exc:
+            self.message.setText(str(exc))
+            return None
+        self.decided[part.id] = review
+        self.next()
+        return review
+
+    # -- keys --------------------------------------------------------------------
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        """One key per action (see the module docstring); other keys go to Qt."""
+        key = Qt.Key(event.key())
+        if Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
+            self.pick_class(key - Qt.Key.Key_0)
+        elif key in (Qt.Key.Key_C, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.confirm()
+        elif key == Qt.Key.Key_G:
+            self.overrule_good()
+        elif key == Qt.Key.Key_R:
+            self.reclassify()
+        elif key in (Qt.Key.Key_Right, Qt.Key.Key_N):
+            self.next()
+        elif key in (Qt.Key.Key_Left, Qt.Key.Key_P):
+            self.previous()
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        """Take the keyboard when the tab opens, so the first key already decides."""
+        super().showEvent(event)
+        if self.reviewer.text().strip():
+            QTimer.singleShot(0, self.setFocus)
+        else:
+            QTimer.singleShot(0, self.reviewer.setFocus)
+
+    # -- showing -----------------------------------------------------------------
+
+    def _show(self) -> None:
+        self._chosen = None
+        self.message.clear()
+        part = self.current
+        waiting = sum(1 for p in self.items[self.index :] if p.id not in self.decided)
+        self.progress.setText(
+            f"{waiting}{'+' if self._more else ''} waiting · "
+            f"{len(self.decided)} reviewed this session"
+            if part
+            else f"Queue empty · {len(self.decided)} reviewed this session"
+        )
+        for button in (self.confirm_button, self.good_button, self.reclassify_button):
+            button.setEnabled(part is not None)
+        self.previous_button.setEnabled(self.index > 0)
+        if part is None:
+            self.view.set_image(None)
+            self.facts.setText("")
+            self._show_class()
+            return
+        self.view.set_image(self._image(part))
+        self.facts.setText(_facts(part, self.decided.get(part.id)))
+        self._show_class()
+        QTimer.singleShot(0, self._prepare_next)
+
+    def _show_class(self) -> None:
+        picked = self.picked_class
+        self.class_list.blockSignals(True)
+        row = self.classes.index(picked) if picked in self.classes else -1
+        self.class_list.setCurrentRow(row)
+        self.class_list.blockSignals(False)
+        label = f"Confirm: {picked}" if picked else "Confirm defect"
+        if self._differs():
+            label = f"Reclassify as {picked}"
+        self.confirm_button.setText(f"{label}  [C]")
+
+    def _image(self, part: StoredInspection) -> np.ndarray:
+        if part.id not in self._images:
+            image, _why = load_part_image(part, self.image_store)
+            self._images[part.id] = render_stored(part, image, scale=2.0)
+            while len(self._images) > _CACHE:
+                self._images.pop(next(iter(self._images)))
+        return self._images[part.id]
+
+    def _prepare_next(self) -> None:
+        if self.index + 1 < len(self.items):
+            self._image(self.items[self.index + 1])
+
+    def _class_clicked(self, row: int) -> None:
+        if row >= 0:
+            self.pick_class(row + 1)
+
+    def _remember_reviewer(self) -> None:
+        self.settings.setValue(REVIEWER_KEY, self.reviewer.text().strip())
+
+    # -- export ------------------------------------------------------------------
+
+    def export_dataset(self, out_dir: Path) -> DatasetExport:
+        """Write every reviewed part as a folder-per-class training set into ``out_dir``."""
+        return export_reviewed_dataset(self.engine, self.image_store, out_dir)
+
+    def _ask_export(self) -> None:
+        parent = QFileDialog.getExistingDirectory(self, "Folder to put the dataset in")
+        if not parent:
+            return
+        out_dir = Path(parent) / f"reviewed-{datetime.now():%Y%m%d-%H%M%S}"
+        try:
+            result = self.export_dataset(out_dir)
+        except (ValueError, OSError) as exc:
+            self.message.setText(str(exc))
+            return
+        counts = ", ".join(f"{name} {n}" for name, n in result.per_class.items()) or "nothing"
+        skipped = f"; {len(result.skipped)} skipped (see manifest)" if result.skipped else ""
+        self.message.setText(f"Exported to {result.out_dir}: {counts}{skipped}")
+        self.setFocus()
+
+
+class _NameEdit(QLineEdit):
+    """The reviewer's name field; the Return that finishes the name stops here.
+
+    A plain QLineEdit passes Return on to its parent, where it would confirm a part.
+    """
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        super().keyPressEvent(event)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+
+
+def _facts(part: StoredInspection, review: Review | None) -> str:
+    score = "not scored" if part.score is None else f"{part.score:.3f}"
+    classes = ", ".join(dict.fromkeys(d.kind for d in part.defects)) or "none"
+    lines = [
+        f"<b style='font-size:14pt; color:{_VERDICT_COLOURS[part.verdict.value]}'>"
+        f"{part.verdict.value.upper()}</b> &nbsp; score {score} "
+        f"(threshold {part.threshold:.3f})",
+        f"<b>Machine class:</b> {classes}",
+        f"<b>Part</b> {part.part_id} · record {part.id}",
+        f"<b>{part.station}</b> / {part.camera_id}",
+        f"{part.captured_at.astimezone():%Y-%m-%d %H:%M:%S}",
+        f"<b>Model:</b> {part.model_version}",
+    ]
+    if review is not None:
+        what = review.decision.value.replace("_", " ")
+        lines.append(
+            f"<span style='color:#e0a526'><b>Reviewed:</b> {what} "
+            f"{review.defect_class or ''} by {review.reviewer}</span>"
+        )
+    return "<br>".join(lines)
+
+
+def _button(text: str, name: str) -> QPushButton:
+    button = QPushButton(text)
+    button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys belong to the view, not a button
+    button.setMinimumHeight(34)
+    if name:
+        button.setObjectName(name)
+        button.setStyleSheet(_BUTTON_STYLES[name])
+    return button
+
+
+_BUTTON_STYLES = {
+    "confirmButton": "QPushButton { background: #7a2630; border-color: #99323e; }",
+    "goodButton": "QPushButton { background: #1f6f43; border-color: #2a8c57; }",
+}
+_VERDICT_COLOURS = {"accept": "#2fa862", "reject": "#e5535e", "review": "#e0a526"}
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("heading")
+    return label

@@ -1,0 +1,137 @@
+"""One stored part shown large: kept image, defects, metadata and every review of it.
+
+The live :class:`~inspector.ui.inspection_dialog.InspectionDialog` shows an
+inspection still in memory, anomaly map included; a stored record has boxes
+but no map, so this dialog redraws boxes only and says that the map was not
+stored, instead of showing a heat map it does not have.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlalchemy import Engine
+
+from inspector.core.record import StoredInspection
+from inspector.reports.part_images import load_part_image, render_stored
+from inspector.storage.image_store import ImageStore
+from inspector.storage.reviews import Review, review_history
+from inspector.ui.history_model import TABLE_STYLE
+from inspector.ui.image_view import ImageView
+
+NO_MAP_NOTE = "Anomaly map not stored: defects are drawn from their stored boxes."
+
+
+class StoredInspectionDialog(QDialog):
+    """Full view of a stored part, its defects table, metadata and review history."""
+
+    def __init__(
+        self,
+        stored: StoredInspection,
+        engine: Engine,
+        image_store: ImageStore,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.stored = stored
+        self.setWindowTitle(
+            f"Record {stored.id} – part {stored.part_id} – {stored.verdict.value.upper()}"
+        )
+        self.resize(1100, 720)
+        self.image, why = load_part_image(stored, image_store)
+        self.view = ImageView(why or "image not available")
+        self.overlay_box = QCheckBox("Overlay (O)")
+        self.overlay_box.setShortcut("O")
+        self.overlay_box.setChecked(True)
+        self.overlay_box.setEnabled(self.image is not None)
+        self.overlay_box.toggled.connect(self._redraw)
+        self.map_note = QLabel(NO_MAP_NOTE)
+        self.map_note.setWordWrap(True)
+        self.map_note.setObjectName("note")
+
+        details = QLabel(_details(stored))
+        details.setWordWrap(True)
+        self.defects = _table(
+            ["Class", "Confidence", "Box (x, y, w, h)", "Area px"],
+            [(d.kind, f"{d.confidence:.2f}", str(d.box), f"{d.area_px:,}") for d in stored.defects],
+        )
+        self.reviews = review_history(engine, stored.id)
+        self.review_table = _table(
+            ["When", "Reviewer", "Decision", "Class", "Note"],
+            [_review_cells(r) for r in self.reviews],
+        )
+        side = QVBoxLayout()
+        side.addWidget(self.overlay_box)
+        side.addWidget(self.map_note)
+        side.addWidget(details)
+        side.addWidget(_heading("Defects"))
+        side.addWidget(self.defects, 1)
+        side.addWidget(_heading("Reviews (the last one counts; the verdict above never changes)"))
+        side.addWidget(self.review_table, 1)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.view, 3)
+        layout.addLayout(side, 2)
+        self._redraw()
+
+    def _redraw(self) -> None:
+        if self.image is None:
+            self.view.set_image(None)
+            return
+        self.view.set_image(
+            render_stored(self.stored, self.image, overlay=self.overlay_box.isChecked())
+        )
+
+
+def _details(stored: StoredInspection) -> str:
+    score = "not scored" if stored.score is None else f"{stored.score:.4g}"
+    lines = [
+        f"<b>Verdict:</b> {stored.verdict.value.upper()} (as decided on the line)",
+        f"<b>Record:</b> {stored.id} &nbsp; <b>Part:</b> {stored.part_id}",
+        f"<b>Station / camera:</b> {stored.station} / {stored.camera_id}",
+        f"<b>Time:</b> {stored.captured_at.astimezone():%Y-%m-%d %H:%M:%S}",
+        f"<b>Score:</b> {score} (threshold {stored.threshold:.4g})",
+        f"<b>Model:</b> {stored.model_version} &nbsp; <b>Rules:</b> {stored.rules_version}",
+        f"<b>Latency:</b> {stored.latency_ms:.0f} ms (inference {stored.inference_ms:.1f} ms)",
+        f"<b>Image:</b> {stored.image_path or 'not kept'}",
+    ]
+    if stored.error:
+        lines.append(f"<b>Not inspected:</b> {stored.error}")
+    return "<br>".join(lines)
+
+
+def _review_cells(review: Review) -> tuple[str, ...]:
+    return (
+        f"{review.reviewed_at.astimezone():%Y-%m-%d %H:%M}",
+        review.reviewer,
+        review.decision.value.replace("_", " "),
+        review.defect_class or "",
+        review.note or "",
+    )
+
+
+def _table(header: list[str], rows: list[tuple[str, ...]]) -> QTableWidget:
+    table = QTableWidget(len(rows), len(header))
+    table.setHorizontalHeaderLabels(header)
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    for row, cells in enumerate(rows):
+        for column, text in enumerate(cells):
+            table.setItem(row, column, QTableWidgetItem(text))
+    table.resizeColumnsToContents()
+    table.horizontalHeader().setStretchLastSection(True)
+    table.setStyleSheet(TABLE_STYLE)
+    return table
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("heading")
+    return label

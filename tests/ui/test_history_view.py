@@ -1,0 +1,175 @@
+"""The History tab over a real SQLite file: lazy paging, filters, the stored-part dialog, CSV."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from inspector.core import Defect, Verdict
+from inspector.pipeline.line import LineSettings
+from inspector.storage.engine import open_database
+from inspector.storage.image_store import ImageStore
+from inspector.storage.repository import NewRecord, add_inspections
+from inspector.storage.reviews import ReviewDecision, add_review
+from inspector.ui.history_view import HistoryView
+from inspector.ui.main_window import MainWindow
+from inspector.ui.stored_inspection_dialog import NO_MAP_NOTE, StoredInspectionDialog
+
+T0 = datetime(2026, 5, 4, 6, 0, tzinfo=UTC)
+PARTS = 3000
+PAGE = 100
+
+
+def _verdict(i: int) -> Verdict:
+    return Verdict.REJECT if i % 10 == 0 else Verdict.REVIEW if i % 25 == 1 else Verdict.ACCEPT
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """3,000 parts one minute apart on two stations; every 10th rejected with a scratch."""
+    path = tmp_path / "data" / "inspections.db"
+    engine = open_database(path)
+    store = ImageStore.beside(path)
+    image = np.full((48, 64, 3), 90, np.uint8)
+    records = []
+    for i in range(PARTS):
+        verdict = _verdict(i)
+        when = T0 + timedelta(minutes=i)
+        records.append(
+            NewRecord(
+                captured_at=when,
+                station=f"line-{i % 2 + 1}",
+                camera_id="cam0",
+                part_id=i,
+                verdict=verdict,
+                score=round(0.9 if verdict is Verdict.REJECT else 0.1 + (i % 30) / 100, 3),
+                threshold=0.5,
+                model_version="m-1",
+                rules_version="r-1",
+                inference_ms=1.0,
+                latency_ms=2.0,
+                error=None,
+                image_path=store.save(
+                    image, captured_at=when, station="line", part_id=i, verdict=verdict
+                )
+                if i == PARTS - 10
+                else None,
+                defects=(Defect("scratch", 0.9, (4, 4, 10, 10), 60),)
+                if verdict is Verdict.REJECT
+                else (),
+            )
+        )
+    ids = add_inspections(engine, records)
+    add_review(engine, ids[PARTS - 10], reviewer="qa", decision=ReviewDecision.FALSE_REJECT)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def view(qtbot, db: Path):
+    engine = open_database(db)
+    widget = HistoryView(engine, ImageStore.beside(db), page_size=PAGE)
+    qtbot.addWidget(widget)
+    widget.resize(1200, 700)
+    widget.show()
+    widget.period.setCurrentText("All time")
+    yield widget
+    engine.dispose()
+
+
+def _count(view: HistoryView) -> int:
+    return int(view.count_label.text().split()[0].replace(",", ""))
+
+
+def test_pages_are_fetched_as_the_table_scrolls(qtbot, view: HistoryView) -> None:
+    qtbot.waitUntil(lambda: "match" in view.count_label.text(), timeout=5000)
+    assert _count(view) == PARTS
+    assert view.model.rowCount() == PAGE  # only the first page is read
+    assert view.model.row_at(0).inspection.part_id == PARTS - 1  # newest first
+    for _ in range(3):
+        view.table.scrollToBottom()
+        qtbot.wait(20)
+    assert view.model.rowCount() >= 3 * PAGE
+    assert view.model.rowCount() < PARTS
+    times = [view.model.row_at(r).inspection.captured_at for r in range(view.model.rowCount())]
+    assert times == sorted(times, reverse=True)
+    assert len({view.model.row_at(r).inspection.id for r in range(len(times))}) == len(times)
+
+
+def test_filters_narrow_the_count_and_the_rows(qtbot, view: HistoryView) -> None:
+    view.verdict.setCurrentText("Rejected")  # applies at once
+    qtbot.waitUntil(lambda: "match" in view.count_label.text(), timeout=5000)
+    assert _count(view) == PARTS // 10
+    view.station.setText("line-1")  # rejects are the even parts: all on line-1
+    view.defect_class.setText("scratch")
+    view.apply_filter()
+    qtbot.waitUntil(lambda: "match" in view.count_label.text(), timeout=5000)
+    assert _count(view) == PARTS // 10
+    view.station.setText("line-2")
+    view.apply_filter()
+    qtbot.waitUntil(lambda: "match" in view.count_label.text(), timeout=5000)
+    assert _count(view) == 0
+    assert view.model.rowCount() == 0
+    view.reset_filter()
+    view.period.setCurrentText("All time")
+    view.reviewed.setCurrentText("Reviewed")
+    qtbot.waitUntil(lambda: "match" in view.count_label.text(), timeout=5000)
+    assert _count(view) == 1
+    assert view.model.row_at(0).review is not None
+
+
+def test_sort_by_score_and_a_bad_score_is_explained(qtbot, view: HistoryView) -> None:
+    view.sort.setCurrentText("Lowest score first")
+    scores = [view.model.row_at(r).inspection.score for r in range(view.model.rowCount())]
+    assert scores == sorted(scores)
+    view.score_min.setText("0.8")
+    view.score_max.setText("0.2")
+    assert not view.apply_filter()
+    assert "score_min" in view.message.text()
+
+
+def test_double_click_opens_the_stored_part_with_its_review(qtbot, view: HistoryView) -> None:
+    view.reviewed.setCurrentText("Reviewed")
+    index = view.model.index(0, 0)
+    rect = view.table.visualRect(index)
+    # A double click is a press followed by a double-click event, as a real mouse sends it.
+    qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    dialogs = view.findChildren(StoredInspectionDialog)
+    assert len(dialogs) == 1
+    dialog = dialogs[0]
+    assert dialog.view.has_image()
+    assert dialog.map_note.text() == NO_MAP_NOTE
+    assert dialog.review_table.rowCount() == 1
+    assert dialog.review_table.item(0, 2).text() == "false reject"
+    dialog.overlay_box.setChecked(False)  # the raw image still shows
+    assert dialog.view.has_image()
+
+
+def test_csv_export_writes_every_match_not_only_the_rows_read(view: HistoryView, tmp_path) -> None:
+    view.verdict.setCurrentText("Rejected or review")
+    out = tmp_path / "history.csv"
+    written = view.export_csv(out)
+    expected = sum(_verdict(i) is not Verdict.ACCEPT for i in range(PARTS))
+    assert written == expected > PAGE
+    with out.open(encoding="utf-8-sig") as stream:
+        assert {row["verdict"] for row in csv.DictReader(stream)} == {"reject", "review"}
+
+
+def test_main_window_keeps_live_first_and_opens_history_on_the_line_database(qtbot, db) -> None:
+    window = MainWindow(LineSettings(database=db))
+    qtbot.addWidget(window)
+    tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert tabs == ["Live", "History", "Review", "Reports"]
+    assert window.tabs.currentIndex() == 0
+    assert not window.qa_tabs.views  # nothing built until a QA tab is opened
+    window.tabs.setCurrentIndex(1)
+    history = window.qa_tabs.views["History"]
+    assert isinstance(history, HistoryView)
+    assert history.engine.url.database == str(db)
+    window.close()
