@@ -38,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fit_demo(args)
         if command == "db":
             return _db(args)
+        if command == "user":
+            return _user(args)
+        if command == "audit":
+            return _audit(args)
         if command == "report":
             return args.handler(args)
         if command != "run":
@@ -99,6 +103,20 @@ def _parser() -> argparse.ArgumentParser:
     backup = db_sub.add_parser("backup", help="online copy of the database, safe while a line runs")
     backup.add_argument("path", type=Path, help="new file to write the copy to")
     backup.add_argument("--db", help="database to copy (default: the user data folder's)")
+
+    user = sub.add_parser("user", help="users and roles")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="add a user (asks for the password)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=["operator", "qa", "engineer", "admin"])
+    add.add_argument("--by", default="admin", help="who is adding the user (audited)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument("--db", help="database (default: the user data folder's)")
+
+    audit = sub.add_parser("audit", help="the tamper-evident audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    for name, text in (("verify", "check the hash chain"), ("list", "print the newest entries")):
+        audit_sub.add_parser(name, help=text).add_argument("--db", help="database")
 
     add_report_command(sub)
 
@@ -261,6 +279,47 @@ def _db(args: argparse.Namespace) -> int:
         engine.dispose()
     print(f"backup written to {copy}")
     return EXIT_OK
+
+
+def _user(args: argparse.Namespace) -> int:
+    import getpass
+
+    from inspector.storage.engine import default_database_path, open_database
+    from inspector.storage.users import Role, add_user
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if password != getpass.getpass("again: "):
+            print("error: the passwords differ", file=sys.stderr)
+            return EXIT_USAGE
+    engine = open_database(args.db or default_database_path())
+    user = add_user(engine, args.name, Role(args.role), password, actor=args.by)
+    print(f"user {user.name} added with role {user.role.value}")
+    return EXIT_OK
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from inspector.storage.audit import audit_entries, verify_audit
+    from inspector.storage.engine import default_database_path, open_database
+
+    engine = open_database(args.db or default_database_path())
+    if args.audit_command == "list":
+        for e in audit_entries(engine, limit=50):
+            change = f"{e.old_value} -> {e.new_value}" if e.old_value else (e.new_value or "")
+            reason = f" ({e.reason})" if e.reason else ""
+            print(f"{e.at:%Y-%m-%d %H:%M:%S} {e.actor}: {e.action} {e.subject} {change}{reason}")
+        return EXIT_OK
+    check = verify_audit(engine)
+    if check.ok:
+        print(f"audit log intact: {check.entries} entries, hash chain verified")
+        return EXIT_OK
+    print(
+        f"audit log TAMPERED: entry {check.first_bad_id} does not match its hash chain",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
 
 
 def _print_progress(stage: str, done: int, total: int) -> None:

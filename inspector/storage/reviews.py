@@ -36,6 +36,7 @@ from sqlalchemy import ColumnElement, Engine, Select, exists, func, insert, sele
 from inspector.core.errors import StorageError
 from inspector.core.record import StoredInspection
 from inspector.core.verdict import Verdict
+from inspector.storage.audit import append_audit
 from inspector.storage.image_store import ImageStore
 from inspector.storage.repository import _load
 from inspector.storage.schema import InspectionRow, ReviewRow
@@ -156,6 +157,15 @@ def add_review(
                 "note": note,
             },
         ).scalar_one()
+    append_audit(
+        engine,
+        actor=reviewer,
+        action="review",
+        subject=f"inspection {inspection_id}",
+        old_value=verdict,
+        new_value=decision.value + (f" {defect_class}" if defect_class else ""),
+        reason=note,
+    )
     return Review(
         id=review_id,
         inspection_id=inspection_id,

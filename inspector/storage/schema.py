@@ -184,6 +184,53 @@ class ReviewRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+ROLE_VALUES = ("operator", "qa", "engineer", "admin")
+
+
+class UserRow(Base):
+    """A person who may act on the system, with one role (revision 0004).
+
+    Only a salted scrypt hash of the password is kept. Users are deactivated,
+    never deleted, so audit entries keep naming someone who existed.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(f"role IN {ROLE_VALUES!r}", name="role"),
+        CheckConstraint("name <> ''", name="name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditRow(Base):
+    """One change to how parts are judged or who may judge them (revision 0004).
+
+    Append-only and hash-chained: ``hash`` covers this entry's fields and the
+    previous entry's hash, so editing or deleting any entry breaks every hash
+    after it, which ``verify_audit`` reports.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(256))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 # Indexes for the history filters (revision 0002). Each pairs an equality filter
 # with the capture time, so that "newest first" pages of one station or camera
 # are read in index order and stop after one page instead of sorting every match.

@@ -1,0 +1,138 @@
+"""The append-only, hash-chained audit log: who changed how parts are judged, and when."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, select
+
+from inspector.storage.schema import AuditRow
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audited change, as stored."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    old_value: str | None
+    new_value: str | None
+    reason: str | None
+    hash: str
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    """The result of :func:`verify_audit`."""
+
+    entries: int
+    first_bad_id: int | None
+
+    @property
+    def ok(self) -> bool:
+        """True when every entry's hash matches its content and its predecessor."""
+        return self.first_bad_id is None
+
+
+def entry_hash(prev_hash: str, at: datetime, fields: tuple[str | None, ...]) -> str:
+    """SHA-256 over the previous hash and this entry's fields, in a canonical form."""
+    stamp = at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    payload = json.dumps([prev_hash, stamp, *fields], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def append_audit(
+    engine: Engine,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    old_value: str | None = None,
+    new_value: str | None = None,
+    reason: str | None = None,
+) -> AuditEntry:
+    """Add an entry chained to the newest one, in one write transaction.
+
+    The transaction takes SQLite's write lock before reading the newest hash
+    (the engine begins transactions IMMEDIATE), so two writers cannot both
+    chain onto the same predecessor.
+    """
+    if not actor or not action:
+        msg = "an audit entry needs an actor and an action"
+        raise ValueError(msg)
+    at = datetime.now(UTC)
+    fields = (actor, action, subject, old_value, new_value, reason)
+    with engine.begin() as connection:
+        newest = connection.execute(
+            select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
+        ).scalar()
+        prev_hash = newest or GENESIS
+        digest = entry_hash(prev_hash, at, fields)
+        new_id = connection.execute(
+            AuditRow.__table__.insert().values(
+                at=at,
+                actor=actor,
+                action=action,
+                subject=subject,
+                old_value=old_value,
+                new_value=new_value,
+                reason=reason,
+                prev_hash=prev_hash,
+                hash=digest,
+            )
+        ).inserted_primary_key[0]
+    return AuditEntry(new_id, at, actor, action, subject, old_value, new_value, reason, digest)
+
+
+def audit_entries(engine: Engine, *, limit: int | None = None) -> list[AuditEntry]:
+    """Entries oldest first (the newest ``limit`` when given)."""
+    statement = select(AuditRow).order_by(AuditRow.id.desc())
+    if limit is not None:
+        statement = statement.limit(limit)
+    with engine.connect() as connection:
+        rows = connection.execute(statement).mappings().all()
+    return [
+        AuditEntry(
+            r["id"],
+            r["at"],
+            r["actor"],
+            r["action"],
+            r["subject"],
+            r["old_value"],
+            r["new_value"],
+            r["reason"],
+            r["hash"],
+        )
+        for r in reversed(rows)
+    ]
+
+
+def verify_audit(engine: Engine) -> AuditCheck:
+    """Recompute the chain; the first entry whose hash does not match is reported."""
+    prev_hash = GENESIS
+    count = 0
+    with engine.connect() as connection:
+        rows = connection.execute(select(AuditRow).order_by(AuditRow.id)).mappings()
+        for row in rows:
+            count += 1
+            fields = (
+                row["actor"],
+                row["action"],
+                row["subject"],
+                row["old_value"],
+                row["new_value"],
+                row["reason"],
+            )
+            expected = entry_hash(prev_hash, row["at"], fields)
+            if row["prev_hash"] != prev_hash or row["hash"] != expected:
+                return AuditCheck(entries=count, first_bad_id=row["id"])
+            prev_hash = row["hash"]
+    return AuditCheck(entries=count, first_bad_id=None)

@@ -1,0 +1,128 @@
+"""Roles, password hashing and the tamper-evident audit log."""
+
+import pytest
+from sqlalchemy import text
+
+from inspector.core.errors import StorageError
+from inspector.storage.audit import append_audit, audit_entries, verify_audit
+from inspector.storage.engine import open_database
+from inspector.storage.users import (
+    Role,
+    add_user,
+    authenticate,
+    check_password,
+    hash_password,
+    set_role,
+)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = open_database(tmp_path / "a.db")
+    yield engine
+    engine.dispose()
+
+
+def test_passwords_are_salted_scrypt_hashes_never_plaintext():
+    first, second = hash_password("correct horse"), hash_password("correct horse")
+    assert first.startswith("scrypt$") and "correct" not in first
+    assert first != second  # salted
+    assert check_password("correct horse", first)
+    assert not check_password("correct hors", first)
+    assert not check_password("x", "garbage")
+    with pytest.raises(ValueError, match="at least 8"):
+        hash_password("short")
+
+
+def test_users_log_in_by_role_and_roles_nest(engine):
+    add_user(engine, "ana", Role.QA, "s3cret-pass", actor="admin")
+    assert authenticate(engine, "ana", "s3cret-pass").role is Role.QA
+    assert authenticate(engine, "ana", "wrong-pass!") is None
+    assert authenticate(engine, "nobody", "s3cret-pass") is None
+    assert Role.ADMIN.allows(Role.ENGINEER) and Role.QA.allows(Role.OPERATOR)
+    assert not Role.QA.allows(Role.ENGINEER)
+    with pytest.raises(StorageError, match="exists already"):
+        add_user(engine, "ana", Role.OPERATOR, "another-pass", actor="admin")
+
+
+def test_changes_are_audited_with_old_and_new_values(engine):
+    add_user(engine, "bo", Role.OPERATOR, "pass-word-1", actor="admin")
+    set_role(engine, "bo", Role.ENGINEER, actor="admin", reason="line lead")
+    append_audit(
+        engine,
+        actor="bo",
+        action="threshold",
+        subject="station-1",
+        old_value="24.5",
+        new_value="23.0",
+        reason="too many false rejects",
+    )
+    entries = audit_entries(engine)
+    assert [e.action for e in entries] == ["user.add", "user.role", "threshold"]
+    assert (entries[1].old_value, entries[1].new_value, entries[1].reason) == (
+        "operator",
+        "engineer",
+        "line lead",
+    )
+    check = verify_audit(engine)
+    assert check.ok and check.entries == 3
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "UPDATE audit_log SET new_value = '30.0' WHERE action = 'threshold'",
+        "DELETE FROM audit_log WHERE action = 'user.role'",
+        "UPDATE audit_log SET actor = 'someone else' WHERE id = 1",
+    ],
+)
+def test_tampering_is_detected_at_the_first_changed_entry(engine, tamper):
+    add_user(engine, "bo", Role.OPERATOR, "pass-word-1", actor="admin")
+    set_role(engine, "bo", Role.ENGINEER, actor="admin", reason="line lead")
+    append_audit(engine, actor="bo", action="threshold", subject="s", old_value="1", new_value="2")
+    with engine.begin() as connection:
+        connection.execute(text(tamper))
+    check = verify_audit(engine)
+    assert not check.ok
+    assert check.first_bad_id is not None
+
+
+def test_empty_log_verifies(engine):
+    assert verify_audit(engine).ok
+
+
+def test_every_review_is_in_the_audit_log(engine):
+    from datetime import UTC, datetime
+
+    from inspector.core import Verdict
+    from inspector.storage.repository import NewRecord, add_inspections
+    from inspector.storage.reviews import add_review
+
+    record = NewRecord(
+        datetime.now(UTC), "s", "c", 1, Verdict.REJECT, 2.0, 1.0, "m", "r", 1.0, 1.0, None, None
+    )
+    [inspection_id] = add_inspections(engine, [record])
+    add_review(engine, inspection_id, reviewer="qa.kim", decision="false_reject", note="dust")
+    [entry] = audit_entries(engine)
+    assert (entry.actor, entry.action, entry.old_value, entry.new_value, entry.reason) == (
+        "qa.kim",
+        "review",
+        "reject",
+        "false_reject",
+        "dust",
+    )
+    assert verify_audit(engine).ok
+
+
+def test_audit_verify_command_exit_code_tells_tampering(tmp_path, capsys):
+    from inspector.cli import main
+
+    db = tmp_path / "cli.db"
+    engine = open_database(db)
+    add_user(engine, "ana", Role.QA, "s3cret-pass", actor="admin")
+    assert main(["audit", "verify", "--db", str(db)]) == 0
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE audit_log SET new_value = 'admin'"))
+    engine.dispose()
+    assert main(["audit", "verify", "--db", str(db)]) == 1
+    assert "TAMPERED" in capsys.readouterr().err
