@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from inspector.cli_quality import add_quality_commands
 from inspector.cli_report import add_report_command
 from inspector.core.errors import InspectorError
 from inspector.pipeline.line import DEFAULT_MODEL_DIR, LineSettings
@@ -42,8 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _user(args)
         if command == "audit":
             return _audit(args)
-        if command == "report":
-            return args.handler(args)
+        handler = getattr(args, "handler", None)
+        if handler is not None:  # report, predict, evaluate
+            return handler(args)
         if command != "run":
             return _gui(LineSettings(), None)
         settings, actuator_factory = _settings(args)
@@ -119,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
         audit_sub.add_parser(name, help=text).add_argument("--db", help="database")
 
     add_report_command(sub)
+    add_quality_commands(sub)
 
     demo = sub.add_parser("fit-demo", help="fit the demo line's model from rendered good parts")
     demo.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR)
@@ -133,6 +136,16 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=None, help="model name used in its version string")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing package")
+    parser.add_argument(
+        "--input-size", type=int, default=224, help="side of the square model input"
+    )
+    parser.add_argument("--sigma", type=float, default=4.0, help="map smoothing in input pixels")
+    parser.add_argument(
+        "--score-top-fraction",
+        type=float,
+        default=0.01,
+        help="image score = mean of this share of the map's highest values (0 = max)",
+    )
 
 
 def _settings(args: argparse.Namespace) -> tuple[LineSettings, ActuatorFactory | None]:
@@ -238,6 +251,9 @@ def _fit(args: argparse.Namespace) -> int:
         seed=args.seed,
         name=args.name or args.out.name,
         overwrite=args.overwrite,
+        input_size=args.input_size,
+        sigma=args.sigma,
+        score_top_fraction=args.score_top_fraction,
         progress=_print_progress,
     )
     _print_fit(result)
@@ -258,6 +274,9 @@ def _fit_demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         name=args.name or "demo-line",
         overwrite=args.overwrite,
+        input_size=args.input_size,
+        sigma=args.sigma,
+        score_top_fraction=args.score_top_fraction,
         progress=_print_progress,
     )
     _print_fit(result)

@@ -8,7 +8,9 @@ else in the directory is ever imported or unpickled.
 
 ``model.json`` holds ``format_version``, ``kind`` ("patchcore"), ``backbone``
 ("efficientnet_lite0") and the SHA-256 of its weights file, ``layers``,
-``input_size``, ``mean``/``std``, ``sigma``, the default ``threshold``, the
+``input_size``, ``mean``/``std``, ``sigma``, ``score_top_fraction`` (optional,
+0 when absent: packages written before it existed score by the map maximum,
+exactly as they did), the default ``threshold``, the
 ``version`` string ``<name>-<yyyymmdd>-<hash8>``, ``created_at``, a
 ``training`` data summary, ``metrics`` and ``files: {name: sha256}``. The bank
 is stored float16, halving the file; distances are computed in float32.
@@ -65,6 +67,8 @@ class ModelPackage:
         created_at: ISO-8601 UTC time the package was saved.
         files: SHA-256 of each data file in the package directory.
         path: Package directory, when it came from or went to disk.
+        score_top_fraction: Image score = mean of this share of the map's
+            highest values; 0 (older packages) = the map's maximum.
     """
 
     name: str
@@ -82,6 +86,7 @@ class ModelPackage:
     created_at: str = ""
     files: Mapping[str, str] = field(default_factory=dict)
     path: Path | None = None
+    score_top_fraction: float = 0.0
 
 
 def _sha256(data: bytes) -> str:
@@ -159,6 +164,7 @@ def save_package(
         "mean": list(saved.mean),
         "std": list(saved.std),
         "sigma": saved.sigma,
+        "score_top_fraction": saved.score_top_fraction,
         "threshold": saved.threshold,
         "bank_size": int(bank.shape[0]),
         "feature_dim": int(bank.shape[1]),
@@ -286,6 +292,9 @@ def load_package(directory: str | Path) -> ModelPackage:
     input_size = _field(meta, "input_size", int, file)
     threshold = float(_field(meta, "threshold", (int, float), file))
     sigma = float(_field(meta, "sigma", (int, float), file))
+    top = meta.get("score_top_fraction", 0.0)  # absent in packages that scored by the maximum
+    if not isinstance(top, int | float) or isinstance(top, bool) or not 0 <= top < 1:
+        raise _fail(file, f"'score_top_fraction' is {top!r}, expected a number in [0, 1)")
     if input_size < 16 or not math.isfinite(threshold) or not sigma >= 0:
         raise _fail(file, "'input_size', 'threshold' or 'sigma' is out of range")
     mean = _floats(meta, "mean", 3, file)
@@ -317,4 +326,5 @@ def load_package(directory: str | Path) -> ModelPackage:
         created_at=str(meta.get("created_at", "")),
         files=dict(files),
         path=folder,
+        score_top_fraction=float(top),
     )

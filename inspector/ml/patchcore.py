@@ -26,13 +26,21 @@ DEFAULT_LAYERS = (2, 4)
 """Stages 2 (40 ch, stride 8) and 4 (112 ch, stride 16) of EfficientNet-Lite0."""
 DEFAULT_SIGMA = 4.0
 """Gaussian smoothing of the map, in input pixels, as in the PatchCore paper."""
+SCORE_TOP_FRACTION = 0.01
+"""Share of the map's highest values averaged into the image score of new fits.
+
+On magnetic-tile ``val/`` it raised image AUROC from 0.853 (the maximum) to
+0.889 at 224 px and from 0.735 to 0.822 at 320 px; 1 % of a 224 px map is
+about a 22 px square, the size of a small defect there.
+"""
 
 
 class PatchCoreOutput(NamedTuple):
     """Raw result for a batch.
 
     Attributes:
-        scores: ``(N,)`` image scores, the maximum of each smoothed map.
+        scores: ``(N,)`` image scores: the maximum of each smoothed map, or the
+            mean of its highest ``score_top_fraction`` (see :class:`PatchCore`).
         maps: ``(N, S, S)`` smoothed anomaly maps at the model's input size.
     """
 
@@ -64,6 +72,10 @@ class PatchCore(nn.Module):
         sigma: Smoothing of the map in input pixels; 0 for none.
         max_distance_elements: Bound on the size of one patch-to-bank distance
             block, so memory stays flat whatever the batch and bank size.
+        score_top_fraction: Image score as the mean of this share of the map's
+            highest values (0 takes the maximum). A good part's maximum is one
+            unlucky patch that the bank happens not to cover; the mean over a
+            defect-sized area is steadier, so goods and defects separate better.
     """
 
     def __init__(
@@ -74,6 +86,7 @@ class PatchCore(nn.Module):
         layers: Sequence[int] = DEFAULT_LAYERS,
         sigma: float = DEFAULT_SIGMA,
         max_distance_elements: int = 1 << 24,
+        score_top_fraction: float = 0.0,
     ) -> None:
         super().__init__()
         self.layers = tuple(layers)
@@ -84,6 +97,10 @@ class PatchCore(nn.Module):
         self.backbone = backbone.eval().requires_grad_(False)
         self.max_distance_elements = max_distance_elements
         self.sigma = float(sigma)
+        if not 0.0 <= score_top_fraction < 1.0:
+            msg = f"score_top_fraction must be in [0, 1), got {score_top_fraction}"
+            raise ValueError(msg)
+        self.score_top_fraction = float(score_top_fraction)
         self.register_buffer("kernel", gaussian_kernel(sigma) if sigma > 0 else torch.ones(1))
         self.register_buffer("memory_bank", torch.empty(0, self.dim))
         self.register_buffer("bank_sq", torch.empty(0))
@@ -182,7 +199,15 @@ class PatchCore(nn.Module):
             cells = self.nearest_distance(rows).view(n, 1, h, w)
             maps = F.interpolate(cells, size=x.shape[-2:], mode="bilinear", align_corners=False)
             maps = self.smooth(maps).squeeze(1)
-        return PatchCoreOutput(scores=maps.flatten(1).amax(dim=1), maps=maps)
+        return PatchCoreOutput(scores=self.image_scores(maps), maps=maps)
+
+    def image_scores(self, maps: torch.Tensor) -> torch.Tensor:
+        """Image scores ``(N,)`` of smoothed maps ``(N, H, W)``."""
+        cells = maps.flatten(1)
+        if self.score_top_fraction == 0.0:
+            return cells.amax(dim=1)
+        k = max(1, round(self.score_top_fraction * cells.shape[1]))
+        return cells.topk(k, dim=1, sorted=False).values.mean(dim=1)
 
 
 def check_input_size(input_size: int, layers: Sequence[int]) -> None:

@@ -26,8 +26,14 @@ from inspector.ml.device import device_name, inference_context, select_device
 from inspector.ml.efficientnet_lite import INPUT_MEAN, INPUT_STD
 from inspector.ml.inferencer import AnomalyInferencer, build_backbone
 from inspector.ml.package import METADATA_FILE, ModelPackage, check_name, save_package
-from inspector.ml.patchcore import DEFAULT_LAYERS, DEFAULT_SIGMA, PatchCore, check_input_size
+from inspector.ml.patchcore import (
+    DEFAULT_LAYERS,
+    DEFAULT_SIGMA,
+    PatchCore,
+    check_input_size,
+)
 from inspector.ml.preprocess import check_image, preprocess
+from inspector.training.evaluate import without_masks
 
 MIN_TRAIN = 4
 """Fewer good images than this cannot describe the normal variation of a part."""
@@ -103,7 +109,7 @@ def calibrate_threshold(holdout_scores: Sequence[float]) -> float:
 def _collect(source: Sequence[np.ndarray] | str | Path, role: str) -> tuple[list[ImageItem], str]:
     """List the images of ``source`` without decoding files yet (memory stays flat)."""
     if isinstance(source, str | Path):
-        return list(list_images(source)), f"folder {Path(source)}"
+        return list(without_masks(list_images(source))), f"folder {Path(source)}"
     items = [check_image(image, i) for i, image in enumerate(source)]
     return items, f"{len(items)} {role} images given as arrays"
 
@@ -152,6 +158,7 @@ def _extract_features(
     reader: _Reader,
     items: Sequence[ImageItem],
     input_size: int,
+    layers: Sequence[int],
     device: torch.device,
     report: Progress,
 ) -> tuple[torch.Tensor, str]:
@@ -161,7 +168,7 @@ def _extract_features(
     :class:`AnomalyInferencer`, so bank and query features are comparable.
     """
     backbone, backbone_sha256 = build_backbone()
-    model = PatchCore(backbone).to(device, memory_format=torch.channels_last)
+    model = PatchCore(backbone, layers=layers).to(device, memory_format=torch.channels_last)
     parts = []
     for images, done in reader.batches(items):
         if images:
@@ -182,6 +189,9 @@ def fit_anomaly(
     holdout_fraction: float = 0.2,
     bank_size: int = 4000,
     input_size: int = 224,
+    layers: Sequence[int] = DEFAULT_LAYERS,
+    sigma: float = DEFAULT_SIGMA,
+    score_top_fraction: float = 0.0,
     device: str = "auto",
     seed: int = 0,
     name: str = "anomaly",
@@ -199,7 +209,8 @@ def fit_anomaly(
     0.5 MB per image at 224 px, so about 1 GB for 2,000 training images.
 
     Args:
-        good: RGB ``uint8`` images of good parts, or a folder of them (searched recursively).
+        good: RGB ``uint8`` images of good parts, or a folder of them (searched
+            recursively; a ``.png`` beside a same-stem image is its mask and skipped).
         out_dir: Package directory to create.
         val_good: Separate good images for calibrating the threshold; when
             ``None``, ``holdout_fraction`` of ``good`` is held out (seeded split).
@@ -207,6 +218,14 @@ def fit_anomaly(
         bank_size: Most patch features kept in the memory bank (inference time
             grows linearly with it); all are kept when there are fewer.
         input_size: Side of the square images are resized to (a multiple of 8, >= 32).
+        layers: Backbone stages the patch features come from (the first sets the
+            map's resolution).
+        sigma: Smoothing of the anomaly map, in input pixels (0 for none).
+        score_top_fraction: Image score = mean of this share of the map's highest
+            values; 0, the default, keeps the map's maximum (what packages have
+            always meant by a score). ``patchcore.SCORE_TOP_FRACTION`` (0.01)
+            separates goods from defects better on real parts; ``inspector fit``
+            uses it. See :class:`~inspector.ml.patchcore.PatchCore`.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         seed: Seeds the split and the coreset, so a fit is repeatable.
         name: Model name, the first part of the version string.
@@ -228,7 +247,14 @@ def fit_anomaly(
     if bank_size < 1:
         msg = f"bank_size must be at least 1, got {bank_size}"
         raise ValueError(msg)
-    check_input_size(input_size, DEFAULT_LAYERS)
+    layers = tuple(layers)
+    check_input_size(input_size, layers)
+    if not sigma >= 0:
+        msg = f"sigma must be 0 or more, got {sigma}"
+        raise ValueError(msg)
+    if not 0.0 <= score_top_fraction < 1.0:
+        msg = f"score_top_fraction must be in [0, 1), got {score_top_fraction}"
+        raise ValueError(msg)
     check_name(name)
     out = Path(out_dir)
     if (out / METADATA_FILE).exists() and not overwrite:
@@ -257,7 +283,9 @@ def fit_anomaly(
 
     torch_device = select_device(device)
     reader = _Reader()
-    features, backbone_sha256 = _extract_features(reader, train, input_size, torch_device, report)
+    features, backbone_sha256 = _extract_features(
+        reader, train, input_size, layers, torch_device, report
+    )
     chosen = greedy_coreset(
         features, bank_size, seed=seed, progress=lambda d, t: report("coreset", d, t)
     )
@@ -267,12 +295,13 @@ def fit_anomaly(
         name=name,
         memory_bank=bank,
         backbone_sha256=backbone_sha256,
-        layers=DEFAULT_LAYERS,
+        layers=layers,
         input_size=input_size,
         mean=INPUT_MEAN,
         std=INPUT_STD,
-        sigma=DEFAULT_SIGMA,
+        sigma=float(sigma),
         threshold=math.nan,
+        score_top_fraction=float(score_top_fraction),
     )
 
     inferencer = AnomalyInferencer(package, device=str(torch_device), max_batch=BATCH)

@@ -1,0 +1,142 @@
+"""The ``predict`` and ``evaluate`` subcommands of ``inspector`` (quality of a model).
+
+Kept apart from :mod:`inspector.cli` so the line commands stay short; the
+main parser calls :func:`add_quality_commands` and dispatches to the handler
+each subparser sets as ``args.handler``. Heavy imports (torch) happen inside
+the handlers, so ``inspector --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def add_quality_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``predict`` and ``evaluate`` to the ``inspector`` parser's subcommands."""
+    predict = subparsers.add_parser(
+        "predict",
+        help="score images with a model; one JSON line per image",
+        description="Score images (files or folders, searched recursively) and write one JSON "
+        "object per image to --output. Unreadable images get an 'error' line; the exit code "
+        "is 1 when any did.",
+    )
+    predict.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image or folder")
+    predict.add_argument("--model", required=True, type=Path, help="model package folder")
+    predict.add_argument("--output", required=True, type=Path, help="JSONL file to write")
+    predict.add_argument("--maps", type=Path, help="folder for anomaly maps (<stem>.npy)")
+    _add_common(predict)
+    predict.set_defaults(handler=run_predict)
+
+    evaluate = subparsers.add_parser(
+        "evaluate",
+        help="measure a model on labelled images (<class>/<stem>.jpg + .png masks)",
+        description="Score every image of a labelled folder through the line's own path and "
+        "write report.json, report.html, roc.png and example overlays.",
+    )
+    evaluate.add_argument("--model", required=True, type=Path, help="model package folder")
+    evaluate.add_argument("--data", required=True, type=Path, help="labelled folder, 'good' = OK")
+    evaluate.add_argument(
+        "--report", type=Path, help="report folder (default: evaluation-<model version>)"
+    )
+    _add_common(evaluate)
+    evaluate.set_defaults(handler=run_evaluate)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threshold", type=float, help="override the model's threshold")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--batch", type=int, default=8, help="images per forward pass")
+
+
+def _progress(stage: str):  # noqa: ANN202 - a progress callback
+    def report(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        print(f"\r{stage}: {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+    return report
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """``inspector predict``: returns 1 when some image could not be read."""
+    from inspector.training.predict import predict_files
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    with args.output.open("w", encoding="utf-8") as output:
+        summary = predict_files(
+            args.model,
+            args.paths,
+            output,
+            maps_dir=args.maps,
+            threshold=args.threshold,
+            device=args.device,
+            batch=args.batch,
+            progress=_progress("predict"),
+        )
+    print(
+        f"scored {summary.scored} image(s) with {summary.model_version} (threshold "
+        f"{summary.threshold:.6g}) in {summary.seconds:.1f} s "
+        f"({summary.images_per_second:.1f} images/s); results in {args.output}"
+    )
+    if summary.failed:
+        print(
+            f"error: {summary.failed} image(s) could not be read: see their 'error' lines",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """``inspector evaluate``: returns 1 when some image could not be read."""
+    from inspector.reports.evaluation_report import summarize, write_evaluation_report
+    from inspector.training.evaluate import evaluate_package
+
+    run = evaluate_package(
+        args.model,
+        args.data,
+        threshold=args.threshold,
+        device=args.device,
+        batch=args.batch,
+        progress=_progress("evaluate"),
+    )
+    summary = summarize(run.images, run.rules.threshold)
+    out = args.report or Path(f"evaluation-{run.model_version}")
+    page = write_evaluation_report(run, summary, out)
+    print(format_summary(summary))
+    print(f"report: {page}")
+    if run.unreadable:
+        print(
+            f"error: {len(run.unreadable)} image(s) could not be read: see report.json",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def format_summary(summary) -> str:  # noqa: ANN001 - reports.evaluation_report.QualitySummary
+    """The figures a person wants on the terminal after an evaluation."""
+
+    def num(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.4f}"
+
+    def pct(value: float) -> str:
+        return "n/a" if value != value else f"{100 * value:.1f} %"
+
+    lines = [
+        f"image AUROC {num(summary.image_auroc)}  pixel AUROC {num(summary.pixel_auroc)}  "
+        f"AUPRO {num(summary.aupro)}",
+        f"at threshold {summary.threshold:.6g}: false rejects {pct(summary.false_reject_rate)}, "
+        f"escapes {pct(summary.escape_rate)}",
+        "  escapes by class: "
+        + ", ".join(f"{k} {pct(v)}" for k, v in summary.escape_by_class.items()),
+    ]
+    lines += [
+        f"escapes at {pct(p.false_reject_rate)} false rejects: {pct(p.escape_rate)} "
+        f"(threshold {p.threshold:.6g})"
+        for p in summary.operating_points
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,420 @@
+"""The evaluation report: quality figures of a model on labelled parts, for a validation file.
+
+:func:`summarize` turns per-image results into the figures the issue asks
+for (image and pixel AUROC, AUPRO, false-reject and escape rates at the
+threshold and per class, escapes at given false-reject rates);
+:func:`write_evaluation_report` writes ``report.json`` (every figure and every
+image's score, for tools and audits), ``roc.png``, overlay examples of
+catches, escapes and false rejects, and ``report.html`` that shows them all.
+
+This module sits in ``reports`` and must not import ``training`` (sibling
+layers), so it reads the evaluation through the small :class:`Evaluated` and
+:class:`EvaluationLike` protocols, which
+:class:`inspector.training.evaluate.EvaluationRun` satisfies.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from inspector.acquisition.image_files import read_image
+from inspector.core.errors import SourceError
+from inspector.core.frame import Frame
+from inspector.core.inspection import Defect, Inspection
+from inspector.core.verdict import Verdict
+from inspector.decision.rules import DecisionRules
+from inspector.overlay.compose import render_overlay
+from inspector.reports import metrics
+
+OPERATING_FALSE_REJECT_RATES = (0.01, 0.02)
+"""False-reject rates the line can afford, at which escapes are reported."""
+EXAMPLES_PER_KIND = 6
+GT_COLOR = (0, 255, 0)
+
+
+class Evaluated(Protocol):
+    """One evaluated image, as the report reads it."""
+
+    path: Path
+    defect_class: str
+    score: float
+    verdict: Verdict
+    defects: tuple[Defect, ...]
+    latency_ms: float
+    anomaly_map: np.ndarray
+    mask: np.ndarray | None
+
+
+class EvaluationLike(Protocol):
+    """An evaluation run, as the report reads it."""
+
+    model_version: str
+    model_dir: Path
+    model_files: dict[str, str]
+    model_summary: dict[str, object]
+    rules: DecisionRules
+    device: str
+    data_dir: Path
+    images: Sequence[Evaluated]
+    unreadable: Sequence[str]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """Escapes at the lowest threshold keeping false rejects at or below a rate."""
+
+    false_reject_rate: float
+    threshold: float
+    escape_rate: float
+
+
+@dataclass(frozen=True)
+class QualitySummary:
+    """The quality figures of one evaluation (``None`` where they cannot be computed).
+
+    Attributes:
+        class_counts: Images per class.
+        image_auroc: Image-level AUROC of the scores.
+        pixel_auroc: Pixel-level AUROC over images with masks (good ones included).
+        aupro: Per-region overlap, integrated to FPR 0.3 and normalised.
+        pixel_images: Images the pixel figures were computed on.
+        threshold: Threshold of the verdicts.
+        false_reject_rate: Good parts not accepted by the rules.
+        escape_rate: Defective parts accepted by the rules.
+        escape_by_class: Escape rate per defect class.
+        operating_points: Escapes at :data:`OPERATING_FALSE_REJECT_RATES`.
+        latency_ms_mean: Mean inference time per image.
+    """
+
+    class_counts: dict[str, int]
+    image_auroc: float | None
+    pixel_auroc: float | None
+    aupro: float | None
+    pixel_images: int
+    threshold: float
+    false_reject_rate: float
+    escape_rate: float
+    escape_by_class: dict[str, float]
+    operating_points: tuple[OperatingPoint, ...]
+    latency_ms_mean: float
+
+
+def summarize(images: Sequence[Evaluated], threshold: float) -> QualitySummary:
+    """Compute every figure of the report from per-image results.
+
+    Raises:
+        ValueError: no images.
+    """
+    if not images:
+        msg = "no evaluated images to summarise: check that the data folder has readable images"
+        raise ValueError(msg)
+    scores = np.array([i.score for i in images], dtype=np.float64)
+    classes = [i.defect_class for i in images]
+    labels = np.array([i.defect_class != "good" for i in images])
+    finite = np.isfinite(scores)
+    both = labels[finite].any() and not labels[finite].all()
+    points: list[OperatingPoint] = []
+    image_auroc = None
+    if both:
+        image_auroc = metrics.auroc(scores[finite], labels[finite])
+        for rate in OPERATING_FALSE_REJECT_RATES:
+            escape, at = metrics.escape_at_false_reject_rate(scores[finite], labels[finite], rate)
+            points.append(OperatingPoint(rate, at, escape))
+    with_masks = [i for i in images if i.mask is not None]
+    has_defect_pixels = any(i.mask.any() for i in with_masks)
+    pixel_auroc = aupro = None
+    if has_defect_pixels:
+        maps = [i.anomaly_map for i in with_masks]
+        masks = [i.mask for i in with_masks]
+        pixel_auroc = metrics.pixel_auroc(maps, masks)
+        aupro = metrics.aupro(maps, masks)
+    rates = metrics.decision_rates([i.verdict == Verdict.ACCEPT for i in images], classes)
+    return QualitySummary(
+        class_counts=dict(metrics.class_counts(classes)),
+        image_auroc=image_auroc,
+        pixel_auroc=pixel_auroc,
+        aupro=aupro,
+        pixel_images=len(with_masks) if has_defect_pixels else 0,
+        threshold=threshold,
+        false_reject_rate=rates.false_reject_rate,
+        escape_rate=rates.escape_rate,
+        escape_by_class=rates.escape_by_class,
+        operating_points=tuple(points),
+        latency_ms_mean=float(np.mean([i.latency_ms for i in images])),
+    )
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no nan: write ``null`` for figures that could not be computed."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def report_data(run: EvaluationLike, summary: QualitySummary) -> dict[str, Any]:
+    """Everything in ``report.json``: model, rules, data, figures, ROC and every image."""
+    scores = np.array([i.score for i in run.images])
+    labels = np.array([i.defect_class != "good" for i in run.images])
+    roc = None
+    if summary.image_auroc is not None:
+        finite = np.isfinite(scores)
+        curve = metrics.roc_curve(scores[finite], labels[finite])
+        roc = {"fpr": curve.fpr.tolist(), "tpr": curve.tpr.tolist()}
+    data = {
+        "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "model": {
+            "version": run.model_version,
+            "dir": str(run.model_dir),
+            "files_sha256": dict(run.model_files),
+            **run.model_summary,
+        },
+        "rules": {**asdict(run.rules), "version": run.rules.version},
+        "device": run.device,
+        "data": {
+            "dir": str(run.data_dir),
+            "class_counts": summary.class_counts,
+            "images": len(run.images),
+            "pixel_images": summary.pixel_images,
+            "unreadable": list(run.unreadable),
+        },
+        "metrics": asdict(summary),
+        "roc": roc,
+        "seconds": round(run.seconds, 2),
+        "images": [
+            {
+                "path": str(i.path),
+                "class": i.defect_class,
+                "score": i.score,
+                "verdict": i.verdict.value,
+                "defects": len(i.defects),
+            }
+            for i in run.images
+        ],
+    }
+    return _finite(data)
+
+
+def draw_roc(summary: QualitySummary, fpr: np.ndarray, tpr: np.ndarray, size: int = 480):
+    """ROC curve as an RGB image drawn with OpenCV (no plotting library needed).
+
+    The model's threshold and the operating points are marked, so a reader
+    sees where the line will run, not only the area.
+    """
+    margin, side = 60, size - 80
+    image = np.full((size, size, 3), 255, np.uint8)
+
+    def at(x: float, y: float) -> tuple[int, int]:
+        return int(round(margin + x * side)), int(round(margin - 40 + side - y * side))
+
+    for tick in np.linspace(0, 1, 6):
+        cv2.line(image, at(tick, 0), at(tick, 1), (225, 225, 225), 1)
+        cv2.line(image, at(0, tick), at(1, tick), (225, 225, 225), 1)
+        label = f"{tick:.1f}"
+        x, y = at(tick, 0)
+        cv2.putText(image, label, (x - 12, y + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
+        x, y = at(0, tick)
+        cv2.putText(image, label, (x - 30, y + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
+    cv2.rectangle(image, at(0, 1), at(1, 0), (0, 0, 0), 1)
+    cv2.line(image, at(0, 0), at(1, 1), (180, 180, 180), 1, cv2.LINE_AA)
+    points = np.array([at(x, y) for x, y in zip(fpr, tpr, strict=True)], np.int32)
+    cv2.polylines(image, [points], False, (31, 119, 180), 2, cv2.LINE_AA)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    x0, y0 = at(0, 0)
+    cv2.putText(image, "false-reject rate (good parts)", (x0 + 60, y0 + 38), font, 0.5, 0, 1)
+    cv2.putText(image, "catch rate (defective parts)", (8, 20), font, 0.5, 0, 1)
+    auc = "n/a" if summary.image_auroc is None else f"{summary.image_auroc:.4f}"
+    cv2.putText(image, f"AUROC {auc}", at(0.45, 0.12), font, 0.6, (31, 119, 180), 2)
+    model_point = (summary.false_reject_rate, 1.0 - summary.escape_rate)
+    if all(math.isfinite(v) for v in model_point):
+        cv2.circle(image, at(*model_point), 6, (214, 39, 40), 2, cv2.LINE_AA)
+        cv2.putText(image, "threshold", at(0.45, 0.22), font, 0.5, (214, 39, 40), 1)
+        cv2.circle(image, at(0.41, 0.235), 6, (214, 39, 40), 2, cv2.LINE_AA)
+    return image
+
+
+def _select_examples(images: Sequence[Evaluated]) -> dict[str, list[Evaluated]]:
+    """The worst escapes and false rejects, and the clearest catches, a few of each."""
+    escapes = [i for i in images if i.defect_class != "good" and i.verdict == Verdict.ACCEPT]
+    false_rejects = [i for i in images if i.defect_class == "good" and i.verdict != Verdict.ACCEPT]
+    catches = [i for i in images if i.defect_class != "good" and i.verdict != Verdict.ACCEPT]
+    n = EXAMPLES_PER_KIND
+    return {
+        "escapes": sorted(escapes, key=lambda i: i.score)[:n],
+        "false rejects": sorted(false_rejects, key=lambda i: -i.score)[:n],
+        "catches": _spread(sorted(catches, key=lambda i: i.defect_class), n),
+    }
+
+
+def _spread(items: list[Evaluated], n: int) -> list[Evaluated]:
+    if len(items) <= n:
+        return items
+    return [items[round(k * (len(items) - 1) / (n - 1))] for k in range(n)]
+
+
+def render_example(item: Evaluated, threshold: float) -> np.ndarray | None:
+    """The live view's overlay of one image, plus the ground-truth outline in green."""
+    try:
+        image = read_image(item.path)
+    except SourceError:
+        return None
+    height, width = image.shape[:2]
+    amap = cv2.resize(item.anomaly_map, (width, height), interpolation=cv2.INTER_LINEAR)
+    frame = Frame(image, "evaluation", 0, 0.0, datetime.now(UTC), origin=str(item.path), truth=None)
+    inspection = Inspection(
+        frame, item.verdict, item.score, threshold, item.defects, amap, "", "", 0.0, 0.0
+    )
+    scene = render_overlay(inspection, scale=max(1.0, 256 / max(height, width)))
+    if item.mask is not None and item.mask.any():
+        mask = cv2.resize(item.mask.astype(np.uint8), scene.shape[1::-1], cv2.INTER_NEAREST)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(scene, contours, -1, GT_COLOR, 1, cv2.LINE_AA)
+    return scene
+
+
+def write_evaluation_report(
+    run: EvaluationLike, summary: QualitySummary, out_dir: str | Path
+) -> Path:
+    """Write ``report.json``, ``report.html``, ``roc.png`` and ``examples/*.png``.
+
+    Returns:
+        The path of ``report.html``.
+    """
+    out = Path(out_dir)
+    (out / "examples").mkdir(parents=True, exist_ok=True)
+    data = report_data(run, summary)
+    (out / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    if data["roc"] is not None:
+        roc = draw_roc(summary, np.array(data["roc"]["fpr"]), np.array(data["roc"]["tpr"]))
+        cv2.imwrite(str(out / "roc.png"), cv2.cvtColor(roc, cv2.COLOR_RGB2BGR))
+    examples: dict[str, list[tuple[str, Evaluated]]] = {}
+    for kind, items in _select_examples(run.images).items():
+        examples[kind] = []
+        for n, item in enumerate(items):
+            scene = render_example(item, summary.threshold)
+            if scene is None:
+                continue
+            name = f"examples/{kind.replace(' ', '_')}_{n:02d}.png"
+            cv2.imwrite(str(out / name), cv2.cvtColor(scene, cv2.COLOR_RGB2BGR))
+            examples[kind].append((name, item))
+    page = out / "report.html"
+    page.write_text(_html(data, summary, examples), encoding="utf-8")
+    return page
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.1f} %"
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _rows(pairs: Sequence[tuple[str, str]]) -> str:
+    return "\n".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in pairs
+    )
+
+
+def _html(
+    data: dict[str, Any],
+    summary: QualitySummary,
+    examples: dict[str, list[tuple[str, Evaluated]]],
+) -> str:
+    model, rules, dataset = data["model"], data["rules"], data["data"]
+    model_rows = [
+        ("version", model["version"]),
+        ("folder", model["dir"]),
+        *((f"SHA-256 {name}", sha) for name, sha in model["files_sha256"].items()),
+        ("backbone SHA-256", str(model.get("backbone_sha256", ""))),
+        (
+            "method",
+            f"{model.get('kind')} layers {model.get('layers')}, "
+            f"{model.get('input_size')} px, bank {model.get('bank_size')} "
+            f"x {model.get('feature_dim')}, sigma {model.get('sigma')}",
+        ),
+        ("trained on", str(model.get("training", {}).get("source", "?"))),
+        ("device", data["device"]),
+    ]
+    counts = ", ".join(f"{k} {v}" for k, v in summary.class_counts.items())
+    data_rows = [
+        ("folder", dataset["dir"]),
+        ("images", f"{dataset['images']} ({counts})"),
+        ("with masks (pixel metrics)", str(dataset["pixel_images"])),
+        ("unreadable", str(len(dataset["unreadable"]))),
+    ]
+    metric_rows = [
+        ("image AUROC", _num(summary.image_auroc)),
+        ("pixel AUROC", _num(summary.pixel_auroc)),
+        ("AUPRO (FPR <= 0.3, normalised)", _num(summary.aupro)),
+        (f"threshold in force (rules {rules['version']})", _num(summary.threshold, 6)),
+        ("false-reject rate at threshold (good not accepted)", _pct(summary.false_reject_rate)),
+        ("escape rate at threshold (defective accepted)", _pct(summary.escape_rate)),
+        *(
+            (
+                f"escape rate at {_pct(p.false_reject_rate)} false rejects "
+                f"(threshold {_num(p.threshold, 6)})",
+                _pct(p.escape_rate),
+            )
+            for p in summary.operating_points
+        ),
+        ("mean inference time per image", f"{summary.latency_ms_mean:.1f} ms"),
+    ]
+    class_rows = "\n".join(
+        f"<tr><td>{html.escape(name)}</td><td>{summary.class_counts.get(name, 0)}</td>"
+        f"<td>{_pct(rate)}</td></tr>"
+        for name, rate in summary.escape_by_class.items()
+    )
+    sections = []
+    for kind, items in examples.items():
+        figures = "".join(
+            f'<figure><img src="{html.escape(name)}" alt="{html.escape(kind)}">'
+            f"<figcaption>{html.escape(item.path.name)} ({html.escape(item.defect_class)})"
+            f"<br>score {item.score:.4g}, {item.verdict.value}</figcaption></figure>"
+            for name, item in items
+        )
+        sections.append(
+            f"<h3>{html.escape(kind.capitalize())} ({len(items)} shown)</h3>"
+            f"<div class=examples>{figures or '<p>none</p>'}</div>"
+        )
+    roc = '<img src="roc.png" alt="ROC curve">' if data["roc"] is not None else "<p>n/a</p>"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Evaluation of {html.escape(model["version"])}</title>
+<style>
+body {{ font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
+table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
+th {{ background: #f3f3f3; font-weight: normal; }}
+.examples {{ display: flex; flex-wrap: wrap; gap: 12px; }}
+figure {{ margin: 0; font-size: 0.8em; }} figure img {{ max-height: 260px; }}
+</style></head><body>
+<h1>Model evaluation report</h1>
+<p>Generated {html.escape(data["created_at"])} by <code>inspector evaluate</code> in
+{data["seconds"]} s. Verdicts come from the live line's own inference and decision path.</p>
+<h2>Model</h2><table>{_rows(model_rows)}</table>
+<h2>Data</h2><table>{_rows(data_rows)}</table>
+<h2>Results</h2><table>{_rows(metric_rows)}</table>
+<h2>Escapes per defect class (at the threshold in force)</h2>
+<table><tr><th>class</th><th>images</th><th>escape rate</th></tr>{class_rows}</table>
+<h2>ROC curve</h2>{roc}
+<h2>Examples</h2>
+<p>Heat map and red outlines: what the model found; green outline: the ground-truth defect.</p>
+{"".join(sections)}
+<p>Every image's score and verdict is listed in <code>report.json</code>.</p>
+</body></html>
+"""

@@ -1,0 +1,320 @@
+"""Evaluating a model package on labelled images, through the live line's own path.
+
+Every image goes through :class:`~inspector.ml.inferencer.AnomalyInferencer`
+and :func:`inspector.decision.decide`, exactly as on the line, so the rates an
+evaluation reports are the rates the line would see with the same rules.
+
+The data folder has one sub-folder per class, ``good`` holding the
+defect-free parts: ``<class>/<stem>.jpg`` plus, optionally, a ground-truth
+mask ``<class>/<stem>.png`` (non-zero where the defect is). This is the
+layout of ``../shared/datasets/magnetic-tile`` and of MVTec AD's test split
+once its masks are moved beside their images.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from inspector.acquisition.image_files import IMAGE_EXTENSIONS, read_image
+from inspector.core.errors import SourceError
+from inspector.core.inspection import Defect
+from inspector.core.verdict import Verdict
+from inspector.decision.decide import decide
+from inspector.decision.rules import DecisionRules
+from inspector.ml.inferencer import AnomalyInferencer
+
+GOOD_CLASS = "good"
+MASK_EXTENSION = ".png"
+PIXEL_MAX_SIDE = 512
+"""Maps and masks kept for pixel metrics are shrunk to this longer side at most."""
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    """One image of an evaluation set and what is known about it."""
+
+    path: Path
+    defect_class: str
+    mask_path: Path | None
+
+    @property
+    def defective(self) -> bool:
+        """Whether the part is known to be defective (any class but ``good``)."""
+        return self.defect_class != GOOD_CLASS
+
+
+@dataclass(frozen=True, eq=False)
+class EvaluatedImage:
+    """The line's result for one labelled image.
+
+    Attributes:
+        path: The image file.
+        defect_class: Its folder name; ``good`` for defect-free parts.
+        score: Image anomaly score.
+        verdict: What the decision rules made of it.
+        defects: Regions the rules found (empty unless over the threshold).
+        latency_ms: Inference time per image in its batch (decoding excluded).
+        image_size: ``(height, width)`` of the image.
+        anomaly_map: ``float32`` map, shrunk to at most ``PIXEL_MAX_SIDE`` on its longer side.
+        mask: ``bool`` ground truth at the map's size; ``None`` for a defective
+            image without a mask file (a good image without one is all false).
+    """
+
+    path: Path
+    defect_class: str
+    score: float
+    verdict: Verdict
+    defects: tuple[Defect, ...]
+    latency_ms: float
+    image_size: tuple[int, int]
+    anomaly_map: np.ndarray
+    mask: np.ndarray | None
+
+    @property
+    def defective(self) -> bool:
+        """Whether the part is known to be defective."""
+        return self.defect_class != GOOD_CLASS
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the gate let the part pass (REVIEW goes to the reject bin)."""
+        return self.verdict == Verdict.ACCEPT
+
+
+@dataclass(frozen=True, eq=False)
+class EvaluationRun:
+    """Everything an evaluation measured, before any metric is computed.
+
+    Attributes:
+        model_version: Version string of the package evaluated.
+        model_dir: Its folder.
+        model_files: SHA-256 of each of its data files.
+        model_summary: Its architecture and training summary, for the report.
+        rules: The decision rules the verdicts were made with.
+        device: Where inference ran, named for people.
+        data_dir: The labelled folder.
+        images: One result per readable image, in file order.
+        unreadable: ``"path: reason"`` for each image that could not be decoded.
+        seconds: Wall time of the whole evaluation.
+    """
+
+    model_version: str
+    model_dir: Path
+    model_files: dict[str, str]
+    model_summary: dict[str, object]
+    rules: DecisionRules
+    device: str
+    data_dir: Path
+    images: tuple[EvaluatedImage, ...]
+    unreadable: tuple[str, ...]
+    seconds: float
+
+    @property
+    def scores(self) -> np.ndarray:
+        """Image scores, in ``images`` order."""
+        return np.array([image.score for image in self.images], dtype=np.float64)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """``True`` for defective images, in ``images`` order."""
+        return np.array([image.defective for image in self.images], dtype=bool)
+
+    @property
+    def classes(self) -> list[str]:
+        """Class of each image, in ``images`` order."""
+        return [image.defect_class for image in self.images]
+
+
+def without_masks(files: Sequence[Path]) -> list[Path]:
+    """Drop ground-truth masks: a ``.png`` beside an image of the same stem is its mask.
+
+    Datasets in the evaluation layout keep masks next to the images (the good
+    class too, with empty masks), so fitting or predicting on such a folder
+    must not take the masks for images of parts.
+    """
+    images = {(f.parent, f.stem) for f in files if f.suffix.lower() != MASK_EXTENSION}
+    return [
+        f
+        for f in files
+        if not (f.suffix.lower() == MASK_EXTENSION and (f.parent, f.stem) in images)
+    ]
+
+
+def list_labelled_images(data_dir: str | Path) -> list[LabelledImage]:
+    """The images of a ``<class>/<stem>.<ext>`` folder with their optional ``.png`` masks.
+
+    A ``.png`` beside an image of the same stem and another extension is that
+    image's mask, not an image.
+
+    Raises:
+        SourceError: the folder is missing, has no ``good`` class, or no images.
+    """
+    root = Path(data_dir)
+    if not root.is_dir():
+        msg = f"evaluation folder {root} does not exist or is not a folder: check the path"
+        raise SourceError(msg)
+    found: list[LabelledImage] = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        files = sorted(
+            p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+        )
+        for file in without_masks(files):
+            mask = file.with_suffix(MASK_EXTENSION)
+            has_mask = mask.is_file() and mask != file
+            found.append(LabelledImage(file, folder.name, mask if has_mask else None))
+    classes = {image.defect_class for image in found}
+    if not found or GOOD_CLASS not in classes:
+        msg = (
+            f"{root} has no images in a '{GOOD_CLASS}' sub-folder (found classes "
+            f"{sorted(classes) or 'none'}): lay it out as <class>/<stem>.jpg with '{GOOD_CLASS}' "
+            "for defect-free parts"
+        )
+        raise SourceError(msg)
+    return found
+
+
+def _shrink(array: np.ndarray, max_side: int, interpolation: int) -> np.ndarray:
+    height, width = array.shape[:2]
+    scale = max_side / max(height, width)
+    if max_side <= 0 or scale >= 1.0:
+        return array
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(array, size, interpolation=interpolation)
+
+
+def _read_mask(item: LabelledImage, shape: tuple[int, int]) -> np.ndarray | None:
+    if item.mask_path is None:
+        return None if item.defective else np.zeros(shape, dtype=bool)
+    mask = cv2.imread(str(item.mask_path), cv2.IMREAD_GRAYSCALE)
+    if mask is None:
+        msg = f"cannot decode mask {item.mask_path}: fix or remove it"
+        raise SourceError(msg)
+    if mask.shape != shape:
+        mask = cv2.resize(mask, shape[::-1], interpolation=cv2.INTER_NEAREST)
+    return mask > 127
+
+
+def evaluate_package(
+    model: str | Path | AnomalyInferencer,
+    data_dir: str | Path,
+    *,
+    threshold: float | None = None,
+    device: str = "auto",
+    batch: int = 8,
+    pixel_max_side: int = PIXEL_MAX_SIDE,
+    progress: Progress | None = None,
+) -> EvaluationRun:
+    """Score every labelled image of ``data_dir`` and decide it as the line would.
+
+    Unreadable images are listed in the result, not fatal: an evaluation of
+    hundreds of images should not stop at one bad file, but the report must
+    say the set was incomplete.
+
+    Args:
+        model: A model package folder, or an inferencer already built.
+        data_dir: Folder in the ``<class>/<stem>.jpg`` (+ ``.png`` mask) layout.
+        threshold: Image-score threshold for the verdicts; the package's calibrated
+            default when ``None``.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"`` (ignored for a built inferencer).
+        batch: Images per forward pass.
+        pixel_max_side: Longer side of the maps and masks kept for pixel metrics
+            (bounds memory on large sets); 0 keeps full resolution.
+        progress: Called as ``progress(done, total)`` after each batch.
+
+    Raises:
+        SourceError: the folder is missing or badly laid out, or a mask is unreadable.
+        ModelPackageError: the model package cannot be loaded.
+        ValueError: ``threshold`` or ``batch`` is out of range.
+    """
+    started = time.perf_counter()
+    items = list_labelled_images(data_dir)
+    inferencer = (
+        model
+        if isinstance(model, AnomalyInferencer)
+        else AnomalyInferencer(model, device=device, max_batch=batch)
+    )
+    rules = DecisionRules(inferencer.default_threshold if threshold is None else threshold)
+    results: list[EvaluatedImage] = []
+    unreadable: list[str] = []
+    for start in range(0, len(items), batch):
+        chunk: list[tuple[LabelledImage, np.ndarray]] = []
+        for item in items[start : start + batch]:
+            try:
+                chunk.append((item, read_image(item.path)))
+            except SourceError as exc:
+                unreadable.append(str(exc))
+        if chunk:
+            results.extend(_score_chunk(inferencer, rules, chunk, pixel_max_side))
+        if progress is not None:
+            progress(min(start + batch, len(items)), len(items))
+    package = inferencer.package
+    return EvaluationRun(
+        model_version=inferencer.version,
+        model_dir=Path(package.path) if package.path is not None else Path(),
+        model_files=dict(package.files),
+        model_summary=_model_summary(inferencer),
+        rules=rules,
+        device=inferencer.device_label,
+        data_dir=Path(data_dir),
+        images=tuple(results),
+        unreadable=tuple(unreadable),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _score_chunk(
+    inferencer: AnomalyInferencer,
+    rules: DecisionRules,
+    chunk: Sequence[tuple[LabelledImage, np.ndarray]],
+    pixel_max_side: int,
+) -> list[EvaluatedImage]:
+    began = time.perf_counter()
+    outputs = inferencer.predict([image for _, image in chunk])
+    per_image_ms = 1000.0 * (time.perf_counter() - began) / len(chunk)
+    results = []
+    for (item, image), output in zip(chunk, outputs, strict=True):
+        verdict, defects = decide(output, rules)
+        small_map = _shrink(output.anomaly_map, pixel_max_side, cv2.INTER_AREA)
+        mask = _read_mask(item, image.shape[:2])
+        if mask is not None:
+            small = _shrink(mask.astype(np.uint8), pixel_max_side, cv2.INTER_NEAREST)
+            mask = small.astype(bool)
+        results.append(
+            EvaluatedImage(
+                path=item.path,
+                defect_class=item.defect_class,
+                score=output.score,
+                verdict=verdict,
+                defects=defects,
+                latency_ms=per_image_ms,
+                image_size=(image.shape[0], image.shape[1]),
+                anomaly_map=small_map.astype(np.float32, copy=False),
+                mask=mask,
+            )
+        )
+    return results
+
+
+def _model_summary(inferencer: AnomalyInferencer) -> dict[str, object]:
+    package = inferencer.package
+    return {
+        "name": package.name,
+        "created_at": package.created_at,
+        "kind": "patchcore",
+        "layers": list(package.layers),
+        "input_size": package.input_size,
+        "sigma": package.sigma,
+        "bank_size": int(package.memory_bank.shape[0]),
+        "feature_dim": int(package.memory_bank.shape[1]),
+        "backbone_sha256": package.backbone_sha256,
+        "default_threshold": package.threshold,
+        "training": dict(package.training),
+    }
