@@ -1,45 +1,25 @@
 import sqlite3
 import threading
 import time
-from datetime import UTC, datetime
 
 import pytest
 
-from inspector.core import Verdict
 from inspector.core.errors import StorageError
 from inspector.storage.backup import backup_database
 from inspector.storage.engine import open_database
-from inspector.storage.repository import NewRecord, add_inspections, count_inspections
-
-
-def _record(part_id: int) -> NewRecord:
-    return NewRecord(
-        captured_at=datetime.now(UTC),
-        station="s",
-        camera_id="c",
-        part_id=part_id,
-        verdict=Verdict.ACCEPT,
-        score=1.0,
-        threshold=2.0,
-        model_version="m",
-        rules_version="r",
-        inference_ms=1.0,
-        latency_ms=2.0,
-        error=None,
-        image_path=None,
-        defects=(),
-    )
+from inspector.storage.repository import add_inspections, count_inspections
+from tests.unit.storage.records import new_record
 
 
 def test_backup_while_the_line_writes_is_consistent(tmp_path):
     engine = open_database(tmp_path / "live.db")
-    add_inspections(engine, [_record(i) for i in range(2000)])
+    add_inspections(engine, [new_record(i) for i in range(2000)])
     stop = threading.Event()
 
     def keep_writing():
         part_id = 10_000
         while not stop.is_set():
-            add_inspections(engine, [_record(part_id + i) for i in range(20)])
+            add_inspections(engine, [new_record(part_id + i) for i in range(20)])
             part_id += 20
             time.sleep(0.005)
 

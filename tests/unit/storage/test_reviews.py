@@ -9,13 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from inspector.core import Defect, Inspection, Verdict
-from inspector.storage.engine import MIGRATIONS_DIR, open_database
+from inspector.storage.engine import open_database
 from inspector.storage.image_store import ImageStore
 from inspector.storage.repository import (
     NewRecord,
@@ -32,6 +30,7 @@ from inspector.storage.reviews import (
     review_history,
     review_queue,
 )
+from tests.unit.storage.records import database_at, downgrade
 
 MakeInspection = Callable[..., Inspection]
 MakeDefect = Callable[..., Defect]
@@ -349,20 +348,7 @@ def test_upgrading_a_first_schema_database_keeps_its_records_and_adds_reviews(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "old.db"
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    old = create_engine(f"sqlite:///{path}")
-    with old.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
-        connection.execute(
-            text(
-                "INSERT INTO inspections (captured_at, station, camera_id, part_id, verdict, "
-                "threshold, model_version, rules_version, inference_ms, latency_ms) VALUES "
-                "('2026-01-01 00:00:00.000000', 's', 'c', 1, 'reject', 0.5, 'm', 'r', 1, 2)"
-            )
-        )
-    old.dispose()
+    database_at(path, "0001")
 
     engine = open_database(path)
     add_review(engine, 1, reviewer="qa", decision="false_reject")
@@ -372,10 +358,8 @@ def test_upgrading_a_first_schema_database_keeps_its_records_and_adds_reviews(
     assert "ix_inspections_station_captured_at" in indexes
     engine.dispose()
 
-    down = create_engine(f"sqlite:///{path}")  # and back down: reviews go, records stay
-    with down.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0001")
+    downgrade(path, "0001")  # and back down: reviews go, records stay
+    down = create_engine(f"sqlite:///{path}")
     assert "reviews" not in inspect(down).get_table_names()
     with down.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM inspections")).scalar() == 1

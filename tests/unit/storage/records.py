@@ -1,0 +1,74 @@
+"""Small builders shared by storage tests: plain records and databases at an old revision."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+
+from inspector.core import Verdict
+from inspector.storage.engine import MIGRATIONS_DIR
+from inspector.storage.repository import NewRecord
+
+
+def new_record(
+    part_id: int = 1,
+    *,
+    verdict: Verdict = Verdict.ACCEPT,
+    score: float | None = 1.0,
+    serial: str | None = None,
+) -> NewRecord:
+    """A record as the writer would store it, now, without image or defects."""
+    return NewRecord(
+        captured_at=datetime.now(UTC),
+        station="s",
+        camera_id="c",
+        part_id=part_id,
+        verdict=verdict,
+        score=score,
+        threshold=2.0,
+        model_version="m",
+        rules_version="r",
+        inference_ms=1.0,
+        latency_ms=2.0,
+        error=None,
+        image_path=None,
+        serial=serial,
+    )
+
+
+def migrations_config() -> Config:
+    """Alembic configuration pointing at the package's migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def database_at(path: Path, revision: str) -> None:
+    """Create a database migrated only to ``revision``, holding one reject record (id 1)."""
+    config = migrations_config()
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+        connection.execute(
+            text(
+                "INSERT INTO inspections (captured_at, station, camera_id, part_id, verdict, "
+                "threshold, model_version, rules_version, inference_ms, latency_ms) VALUES "
+                "('2026-01-01 00:00:00.000000', 's', 'c', 1, 'reject', 0.5, 'm', 'r', 1, 2)"
+            )
+        )
+    engine.dispose()
+
+
+def downgrade(path: Path, revision: str) -> None:
+    """Migrate an existing database down to ``revision``."""
+    config = migrations_config()
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+    engine.dispose()
