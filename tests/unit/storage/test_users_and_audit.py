@@ -92,16 +92,12 @@ def test_empty_log_verifies(engine):
 
 
 def test_every_review_is_in_the_audit_log(engine):
-    from datetime import UTC, datetime
-
     from inspector.core import Verdict
-    from inspector.storage.repository import NewRecord, add_inspections
+    from inspector.storage.repository import add_inspections
     from inspector.storage.reviews import add_review
+    from tests.unit.storage.records import new_record
 
-    record = NewRecord(
-        datetime.now(UTC), "s", "c", 1, Verdict.REJECT, 2.0, 1.0, "m", "r", 1.0, 1.0, None, None
-    )
-    [inspection_id] = add_inspections(engine, [record])
+    [inspection_id] = add_inspections(engine, [new_record(verdict=Verdict.REJECT, score=2.0)])
     add_review(engine, inspection_id, reviewer="qa.kim", decision="false_reject", note="dust")
     [entry] = audit_entries(engine)
     assert (entry.actor, entry.action, entry.old_value, entry.new_value, entry.reason) == (
