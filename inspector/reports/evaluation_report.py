@@ -238,12 +238,16 @@ def draw_roc(summary: QualitySummary, fpr: np.ndarray, tpr: np.ndarray, size: in
     cv2.putText(image, "false-reject rate (good parts)", (x0 + 60, y0 + 38), font, 0.5, 0, 1)
     cv2.putText(image, "catch rate (defective parts)", (8, 20), font, 0.5, 0, 1)
     auc = "n/a" if summary.image_auroc is None else f"{summary.image_auroc:.4f}"
-    cv2.putText(image, f"AUROC {auc}", at(0.45, 0.12), font, 0.6, (31, 119, 180), 2)
+    cv2.putText(image, f"AUROC {auc}", at(0.55, 0.06), font, 0.6, (31, 119, 180), 2)
     model_point = (summary.false_reject_rate, 1.0 - summary.escape_rate)
     if all(math.isfinite(v) for v in model_point):
-        cv2.circle(image, at(*model_point), 6, (214, 39, 40), 2, cv2.LINE_AA)
-        cv2.putText(image, "threshold", at(0.45, 0.22), font, 0.5, (214, 39, 40), 1)
-        cv2.circle(image, at(0.41, 0.235), 6, (214, 39, 40), 2, cv2.LINE_AA)
+        # Label the operating point itself: a separate legend circle reads as data.
+        frr, catch = model_point
+        x, y = at(frr, catch)
+        cv2.circle(image, (x, y), 6, (214, 39, 40), 2, cv2.LINE_AA)
+        label = f"threshold in force: {100 * frr:.1f} % FRR, {100 * catch:.1f} % caught"
+        label_y = min(max(y + 4, 40), at(0, 0)[1] - 30)
+        cv2.putText(image, label, (x + 12, label_y), font, 0.42, (214, 39, 40), 1, cv2.LINE_AA)
     return image
 
 
