@@ -43,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _user(args)
         if command == "audit":
             return _audit(args)
+        if command == "learn-good":
+            return _learn_good(args)
         handler = getattr(args, "handler", None)
         if handler is not None:  # report, predict, evaluate
             return handler(args)
@@ -114,6 +116,16 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--by", default="admin", help="who is adding the user (audited)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.add_argument("--db", help="database (default: the user data folder's)")
+
+    learn = sub.add_parser(
+        "learn-good", help="'this is OK': teach the model stored false rejects, as a new version"
+    )
+    learn.add_argument("--model", required=True, type=Path, help="model package in use")
+    learn.add_argument("--out", required=True, type=Path, help="folder for the new package")
+    learn.add_argument("--inspection", required=True, type=int, nargs="+", help="record ids")
+    learn.add_argument("--by", required=True, help="who says these parts are OK (audited)")
+    learn.add_argument("--db", help="database (default: the user data folder's)")
+    learn.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
 
     audit = sub.add_parser("audit", help="the tamper-evident audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
@@ -316,6 +328,30 @@ def _user(args: argparse.Namespace) -> int:
     engine = open_database(args.db or default_database_path())
     user = add_user(engine, args.name, Role(args.role), password, actor=args.by)
     print(f"user {user.name} added with role {user.role.value}")
+    return EXIT_OK
+
+
+def _learn_good(args: argparse.Namespace) -> int:
+    from inspector.storage.engine import default_database_path, open_database
+    from inspector.storage.image_store import ImageStore
+    from inspector.training.learn_good import learn_good_parts
+
+    database = Path(args.db) if args.db else default_database_path()
+    engine = open_database(database)
+    result = learn_good_parts(
+        engine,
+        ImageStore.beside(database),
+        args.model,
+        args.inspection,
+        args.out,
+        actor=args.by,
+        device=args.device,
+    )
+    print(
+        f"model {result.new_version} saved to {result.package_dir} "
+        f"(from {result.old_version}, {result.added_patches} good patches added); "
+        "switch the station to it to use it"
+    )
     return EXIT_OK
 
 
