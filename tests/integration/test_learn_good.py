@@ -16,7 +16,7 @@ from inspector.storage.image_store import ImageStore
 from inspector.storage.repository import add_inspections
 from inspector.storage.reviews import latest_reviews
 from inspector.training.learn_good import learn_good_parts
-from tests.unit.storage.records import new_record
+from tests.records import new_record
 
 pytestmark = pytest.mark.slow
 

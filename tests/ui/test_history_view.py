@@ -14,11 +14,12 @@ from inspector.core import Defect, Verdict
 from inspector.pipeline.line import LineSettings
 from inspector.storage.engine import open_database
 from inspector.storage.image_store import ImageStore
-from inspector.storage.repository import NewRecord, add_inspections
+from inspector.storage.repository import add_inspections
 from inspector.storage.reviews import ReviewDecision, add_review
 from inspector.ui.history_view import HistoryView
 from inspector.ui.main_window import MainWindow
 from inspector.ui.stored_inspection_dialog import NO_MAP_NOTE, StoredInspectionDialog
+from tests.records import new_record
 
 T0 = datetime(2026, 5, 4, 6, 0, tzinfo=UTC)
 PARTS = 3000
@@ -41,19 +42,12 @@ def db(tmp_path: Path) -> Path:
         verdict = _verdict(i)
         when = T0 + timedelta(minutes=i)
         records.append(
-            NewRecord(
+            new_record(
                 captured_at=when,
                 station=f"line-{i % 2 + 1}",
-                camera_id="cam0",
                 part_id=i,
                 verdict=verdict,
                 score=round(0.9 if verdict is Verdict.REJECT else 0.1 + (i % 30) / 100, 3),
-                threshold=0.5,
-                model_version="m-1",
-                rules_version="r-1",
-                inference_ms=1.0,
-                latency_ms=2.0,
-                error=None,
                 image_path=store.save(
                     image, captured_at=when, station="line", part_id=i, verdict=verdict
                 )

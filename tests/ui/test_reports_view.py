@@ -12,9 +12,10 @@ from inspector.core import Defect, Verdict
 from inspector.reports.quality import ShiftCalendar
 from inspector.storage.engine import open_database
 from inspector.storage.image_store import ImageStore
-from inspector.storage.repository import NewRecord, add_inspections
+from inspector.storage.repository import add_inspections
 from inspector.storage.reviews import ReviewDecision, add_review
 from inspector.ui.reports_view import ReportsView
+from tests.records import new_record
 
 T0 = datetime(2026, 5, 4, 0, 0, tzinfo=UTC)
 DAYS = 10
@@ -33,20 +34,12 @@ def db(tmp_path: Path) -> Path:
         for i in range(PER_DAY):
             bad = i < rejects
             records.append(
-                NewRecord(
+                new_record(
                     captured_at=T0 + timedelta(days=day, minutes=10 * i),
                     station="line-1",
-                    camera_id="cam0",
                     part_id=day * PER_DAY + i,
                     verdict=Verdict.REJECT if bad else Verdict.ACCEPT,
                     score=0.9 if bad else 0.2 + 0.001 * (i % 7),
-                    threshold=0.5,
-                    model_version="m-1",
-                    rules_version="r-1",
-                    inference_ms=1.0,
-                    latency_ms=2.0,
-                    error=None,
-                    image_path=None,
                     defects=(Defect("crack" if i == 0 else "scratch", 0.9, (1, 1, 4, 4), 9),)
                     if bad
                     else (),

@@ -13,9 +13,10 @@ from PySide6.QtCore import QSettings, Qt
 from inspector.core import Defect, Verdict
 from inspector.storage.engine import open_database
 from inspector.storage.image_store import ImageStore
-from inspector.storage.repository import NewRecord, add_inspections, get_inspection
+from inspector.storage.repository import add_inspections, get_inspection
 from inspector.storage.reviews import ReviewDecision, review_history
 from inspector.ui.review_view import REVIEWER_KEY, ReviewView
+from tests.records import new_record
 
 T0 = datetime(2026, 5, 4, 6, 0, tzinfo=UTC)
 CLASSES = ("scratch", "spot", "crack")
@@ -36,19 +37,12 @@ def db(tmp_path: Path) -> Path:
         verdict = (Verdict.REVIEW if i % 8 == 1 else Verdict.REJECT) if queued else Verdict.ACCEPT
         image = rng.integers(0, 255, (96, 96, 3), dtype=np.uint8)
         records.append(
-            NewRecord(
+            new_record(
                 captured_at=when,
                 station="line-1",
-                camera_id="cam0",
                 part_id=i,
                 verdict=verdict,
                 score=0.8 if queued else 0.2,
-                threshold=0.5,
-                model_version="m-1",
-                rules_version="r-1",
-                inference_ms=1.0,
-                latency_ms=2.0,
-                error=None,
                 image_path=store.save(
                     image, captured_at=when, station="line-1", part_id=i, verdict=verdict
                 ),

@@ -17,6 +17,7 @@ from inspector.storage.engine import open_database
 from inspector.storage.history import HistoryFilter
 from inspector.storage.repository import NewRecord, add_inspections
 from inspector.storage.reviews import add_review
+from tests.records import new_record
 
 T0 = datetime(2026, 5, 4, 6, 0, tzinfo=UTC)
 
@@ -31,22 +32,13 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 def _record(i: int, verdict: Verdict, **changes: object) -> NewRecord:
     values: dict[str, object] = {
         "captured_at": T0 + timedelta(minutes=i),
-        "station": "line-1",
-        "camera_id": "cam0",
         "part_id": 100 + i,
         "verdict": verdict,
         "score": 0.25 + i / 100,
-        "threshold": 0.5,
-        "model_version": "m-1",
-        "rules_version": "r-1",
         "inference_ms": 4.5,
         "latency_ms": 12.0,
-        "error": None,
-        "image_path": None,
-        "defects": (),
     }
-    values.update(changes)
-    return NewRecord(**values)  # type: ignore[arg-type]
+    return new_record(**{**values, **changes})
 
 
 @pytest.fixture

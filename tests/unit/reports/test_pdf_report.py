@@ -16,8 +16,9 @@ from inspector.core import Defect, Verdict
 from inspector.reports.pdf_report import write_pdf_report
 from inspector.storage.engine import open_database
 from inspector.storage.image_store import ImageStore
-from inspector.storage.repository import NewRecord, add_inspections
+from inspector.storage.repository import add_inspections
 from inspector.storage.reviews import ReviewDecision, add_review
+from tests.records import new_record
 
 T0 = datetime(2026, 5, 4, 6, 0, tzinfo=UTC)
 START, END = T0, T0 + timedelta(days=1)
@@ -37,19 +38,12 @@ def db(tmp_path: Path) -> Path:
         when = T0 + timedelta(hours=2 * i) if i < 10 else END + timedelta(hours=1)
         bad = verdict is not Verdict.ACCEPT
         records.append(
-            NewRecord(
+            new_record(
                 captured_at=when,
                 station="line-1",
-                camera_id="cam0",
                 part_id=i,
                 verdict=verdict,
                 score=0.9 if bad else 0.2 + 0.01 * i,
-                threshold=0.5,
-                model_version="m-1",
-                rules_version="r-1",
-                inference_ms=1.0,
-                latency_ms=2.0,
-                error=None,
                 image_path=(
                     store.save(
                         image, captured_at=when, station="line-1", part_id=i, verdict=verdict

@@ -24,8 +24,9 @@ from inspector.reports.quality import (
     yield_series,
 )
 from inspector.storage.engine import open_database
-from inspector.storage.repository import NewRecord, add_inspections
+from inspector.storage.repository import add_inspections
 from inspector.storage.reviews import add_review
+from tests.records import new_record
 
 A, R, V = Verdict.ACCEPT, Verdict.REJECT, Verdict.REVIEW
 MAY4 = datetime(2026, 5, 4, tzinfo=UTC)
@@ -53,20 +54,12 @@ def _add(
     kinds: tuple[str, ...] = (),
 ) -> int:
     defects = tuple(Defect(kind=k, confidence=0.9, box=(0, 0, 4, 4), area_px=16) for k in kinds)
-    record = NewRecord(
+    record = new_record(
         captured_at=when,
         station=station,
-        camera_id="cam0",
         part_id=0,
         verdict=verdict,
         score=score,
-        threshold=0.5,
-        model_version="m-1",
-        rules_version="r-1",
-        inference_ms=1.0,
-        latency_ms=2.0,
-        error=None,
-        image_path=None,
         defects=defects,
     )
     return add_inspections(engine, [record])[0]

@@ -8,18 +8,18 @@ from inspector.core.errors import StorageError
 from inspector.storage.backup import backup_database
 from inspector.storage.engine import open_database
 from inspector.storage.repository import add_inspections, count_inspections
-from tests.unit.storage.records import new_record
+from tests.records import new_record
 
 
 def test_backup_while_the_line_writes_is_consistent(tmp_path):
     engine = open_database(tmp_path / "live.db")
-    add_inspections(engine, [new_record(i) for i in range(2000)])
+    add_inspections(engine, [new_record(part_id=i) for i in range(2000)])
     stop = threading.Event()
 
     def keep_writing():
         part_id = 10_000
         while not stop.is_set():
-            add_inspections(engine, [new_record(part_id + i) for i in range(20)])
+            add_inspections(engine, [new_record(part_id=part_id + i) for i in range(20)])
             part_id += 20
             time.sleep(0.005)
 

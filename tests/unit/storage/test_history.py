@@ -19,6 +19,7 @@ from inspector.storage.history import (
 )
 from inspector.storage.repository import NewRecord, add_inspections
 from inspector.storage.reviews import ReviewDecision, add_review
+from tests.records import new_record
 
 T0 = datetime(2026, 5, 4, 6, 0, tzinfo=UTC)
 
@@ -44,7 +45,7 @@ def _record(i: int) -> NewRecord:
     kinds = {2: ("scratch",), 6: ("dent", "scratch"), 10: ("dent",)}.get(i % 12, ())
     if verdict is Verdict.REJECT and not kinds:
         kinds = ("crack",)
-    return NewRecord(
+    return new_record(
         # Every third part shares its capture time with the next one: ties broken by id.
         captured_at=T0 + timedelta(seconds=10 * (i - i % 3 // 2)),
         station=f"line-{i % 2 + 1}",
@@ -52,13 +53,7 @@ def _record(i: int) -> NewRecord:
         part_id=i,
         verdict=verdict,
         score=None if i % 7 == 5 else round(0.1 + (i % 5) * 0.1, 1),  # many equal scores
-        threshold=0.5,
         model_version="m-1" if i < 15 else "m-2",
-        rules_version="r-1",
-        inference_ms=1.0,
-        latency_ms=2.0,
-        error=None,
-        image_path=None,
         defects=tuple(Defect(kind=k, confidence=0.9, box=(1, 2, 3, 4), area_px=9) for k in kinds),
     )
 

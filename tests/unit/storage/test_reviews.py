@@ -16,7 +16,6 @@ from inspector.core import Defect, Inspection, Verdict
 from inspector.storage.engine import open_database
 from inspector.storage.image_store import ImageStore
 from inspector.storage.repository import (
-    NewRecord,
     add_inspections,
     get_inspection,
     record_from_inspection,
@@ -30,7 +29,7 @@ from inspector.storage.reviews import (
     review_history,
     review_queue,
 )
-from tests.unit.storage.records import database_at, downgrade
+from tests.records import database_at, downgrade, new_record
 
 MakeInspection = Callable[..., Inspection]
 MakeDefect = Callable[..., Defect]
@@ -210,19 +209,12 @@ def _store_part(
         if keep_image
         else None
     )
-    record = NewRecord(
+    record = new_record(
         captured_at=captured_at,
         station="s",
-        camera_id="cam0",
         part_id=part_id,
         verdict=verdict,
         score=0.8,
-        threshold=0.5,
-        model_version="m-1",
-        rules_version="r-1",
-        inference_ms=1.0,
-        latency_ms=2.0,
-        error=None,
         image_path=path,
     )
     return add_inspections(engine, [record])[0]

@@ -5,7 +5,7 @@ from sqlalchemy import create_engine, inspect, text
 from inspector.storage.engine import open_database
 from inspector.storage.history import HistoryFilter, count_history, history_page
 from inspector.storage.repository import add_inspections, get_inspection
-from tests.unit.storage.records import database_at, downgrade, new_record
+from tests.records import database_at, downgrade, new_record
 
 
 def test_serial_round_trips(tmp_path):

@@ -95,7 +95,7 @@ def test_every_review_is_in_the_audit_log(engine):
     from inspector.core import Verdict
     from inspector.storage.repository import add_inspections
     from inspector.storage.reviews import add_review
-    from tests.unit.storage.records import new_record
+    from tests.records import new_record
 
     [inspection_id] = add_inspections(engine, [new_record(verdict=Verdict.REJECT, score=2.0)])
     add_review(engine, inspection_id, reviewer="qa.kim", decision="false_reject", note="dust")

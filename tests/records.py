@@ -1,9 +1,11 @@
-"""Small builders shared by storage tests: plain records and databases at an old revision."""
+"""Small builders shared by tests: plain records and databases at an old revision."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -14,30 +16,28 @@ from inspector.storage.engine import MIGRATIONS_DIR
 from inspector.storage.repository import NewRecord
 
 
-def new_record(
-    part_id: int = 1,
-    *,
-    verdict: Verdict = Verdict.ACCEPT,
-    score: float | None = 1.0,
-    serial: str | None = None,
-) -> NewRecord:
-    """A record as the writer would store it, now, without image or defects."""
-    return NewRecord(
+def new_record(**fields: Any) -> NewRecord:
+    """A record as the writer would store it; ``fields`` override plain defaults.
+
+    Defaults: now, station ``line-1``, camera ``cam0``, part 0, ACCEPT with score
+    0.3 against threshold 0.5, model ``m-1``, rules ``r-1``, no image, no defects.
+    """
+    base = NewRecord(
         captured_at=datetime.now(UTC),
-        station="s",
-        camera_id="c",
-        part_id=part_id,
-        verdict=verdict,
-        score=score,
-        threshold=2.0,
-        model_version="m",
-        rules_version="r",
+        station="line-1",
+        camera_id="cam0",
+        part_id=0,
+        verdict=Verdict.ACCEPT,
+        score=0.3,
+        threshold=0.5,
+        model_version="m-1",
+        rules_version="r-1",
         inference_ms=1.0,
         latency_ms=2.0,
         error=None,
         image_path=None,
-        serial=serial,
     )
+    return replace(base, **fields)
 
 
 def migrations_config() -> Config:
