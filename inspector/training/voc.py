@@ -1,0 +1,260 @@
+"""Pascal VOC box annotations as labelled samples.
+
+Accepted layouts (folder names matched case-insensitively), ``SOURCE`` being
+the folder given:
+
+- ``SOURCE/Annotations/*.xml`` + ``SOURCE/JPEGImages/`` (the VOC devkit;
+  ``annotations``/``images`` as in NEU-DET, images possibly in sub-folders);
+- ``SOURCE/VOC2007/...``: one level down, when exactly one set is there;
+- ``SOURCE`` being the ``Annotations`` folder itself (images in a sibling);
+- ``*.xml`` beside the images in ``SOURCE`` (LabelImg's default, Roboflow).
+
+Each XML names its image in ``<filename>`` (a bare name; any directory part
+is dropped, so an annotation cannot point outside the source); when no image
+has that name, one with the XML's stem is used. An image's class is the class
+of its largest box; an annotation without objects is a ``good`` part.
+``<bndbox>`` corners become ``(x, y, w, h) = (xmin, ymin, xmax - xmin,
+ymax - ymin)``: both the 1-based devkit convention and the 0-based one of
+most tools then fit in ``[0, width] x [0, height]``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+
+from inspector.acquisition.image_files import IMAGE_EXTENSIONS
+from inspector.core.errors import SourceError
+from inspector.training.dataset_checks import Problem, error
+from inspector.training.dataset_layout import GOOD_CLASS, safe_class_name
+from inspector.training.dataset_sources import Box, SourceSample, SourceScan
+
+ANNOTATION_FOLDERS = frozenset({"annotations", "annotation", "xml", "xmls"})
+IMAGE_FOLDERS = frozenset({"jpegimages", "images", "imgs", "img", "jpeg"})
+_CORNERS = ("xmin", "ymin", "xmax", "ymax")
+
+
+class _Index:
+    """The images under a folder, findable by name and by stem (case-insensitive)."""
+
+    def __init__(self, folder: Path, *, recursive: bool) -> None:
+        self.folder = folder
+        pattern = "**/*" if recursive else "*"
+        self.files = sorted(
+            p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+        )
+        self.by_name: dict[str, list[Path]] = defaultdict(list)
+        self.by_stem: dict[str, list[Path]] = defaultdict(list)
+        for file in self.files:
+            self.by_name[file.name.lower()].append(file)
+            self.by_stem[file.stem.lower()].append(file)
+
+    def find(self, filename: str, xml_stem: str) -> list[Path]:
+        """Images matching ``<filename>``, else its stem, else the XML's stem."""
+        name = re.split(r"[\\/]", filename.strip())[-1]
+        for found in (
+            self.by_name.get(name.lower()) if name else None,
+            self.by_stem.get(Path(name).stem.lower()) if name else None,
+            self.by_stem.get(xml_stem.lower()),
+        ):
+            if found:
+                return found
+        return []
+
+
+def find_voc_folders(source: str | Path) -> tuple[Path, Path, bool]:
+    """Locate ``(annotations folder, images folder, search images recursively)`` in ``source``.
+
+    Raises:
+        SourceError: no VOC layout, or several sets (import each separately).
+    """
+    root = Path(source)
+    if not root.is_dir():
+        msg = f"VOC folder {root} does not exist or is not a folder: check the path"
+        raise SourceError(msg)
+    found = _layout(root)
+    if found is not None:
+        return found
+    nested = [
+        (sub, layout)
+        for sub in sorted(p for p in root.iterdir() if p.is_dir())
+        if (layout := _layout(sub)) is not None
+    ]
+    if len(nested) == 1:
+        return nested[0][1]
+    if nested:
+        names = ", ".join(sub.name for sub, _ in nested)
+        msg = f"{root} holds several VOC sets ({names}): import each one separately"
+        raise SourceError(msg)
+    msg = (
+        f"no Pascal VOC annotations in {root}: expected Annotations/*.xml with the images in "
+        "JPEGImages/ (or images/), or *.xml beside the images"
+    )
+    raise SourceError(msg)
+
+
+def _layout(base: Path) -> tuple[Path, Path, bool] | None:
+    children = {p.name.lower(): p for p in base.iterdir() if p.is_dir()}
+    annotations = next((children[n] for n in sorted(children) if n in ANNOTATION_FOLDERS), None)
+    if annotations is None and base.name.lower() in ANNOTATION_FOLDERS:
+        annotations = base
+        children = {p.name.lower(): p for p in base.parent.iterdir() if p.is_dir()}
+    if annotations is not None:
+        images = next((children[n] for n in sorted(children) if n in IMAGE_FOLDERS), annotations)
+        return annotations, images, images != annotations
+    if any(base.glob("*.xml")):
+        return base, base, False
+    return None
+
+
+def scan_voc(source: str | Path) -> SourceScan:
+    """Read every annotation of a VOC set; report what cannot become a sample.
+
+    Reported as errors (the image is then not imported): XML that does not
+    parse or is not a VOC annotation, objects without a name or with
+    non-numeric corners, a box labelled ``good``, an annotation whose image
+    cannot be found (or is ambiguous), and images no annotation names.
+
+    Raises:
+        SourceError: no VOC layout found (see :func:`find_voc_folders`).
+    """
+    annotations, images, recursive = find_voc_folders(source)
+    root = Path(os.path.commonpath([annotations, images]))  # files are named relative to it
+    index = _Index(images, recursive=recursive)
+    samples: list[SourceSample] = []
+    problems: list[Problem] = []
+    named: set[Path] = set()
+    for xml in sorted(annotations.rglob("*.xml") if recursive else annotations.glob("*.xml")):
+        sample = _read_annotation(xml, root, index, named, problems)
+        if sample is not None:
+            samples.append(sample)
+    for image in index.files:
+        if image not in named:
+            problems.append(
+                error(
+                    "unannotated_image",
+                    image.relative_to(root).as_posix(),
+                    "no annotation names this image: add its XML (with no <object> for a "
+                    "defect-free part) or remove the image",
+                )
+            )
+    return SourceScan(tuple(samples), tuple(problems), f"Pascal VOC {root}")
+
+
+def _read_annotation(
+    xml: Path, root: Path, index: _Index, named: set[Path], problems: list[Problem]
+) -> SourceSample | None:
+    item = xml.relative_to(root).as_posix()
+    try:
+        tree = ET.parse(xml).getroot()
+    except (ET.ParseError, OSError) as exc:
+        named.update(index.by_stem.get(xml.stem.lower(), []))
+        problems.append(
+            error(
+                "voc_xml",
+                item,
+                f"annotation cannot be read ({exc}); its image is not imported: fix the XML",
+            )
+        )
+        return None
+    found = index.find(tree.findtext("filename") or "", xml.stem)
+    named.update(found)
+    if tree.tag != "annotation":
+        problems.append(
+            error("voc_xml", item, f"root element is <{tree.tag}>, not a VOC <annotation>")
+        )
+        return None
+    if len(found) != 1:
+        problems.append(_image_problem(tree, xml, item, found, root, index.folder))
+        return None
+    boxes, object_problems = _objects(tree, item)
+    if object_problems:
+        problems.extend(object_problems)
+        return None
+    label = max(boxes, key=lambda b: b.bbox[2] * b.bbox[3]).defect_class if boxes else GOOD_CLASS
+    return SourceSample(
+        item=found[0].relative_to(root).as_posix(),
+        image=found[0],
+        label=label,
+        boxes=tuple(boxes),
+        declared_size=_size(tree),
+        origin={"annotation": item},
+    )
+
+
+def _image_problem(
+    tree: ET.Element, xml: Path, item: str, found: list[Path], root: Path, folder: Path
+) -> Problem:
+    wanted = (tree.findtext("filename") or "").strip() or f"{xml.stem}.*"
+    if not found:
+        where = folder.relative_to(root).as_posix()
+        return error(
+            "missing_image",
+            item,
+            f"no image named {wanted!r} (or with the XML's stem) in {where}/: add the image "
+            "or fix <filename>",
+        )
+    names = ", ".join(p.relative_to(root).as_posix() for p in found)
+    return error(
+        "ambiguous_image",
+        item,
+        f"several images match {wanted!r} ({names}): give <filename> with its extension "
+        "or rename one",
+    )
+
+
+def _objects(tree: ET.Element, item: str) -> tuple[list[Box], list[Problem]]:
+    boxes: list[Box] = []
+    problems: list[Problem] = []
+    for number, obj in enumerate(tree.findall("object"), start=1):
+        name = (obj.findtext("name") or "").strip()
+        if not name:
+            problems.append(error("voc_xml", item, f"object {number} has no <name>: name it"))
+            continue
+        if safe_class_name(name).casefold() == GOOD_CLASS:
+            problems.append(
+                error(
+                    "voc_xml",
+                    item,
+                    f"object {number} is labelled {name!r}, the defect-free class: a box marks "
+                    "a defect; delete the object (an annotation without objects is a good part)",
+                )
+            )
+            continue
+        corners = _corners(obj.find("bndbox"))
+        if corners is None:
+            problems.append(
+                error(
+                    "voc_xml",
+                    item,
+                    f"object {number} ({name!r}) has no <bndbox> with numeric "
+                    "<xmin>, <ymin>, <xmax>, <ymax>: fix the box",
+                )
+            )
+            continue
+        xmin, ymin, xmax, ymax = corners
+        boxes.append(Box(name, (xmin, ymin, xmax - xmin, ymax - ymin)))
+    return boxes, problems
+
+
+def _corners(bndbox: ET.Element | None) -> tuple[float, float, float, float] | None:
+    if bndbox is None:
+        return None
+    try:
+        xmin, ymin, xmax, ymax = (float(bndbox.findtext(k) or "") for k in _CORNERS)
+    except ValueError:
+        return None
+    return xmin, ymin, xmax, ymax
+
+
+def _size(tree: ET.Element) -> tuple[int, int] | None:
+    """``(height, width)`` from ``<size>``; ``None`` when absent or zero (some tools write 0)."""
+    try:
+        width = int(float(tree.findtext("size/width") or 0))
+        height = int(float(tree.findtext("size/height") or 0))
+    except ValueError:
+        return None
+    return (height, width) if width > 0 and height > 0 else None

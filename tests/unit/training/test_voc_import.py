@@ -1,0 +1,132 @@
+"""Pascal VOC import: layouts, class of the largest box, boxes kept and drawn, errors named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from inspector.core.errors import SourceError
+from inspector.training.dataset_import import import_dataset
+from inspector.training.voc import find_voc_folders, scan_voc
+from tests.unit.training.images import truncate, write_image
+
+SIZE = (16, 20)  # height, width of every test image
+
+
+def _xml(filename: str, *objects: tuple[str, int, int, int, int], size=(20, 16)) -> str:
+    boxes = "".join(
+        f"<object><name>{name}</name><difficult>0</difficult><bndbox><xmin>{x0}</xmin>"
+        f"<ymin>{y0}</ymin><xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>"
+        for name, x0, y0, x1, y1 in objects
+    )
+    return (
+        f"<annotation><folder>VOC2007</folder><filename>{filename}</filename><size>"
+        f"<width>{size[0]}</width><height>{size[1]}</height><depth>3</depth></size>"
+        f"{boxes}</annotation>"
+    )
+
+
+def _voc(root: Path) -> Path:
+    """A devkit-style set, one level down, with one of each VOC problem."""
+    voc = root / "VOCdevkit" / "VOC2007"
+    annotations, images = voc / "Annotations", voc / "JPEGImages"
+    annotations.mkdir(parents=True)
+    for i, name in enumerate(("ok", "two", "empty", "outside", "broken", "nobox", "size")):
+        write_image(images / f"{name}.jpg", seed=i)
+    write_image(images / "orphan.jpg", seed=20)  # no XML names it
+    write_image(images / "bystem.jpg", seed=21)
+    truncate(write_image(images / "cut.jpg", seed=22))
+    files = {
+        "ok": _xml("ok.jpg", ("scratch", 2, 3, 7, 7)),
+        "two": _xml("two.jpg", ("dent", 1, 1, 3, 3), ("scratch", 5, 5, 15, 12)),
+        "empty": _xml("empty.jpg"),
+        "outside": _xml("outside.jpg", ("dent", 10, 4, 21, 8)),
+        "broken": "<annotation><filename>broken.jpg</filename><object>",
+        "nobox": _xml("nobox.jpg", ("dent", 4, 4, 4, 9)),
+        "size": _xml("size.jpg", ("dent", 1, 1, 3, 3), size=(40, 16)),
+        "bystem": _xml("C:\\labelling\\renamed-later.png", ("dent", 0, 0, 20, 16)),
+        "cut": _xml("cut.jpg"),
+        "lost": _xml("lost.jpg", ("dent", 1, 1, 2, 2)),
+    }
+    for stem, text in files.items():
+        (annotations / f"{stem}.xml").write_text(text)
+    return root / "VOCdevkit"
+
+
+def test_voc_import_classes_boxes_masks_and_problems(tmp_path: Path) -> None:
+    source = _voc(tmp_path)
+    out = tmp_path / "out"
+
+    report = import_dataset(source, out, fmt="voc").report
+
+    assert dict(report.classes) == {"dent": 1, "good": 1, "scratch": 2}
+    kinds = {(p.kind, p.item) for p in report.errors}
+    assert kinds == {
+        ("box_outside_image", "JPEGImages/outside.jpg"),
+        ("voc_xml", "Annotations/broken.xml"),
+        ("empty_box", "JPEGImages/nobox.jpg"),
+        ("size_mismatch", "JPEGImages/size.jpg"),
+        ("unannotated_image", "JPEGImages/orphan.jpg"),
+        ("unreadable_image", "JPEGImages/cut.jpg"),
+        ("missing_image", "Annotations/lost.xml"),
+    }
+    manifest = json.loads((out / "dataset.json").read_text())
+    entries = {Path(e["source"]).stem: e for e in manifest["images"]}
+    assert entries["two"]["class"] == "scratch"  # the larger of its two boxes
+    assert entries["two"]["boxes"] == [
+        {"class": "dent", "bbox": [1, 1, 2, 2]},
+        {"class": "scratch", "bbox": [5, 5, 10, 7]},
+    ]
+    assert entries["two"]["origin"] == {"annotation": "Annotations/two.xml"}
+    assert entries["empty"]["class"] == "good" and entries["empty"]["mask"] is None
+    assert entries["bystem"]["class"] == "dent"  # <filename> not found: same stem as the XML
+
+    mask = cv2.imread(str(out / entries["two"]["mask"]), cv2.IMREAD_UNCHANGED)
+    assert entries["two"]["mask_source"] == "boxes" and mask.shape == SIZE
+    expected = np.zeros(SIZE, np.uint8)
+    expected[1:3, 1:3] = 255
+    expected[5:12, 5:15] = 255
+    np.testing.assert_array_equal(mask, expected)
+
+
+@pytest.mark.parametrize("layout", ["flat", "neu", "annotations-given"])
+def test_common_voc_layouts_are_found(tmp_path: Path, layout: str) -> None:
+    if layout == "flat":  # LabelImg / Roboflow: XML beside the image
+        source = tmp_path / "set"
+        write_image(source / "a.jpg", seed=1)
+        (source / "a.xml").write_text(_xml("a.jpg", ("crazing", 1, 1, 5, 5)))
+    else:  # NEU-DET: ANNOTATIONS/ + IMAGES/<class>/
+        source = tmp_path / "NEU-DET"
+        write_image(source / "IMAGES" / "crazing" / "a.jpg", seed=1)
+        (source / "ANNOTATIONS").mkdir(parents=True)
+        (source / "ANNOTATIONS" / "a.xml").write_text(_xml("a", ("crazing", 1, 1, 5, 5)))
+        if layout == "annotations-given":
+            source = source / "ANNOTATIONS"
+
+    scan = scan_voc(source)
+
+    [sample] = scan.samples
+    assert (sample.image.name, sample.label, scan.problems) == ("a.jpg", "crazing", ())
+
+
+def test_a_folder_without_voc_annotations_or_with_several_sets_is_refused(
+    tmp_path: Path,
+) -> None:
+    write_image(tmp_path / "plain" / "a.jpg", seed=1)
+    with pytest.raises(SourceError, match="no Pascal VOC annotations"):
+        find_voc_folders(tmp_path / "plain")
+    for name in ("VOC2007", "VOC2012"):
+        (tmp_path / "devkit" / name / "Annotations").mkdir(parents=True)
+    with pytest.raises(SourceError, match=r"several VOC sets \(VOC2007, VOC2012\)"):
+        find_voc_folders(tmp_path / "devkit")
+
+
+def test_a_box_labelled_good_is_refused(tmp_path: Path) -> None:
+    write_image(tmp_path / "set" / "a.jpg", seed=1)
+    (tmp_path / "set" / "a.xml").write_text(_xml("a.jpg", ("Good", 1, 1, 5, 5)))
+    [problem] = scan_voc(tmp_path / "set").problems
+    assert problem.kind == "voc_xml" and "the defect-free class" in problem.message
