@@ -11,8 +11,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from inspector.cli_dataset import add_dataset_commands
+from inspector.cli_export import add_export_commands
 from inspector.cli_quality import add_quality_commands
 from inspector.cli_report import add_report_command
+from inspector.cli_worker import call_on_worker
 from inspector.core.errors import InspectorError
 from inspector.pipeline.line import DEFAULT_MODEL_DIR, LineSettings
 
@@ -46,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "learn-good":
             return _learn_good(args)
         handler = getattr(args, "handler", None)
-        if handler is not None:  # report, predict, evaluate
+        if handler is not None:  # report, predict, evaluate, export, dataset
             return handler(args)
         if command != "run":
             return _gui(LineSettings(), None)
@@ -77,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--config",
         type=Path,
-        help="station TOML file (see resources/station.toml); --frames and --db still apply",
+        help="station TOML file (see resources/station.toml); --frames, --db, --backend apply",
     )
     run.add_argument(
         "--source",
@@ -89,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model package folder")
     run.add_argument("--threshold", type=float, help="override the model's threshold")
     run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    run.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnxruntime"],
+        help="model backend (default auto: what the package was made for)",
+    )
     run.add_argument("--rate", type=float, help="parts/s of the demo line or a folder replay")
     run.add_argument("--defect-rate", type=float, help="share of defective demo parts (0..1)")
     run.add_argument("--seed", type=int, help="seed of the demo line")
@@ -134,6 +142,8 @@ def _parser() -> argparse.ArgumentParser:
 
     add_report_command(sub)
     add_quality_commands(sub)
+    add_export_commands(sub)
+    add_dataset_commands(sub)
 
     demo = sub.add_parser("fit-demo", help="fit the demo line's model from rendered good parts")
     demo.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR)
@@ -158,6 +168,34 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         default=0.01,
         help="image score = mean of this share of the map's highest values (0 = max)",
     )
+    parser.add_argument(
+        "--backbone",
+        default="lite0",
+        choices=["lite0", "lite1", "lite2"],
+        help="EfficientNet-Lite member: lite0 is fastest, lite1/lite2 see finer detail",
+    )
+    parser.add_argument(
+        "--target-false-reject",
+        type=float,
+        default=0.01,
+        help="share of good parts the default threshold may reject (needs 2/share good "
+        "scores, else the held-out maximum plus a margin is used)",
+    )
+    parser.add_argument(
+        "--global-stage",
+        type=_stage_or_none,
+        default=5,
+        help="backbone stage of the image-level branch, 'none' for a patch-only model",
+    )
+
+
+def _stage_or_none(text: str) -> int | None:
+    if text.lower() == "none":
+        return None
+    if not text.isdigit() or not 0 <= int(text) <= 6:
+        msg = f"expected a backbone stage 0..6 or 'none', got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
 
 
 def _settings(args: argparse.Namespace) -> tuple[LineSettings, ActuatorFactory | None]:
@@ -171,6 +209,8 @@ def _settings(args: argparse.Namespace) -> tuple[LineSettings, ActuatorFactory |
         settings = config.line_settings(max_parts=args.frames)
         if args.db is not None:
             settings = replace(settings, database=args.db)
+        if args.backend is not None:
+            settings = replace(settings, backend=args.backend)
         return settings, config.build_actuator
     settings = LineSettings(
         source=args.source,
@@ -183,6 +223,7 @@ def _settings(args: argparse.Namespace) -> tuple[LineSettings, ActuatorFactory |
         loop=args.loop,
         max_parts=args.frames,
         device=args.device,
+        backend=args.backend or "auto",
         seed=args.seed,
         deadline_ms=args.deadline_ms,
     )
@@ -254,19 +295,25 @@ def _pct(value: float) -> str:
 def _fit(args: argparse.Namespace) -> int:
     from inspector.training.fit_anomaly import fit_anomaly
 
-    result = fit_anomaly(
-        args.good,
-        args.out,
-        val_good=args.val_good,
-        bank_size=args.bank_size,
-        device=args.device,
-        seed=args.seed,
-        name=args.name or args.out.name,
-        overwrite=args.overwrite,
-        input_size=args.input_size,
-        sigma=args.sigma,
-        score_top_fraction=args.score_top_fraction,
-        progress=_print_progress,
+    result = call_on_worker(
+        lambda: fit_anomaly(
+            args.good,
+            args.out,
+            val_good=args.val_good,
+            bank_size=args.bank_size,
+            device=args.device,
+            seed=args.seed,
+            name=args.name or args.out.name,
+            overwrite=args.overwrite,
+            input_size=args.input_size,
+            sigma=args.sigma,
+            score_top_fraction=args.score_top_fraction,
+            backbone=args.backbone,
+            global_stage=args.global_stage,
+            target_false_reject=args.target_false_reject,
+            progress=_print_progress,
+        ),
+        name="fit",
     )
     _print_fit(result)
     return EXIT_OK
@@ -278,18 +325,24 @@ def _fit_demo(args: argparse.Namespace) -> int:
 
     with DemoLine(rate_hz=0, defect_rate=0.0, seed=args.seed, max_parts=args.parts) as line:
         images = [frame.image for frame in line]
-    result = fit_anomaly(
-        images,
-        args.out,
-        bank_size=args.bank_size,
-        device=args.device,
-        seed=args.seed,
-        name=args.name or "demo-line",
-        overwrite=args.overwrite,
-        input_size=args.input_size,
-        sigma=args.sigma,
-        score_top_fraction=args.score_top_fraction,
-        progress=_print_progress,
+    result = call_on_worker(
+        lambda: fit_anomaly(
+            images,
+            args.out,
+            bank_size=args.bank_size,
+            device=args.device,
+            seed=args.seed,
+            name=args.name or "demo-line",
+            overwrite=args.overwrite,
+            input_size=args.input_size,
+            sigma=args.sigma,
+            score_top_fraction=args.score_top_fraction,
+            backbone=args.backbone,
+            global_stage=args.global_stage,
+            target_false_reject=args.target_false_reject,
+            progress=_print_progress,
+        ),
+        name="fit",
     )
     _print_fit(result)
     return EXIT_OK

@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from inspector.cli_worker import call_on_worker
+
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
@@ -50,6 +52,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, help="override the model's threshold")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--batch", type=int, default=8, help="images per forward pass")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "torch", "onnxruntime"],
+        help="torch, or onnxruntime for an exported package (auto: what the package is for)",
+    )
 
 
 def _progress(stage: str):  # noqa: ANN202 - a progress callback
@@ -66,15 +74,19 @@ def run_predict(args: argparse.Namespace) -> int:
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with args.output.open("w", encoding="utf-8") as output:
-        summary = predict_files(
-            args.model,
-            args.paths,
-            output,
-            maps_dir=args.maps,
-            threshold=args.threshold,
-            device=args.device,
-            batch=args.batch,
-            progress=_progress("predict"),
+        summary = call_on_worker(
+            lambda: predict_files(
+                args.model,
+                args.paths,
+                output,
+                maps_dir=args.maps,
+                threshold=args.threshold,
+                device=args.device,
+                batch=args.batch,
+                progress=_progress("predict"),
+                backend=args.backend,
+            ),
+            name="predict",
         )
     print(
         f"scored {summary.scored} image(s) with {summary.model_version} (threshold "
@@ -95,13 +107,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from inspector.reports.evaluation_report import summarize, write_evaluation_report
     from inspector.training.evaluate import evaluate_package
 
-    run = evaluate_package(
-        args.model,
-        args.data,
-        threshold=args.threshold,
-        device=args.device,
-        batch=args.batch,
-        progress=_progress("evaluate"),
+    run = call_on_worker(
+        lambda: evaluate_package(
+            args.model,
+            args.data,
+            threshold=args.threshold,
+            device=args.device,
+            batch=args.batch,
+            progress=_progress("evaluate"),
+            backend=args.backend,
+        ),
+        name="evaluate",
     )
     summary = summarize(run.images, run.rules.threshold)
     out = args.report or Path(f"evaluation-{run.model_version}")

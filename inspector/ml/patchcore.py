@@ -7,6 +7,15 @@ semantics) are locally averaged, brought to one resolution and concatenated
 into one vector per patch. A memory bank holds such vectors from good parts
 only; a patch's anomaly is its distance to the nearest bank vector.
 
+A second, image-level branch catches what no single patch shows (a band of
+uneven brightness, a whole tile slightly off): the deep stage's output is
+pooled over the image (mean and standard deviation per channel) and the
+image's anomaly is its distance to the nearest good image in that space. On
+magnetic-tile ``val/`` this branch alone scored image AUROC 0.975 against the
+patch branch's 0.948 (EfficientNet-Lite0, 224 px). The two branches measure in
+different units, so each is turned into a z-score of held-out good parts
+(:class:`ScoreNormalisation`, set at fitting) and the image score is the larger.
+
 The module returns raw scores and maps, never verdicts: thresholds belong to
 ``inspector.decision`` so they can change without touching a model.
 """
@@ -20,7 +29,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inspector.ml.efficientnet_lite import EfficientNetLite0, stage_channels, stage_stride
+from inspector.ml.efficientnet_lite import (
+    DEFAULT_VARIANT,
+    EfficientNetLite,
+    stage_channels,
+    stage_stride,
+)
 
 DEFAULT_LAYERS = (2, 4)
 """Stages 2 (40 ch, stride 8) and 4 (112 ch, stride 16) of EfficientNet-Lite0."""
@@ -35,22 +49,53 @@ about a 22 px square, the size of a small defect there.
 """
 
 
+DEFAULT_GLOBAL_STAGE = 5
+"""Stage 5 (192 channels at stride 32 on Lite0): on magnetic-tile ``val/`` its
+pooled statistics separated good from defective tiles better (image AUROC
+0.975) than stage 4 (0.961), stage 6 (0.957) or all three together (0.970)."""
+
+
 class PatchCoreOutput(NamedTuple):
     """Raw result for a batch.
 
     Attributes:
-        scores: ``(N,)`` image scores: the maximum of each smoothed map, or the
-            mean of its highest ``score_top_fraction`` (see :class:`PatchCore`).
-        maps: ``(N, S, S)`` smoothed anomaly maps at the model's input size.
+        scores: ``(N,)`` image scores: the patch score, or with an image-level
+            branch the larger of the two normalised branch scores.
+        maps: ``(N, S, S)`` smoothed anomaly maps at the model's input size
+            (in the patch branch's normalised units when the model has them).
+        patch_scores: ``(N,)`` the map's maximum, or the mean of its highest
+            ``score_top_fraction`` (see :class:`PatchCore`), in the map's units.
+        global_scores: ``(N,)`` the image-level branch's distance (normalised
+            like the maps), or ``None`` for a model without that branch.
     """
 
     scores: torch.Tensor
     maps: torch.Tensor
+    patch_scores: torch.Tensor
+    global_scores: torch.Tensor | None = None
 
 
-def feature_dim(layers: Sequence[int]) -> int:
+class ScoreNormalisation(NamedTuple):
+    """Centre and scale of each branch's scores on held-out good parts.
+
+    A branch's raw value ``v`` becomes ``(v - centre) / scale``: how many
+    standard deviations above a typical good part it is.
+    """
+
+    patch_centre: float
+    patch_scale: float
+    global_centre: float = 0.0
+    global_scale: float = 1.0
+
+
+def feature_dim(layers: Sequence[int], variant: str = DEFAULT_VARIANT) -> int:
     """Length of one patch vector for the given backbone stages."""
-    return sum(stage_channels(stage) for stage in layers)
+    return sum(stage_channels(stage, variant) for stage in layers)
+
+
+def global_dim(stage: int, variant: str = DEFAULT_VARIANT) -> int:
+    """Length of one image descriptor: mean and standard deviation of each channel."""
+    return 2 * stage_channels(stage, variant)
 
 
 def gaussian_kernel(sigma: float) -> torch.Tensor:
@@ -65,7 +110,7 @@ class PatchCore(nn.Module):
     """Frozen backbone + memory bank of good-patch features.
 
     Args:
-        backbone: EfficientNet-Lite0 with its ImageNet weights loaded; frozen here.
+        backbone: EfficientNet-Lite with its ImageNet weights loaded; frozen here.
         memory_bank: ``(M, D)`` good-patch features, or ``None`` while fitting
             (then only :meth:`embed` and :meth:`patch_features` work).
         layers: Backbone stages to take features from; the first sets the map resolution.
@@ -76,24 +121,36 @@ class PatchCore(nn.Module):
             highest values (0 takes the maximum). A good part's maximum is one
             unlucky patch that the bank happens not to cover; the mean over a
             defect-sized area is steadier, so goods and defects separate better.
+        global_stage: Backbone stage of the image-level branch, or ``None`` for
+            a patch-only model (what packages made before the branch are).
+        global_bank: ``(G, 2 C)`` descriptors of good images for that branch.
+        normalisation: Branch score normalisation; ``None`` leaves raw values
+            (a model with an image-level branch needs it to combine them).
     """
 
     def __init__(
         self,
-        backbone: EfficientNetLite0,
+        backbone: EfficientNetLite,
         memory_bank: torch.Tensor | None = None,
         *,
         layers: Sequence[int] = DEFAULT_LAYERS,
         sigma: float = DEFAULT_SIGMA,
         max_distance_elements: int = 1 << 24,
         score_top_fraction: float = 0.0,
+        global_stage: int | None = None,
+        global_bank: torch.Tensor | None = None,
+        normalisation: ScoreNormalisation | None = None,
     ) -> None:
         super().__init__()
         self.layers = tuple(layers)
         if not self.layers:
             msg = "PatchCore needs at least one backbone stage in layers"
             raise ValueError(msg)
-        self.dim = feature_dim(self.layers)
+        variant = getattr(backbone, "variant", DEFAULT_VARIANT)
+        self.dim = feature_dim(self.layers, variant)
+        self.global_stage = global_stage
+        self.global_dim = global_dim(global_stage, variant) if global_stage is not None else 0
+        self.normalisation = normalisation
         self.backbone = backbone.eval().requires_grad_(False)
         self.max_distance_elements = max_distance_elements
         self.sigma = float(sigma)
@@ -104,8 +161,13 @@ class PatchCore(nn.Module):
         self.register_buffer("kernel", gaussian_kernel(sigma) if sigma > 0 else torch.ones(1))
         self.register_buffer("memory_bank", torch.empty(0, self.dim))
         self.register_buffer("bank_sq", torch.empty(0))
+        self.register_buffer("global_bank", torch.empty(0, self.global_dim))
+        self.register_buffer("global_mean", torch.zeros(self.global_dim))
+        self.register_buffer("global_std", torch.ones(self.global_dim))
         if memory_bank is not None:
             self.set_memory_bank(memory_bank)
+        if global_bank is not None:
+            self.set_global_bank(global_bank)
 
     def train(self, mode: bool = True) -> PatchCore:
         """Keep the backbone in eval mode: its batch-norm statistics are ImageNet's."""
@@ -125,19 +187,58 @@ class PatchCore(nn.Module):
         self.memory_bank = bank
         self.bank_sq = (bank * bank).sum(dim=1)
 
+    def set_global_bank(self, descriptors: torch.Tensor) -> None:
+        """Install good-image descriptors ``(G, 2 C)`` for the image-level branch.
+
+        Distances are taken after standardising each descriptor component by
+        the bank's own mean and spread, so channels with large activations do
+        not drown the rest; the statistics come from the bank itself, so a
+        package needs to store nothing else.
+        """
+        if self.global_stage is None:
+            msg = "this PatchCore has no image-level branch (global_stage is None)"
+            raise ValueError(msg)
+        if descriptors.ndim != 2 or descriptors.shape[1] != self.global_dim:
+            msg = (
+                f"image descriptor bank has shape {tuple(descriptors.shape)}, expected "
+                f"(G, {self.global_dim}) for stage {self.global_stage}: refit the model"
+            )
+            raise ValueError(msg)
+        if descriptors.shape[0] < 2:
+            msg = "the image-level branch needs descriptors of at least 2 good images"
+            raise ValueError(msg)
+        bank = descriptors.to(device=self.kernel.device, dtype=torch.float32)
+        self.global_mean = bank.mean(dim=0)
+        self.global_std = bank.std(dim=0).clamp_min(1e-6)
+        self.global_bank = ((bank - self.global_mean) / self.global_std).contiguous()
+
     @property
     def stride(self) -> int:
         """Input pixels per map cell at feature resolution."""
         return stage_stride(self.layers[0])
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Patch features ``(N, D, h, w)`` of normalised images ``(N, 3, S, S)``.
+        """Patch features ``(N, D, h, w)`` of normalised images ``(N, 3, S, S)``."""
+        return self.embed_all(x)[0]
 
-        Each stage's output is averaged over a 3x3 neighbourhood (so a patch
-        vector describes its surroundings, which makes it robust to small
-        shifts) and resized to the first stage's resolution before concatenation.
+    def embed_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Patch features ``(N, D, h, w)`` and image descriptors ``(N, 2 C)`` (or ``None``).
+
+        One backbone pass serves both branches. Each patch stage's output is
+        averaged over a 3x3 neighbourhood (so a patch vector describes its
+        surroundings, which makes it robust to small shifts) and resized to the
+        first stage's resolution before concatenation. The descriptor is the
+        per-channel mean and standard deviation of the global stage's output.
         """
-        maps = self.backbone.features(x, self.layers)
+        stages = self.layers if self.global_stage is None else (*self.layers, self.global_stage)
+        outputs = self.backbone.features(x, stages)
+        descriptors = None
+        if self.global_stage is not None:
+            deep = outputs[-1].float()
+            descriptors = torch.cat([deep.mean(dim=(2, 3)), deep.std(dim=(2, 3))], dim=1)
+        return self._patch_features(outputs[: len(self.layers)]), descriptors
+
+    def _patch_features(self, maps: Sequence[torch.Tensor]) -> torch.Tensor:
         size = maps[0].shape[-2:]
         parts = []
         for feature in maps:
@@ -183,14 +284,39 @@ class PatchCore(nn.Module):
         maps = F.pad(maps, (0, 0, radius, radius), mode="replicate")
         return F.conv2d(maps, kernel.view(1, 1, -1, 1))
 
+    def global_distance(self, descriptors: torch.Tensor) -> torch.Tensor:
+        """Distance ``(N,)`` of each image descriptor to the nearest good image's."""
+        if self.global_bank.shape[0] == 0:
+            msg = "this PatchCore's image-level branch is empty: fit it before scoring images"
+            raise RuntimeError(msg)
+        query = (descriptors.float() - self.global_mean) / self.global_std
+        bank_sq = (self.global_bank * self.global_bank).sum(dim=1)
+        d2 = torch.addmm(bank_sq, query, self.global_bank.t(), alpha=-2.0)
+        d2 = d2.amin(dim=1) + (query * query).sum(dim=1)
+        return d2.clamp_min(0.0).sqrt()
+
+    def global_leave_one_out(self) -> torch.Tensor:
+        """Distance ``(G,)`` of each bank image to its nearest *other* bank image.
+
+        How far a new good part typically lands from the bank, measured on
+        every training image rather than only the few held out, for
+        normalising the image-level branch.
+        """
+        bank = self.global_bank
+        d2 = torch.cdist(bank, bank).square_()
+        d2.fill_diagonal_(float("inf"))
+        return d2.amin(dim=1).sqrt()
+
     def forward(self, x: torch.Tensor) -> PatchCoreOutput:
         """Score normalised images ``(N, 3, S, S)``.
 
         Returns:
-            Image scores ``(N,)`` and smoothed maps ``(N, S, S)``, both float32;
-            units are feature-space distances, comparable across images of one model.
+            Image scores ``(N,)``, smoothed maps ``(N, S, S)`` and each branch's
+            score, all float32; without normalisation the units are
+            feature-space distances, with it standard deviations above held-out
+            good parts. Either way they compare across images of one model.
         """
-        features = self.embed(x)
+        features, descriptors = self.embed_all(x)
         n, _, h, w = features.shape
         rows = features.permute(0, 2, 3, 1).reshape(-1, self.dim)
         # Distances, resizing and smoothing stay float32 under CUDA autocast: scores are
@@ -199,7 +325,17 @@ class PatchCore(nn.Module):
             cells = self.nearest_distance(rows).view(n, 1, h, w)
             maps = F.interpolate(cells, size=x.shape[-2:], mode="bilinear", align_corners=False)
             maps = self.smooth(maps).squeeze(1)
-        return PatchCoreOutput(scores=self.image_scores(maps), maps=maps)
+            global_scores = self.global_distance(descriptors) if descriptors is not None else None
+            norm = self.normalisation
+            if norm is not None:
+                maps = (maps - norm.patch_centre) / norm.patch_scale
+                if global_scores is not None:
+                    global_scores = (global_scores - norm.global_centre) / norm.global_scale
+            patch_scores = self.image_scores(maps)
+            scores = patch_scores
+            if global_scores is not None and norm is not None:
+                scores = torch.maximum(patch_scores, global_scores)
+        return PatchCoreOutput(scores, maps, patch_scores, global_scores)
 
     def image_scores(self, maps: torch.Tensor) -> torch.Tensor:
         """Image scores ``(N,)`` of smoothed maps ``(N, H, W)``."""

@@ -2,34 +2,22 @@
 
 Live inspection, headless runs, ``predict``, ``evaluate`` and fitting all call
 :func:`preprocess`, so a model never sees pixels prepared in two different ways
-(anomalib's drifting inferencers, their issue #2843, are the lesson).
+(anomalib's drifting inferencers, their issue #2843, are the lesson). The pixel
+work itself is :func:`inspector.ml.pixels.normalise_batch`, in numpy, so the
+ONNX Runtime backend, which must not import torch, prepares pixels with the
+very same code; this module only wraps the result as a tensor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 import torch
 
+from inspector.ml.pixels import check_image, normalise_batch
 
-def check_image(image: object, index: int = 0) -> np.ndarray:
-    """Return ``image`` if it is an RGB ``uint8`` ``(H, W, 3)`` array, else raise.
-
-    Raises:
-        ValueError: naming the image's position and what it was instead.
-    """
-    if not isinstance(image, np.ndarray):
-        msg = f"image {index} is a {type(image).__name__}, expected an RGB uint8 numpy array"
-        raise ValueError(msg)
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
-        msg = (
-            f"image {index} has dtype {image.dtype} and shape {image.shape}; expected RGB uint8 "
-            "(H, W, 3): convert it first (inspector.acquisition.image_files.read_image does)"
-        )
-        raise ValueError(msg)
-    return image
+__all__ = ["check_image", "preprocess"]
 
 
 def preprocess(
@@ -38,11 +26,10 @@ def preprocess(
     mean: Sequence[float],
     std: Sequence[float],
 ) -> torch.Tensor:
-    """Resize and normalise RGB images into one batch for a model.
+    """Resize and normalise RGB images into one batch for a torch model.
 
-    Every image is resized (not cropped) to ``input_size`` square with
-    ``cv2.INTER_AREA``, which averages pixels when shrinking and so does not
-    alias fine texture, the thing anomaly models look at.
+    See :func:`inspector.ml.pixels.normalise_batch` for the resize and the
+    arithmetic; the tensor shares the array's memory (``torch.from_numpy``).
 
     Args:
         images: RGB ``uint8`` ``(H, W, 3)`` arrays of any sizes.
@@ -56,18 +43,4 @@ def preprocess(
     Raises:
         ValueError: no images, or one is not an RGB ``uint8`` array.
     """
-    if len(images) == 0:
-        msg = "no images to preprocess: pass at least one"
-        raise ValueError(msg)
-    size = (input_size, input_size)
-    batch = np.empty((len(images), input_size, input_size, 3), dtype=np.uint8)
-    for i, image in enumerate(images):
-        image = check_image(image, i)
-        if image.shape[:2] == size:
-            batch[i] = image
-        else:
-            batch[i] = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    tensor = torch.from_numpy(batch).permute(0, 3, 1, 2).float()
-    scale = torch.tensor([1.0 / (255.0 * s) for s in std]).view(1, 3, 1, 1)
-    shift = torch.tensor([m / s for m, s in zip(mean, std, strict=True)]).view(1, 3, 1, 1)
-    return (tensor * scale - shift).contiguous()
+    return torch.from_numpy(normalise_batch(images, input_size, mean, std))

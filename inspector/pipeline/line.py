@@ -18,6 +18,7 @@ from inspector.core.verdict import Verdict
 from inspector.decision import DecisionRules
 from inspector.decision.actuator import Actuator
 from inspector.decision.zones import Zone
+from inspector.ml.backend import Backend, open_inferencer
 from inspector.pipeline.alarms import Alarm, Severity
 from inspector.pipeline.gate import GateWorker
 from inspector.pipeline.station import Scorer, Station
@@ -44,6 +45,8 @@ class LineSettings:
         loop: Replay folders and videos in a loop.
         max_parts: Stop after this many parts.
         device: ``auto``, ``cpu`` or ``cuda``.
+        backend: ``auto`` (what the model package was made for), ``torch`` or
+            ``onnxruntime`` (an exported package; torch is then never imported).
         seed: Seed of the demo line (None: different parts every run).
         gate_deadline_ms: Verdicts reaching the reject gate later than this after
             acquisition are counted late and raise an alarm.
@@ -65,6 +68,7 @@ class LineSettings:
     loop: bool = False
     max_parts: int | None = None
     device: str = "auto"
+    backend: Backend = "auto"
     seed: int | None = None
     queue_size: int = 32
     max_batch: int = 8
@@ -79,11 +83,9 @@ class LineSettings:
         return self.database if self.database is not None else default_database_path()
 
 
-def load_scorer(model_dir: str | Path, device: str = "auto") -> Scorer:
-    """Load the anomaly model (imports torch, so only when a line is built)."""
-    from inspector.ml.inferencer import AnomalyInferencer
-
-    return AnomalyInferencer(model_dir, device=device)
+def load_scorer(model_dir: str | Path, device: str = "auto", backend: Backend = "auto") -> Scorer:
+    """Load the anomaly model (imports torch, unless on ONNX Runtime, only when a line is built)."""
+    return open_inferencer(model_dir, backend, device=device)
 
 
 @dataclass
@@ -130,7 +132,7 @@ def build_line(
     db_file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
     store = ImageStore.beside(Path(db_file)) if db_file else ImageStore(Path.cwd() / "images")
     if scorer is None:
-        scorer = load_scorer(settings.model_dir, settings.device)
+        scorer = load_scorer(settings.model_dir, settings.device, settings.backend)
     threshold = settings.threshold if settings.threshold is not None else scorer.default_threshold
     rules = DecisionRules(
         threshold=threshold,

@@ -55,6 +55,7 @@ class CameraSection(_Section):
 class ModelSection(_Section):
     path: Path = DEFAULT_MODEL_DIR
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    backend: Literal["auto", "torch", "onnxruntime"] = "auto"
 
 
 class ZoneSection(_Section):
@@ -142,6 +143,7 @@ class StationConfig(_Section):
             loop=self.camera.loop,
             max_parts=max_parts,
             device=self.model.device,
+            backend=self.model.backend,
             seed=self.camera.seed,
             deadline_ms=self.decision.deadline_ms,
             zones=tuple(zone.to_zone() for zone in self.decision.zones),

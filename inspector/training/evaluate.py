@@ -1,6 +1,7 @@
 """Evaluating a model package on labelled images, through the live line's own path.
 
 Every image goes through :class:`~inspector.ml.inferencer.AnomalyInferencer`
+(or its ONNX Runtime twin, see :mod:`inspector.ml.backend`)
 and :func:`inspector.decision.decide`, exactly as on the line, so the rates an
 evaluation reports are the rates the line would see with the same rules.
 
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -27,10 +29,12 @@ from inspector.core.inspection import Defect
 from inspector.core.verdict import Verdict
 from inspector.decision.decide import decide
 from inspector.decision.rules import DecisionRules
-from inspector.ml.inferencer import AnomalyInferencer
+from inspector.ml.backend import open_inferencer
 
-GOOD_CLASS = "good"
-MASK_EXTENSION = ".png"
+if TYPE_CHECKING:
+    from inspector.ml.backend import Inferencer
+from inspector.training.dataset_layout import GOOD_CLASS, split_masks
+
 PIXEL_MAX_SIDE = 512
 """Maps and masks kept for pixel metrics are shrunk to this longer side at most."""
 
@@ -134,25 +138,20 @@ class EvaluationRun:
 
 
 def without_masks(files: Sequence[Path]) -> list[Path]:
-    """Drop ground-truth masks: a ``.png`` beside an image of the same stem is its mask.
+    """Drop ground-truth masks (``a.png`` beside ``a.jpg``, ``b_mask.png`` beside ``b.png``).
 
     Datasets in the evaluation layout keep masks next to the images (the good
     class too, with empty masks), so fitting or predicting on such a folder
     must not take the masks for images of parts.
     """
-    images = {(f.parent, f.stem) for f in files if f.suffix.lower() != MASK_EXTENSION}
-    return [
-        f
-        for f in files
-        if not (f.suffix.lower() == MASK_EXTENSION and (f.parent, f.stem) in images)
-    ]
+    return split_masks(files)[0]
 
 
 def list_labelled_images(data_dir: str | Path) -> list[LabelledImage]:
     """The images of a ``<class>/<stem>.<ext>`` folder with their optional ``.png`` masks.
 
     A ``.png`` beside an image of the same stem and another extension is that
-    image's mask, not an image.
+    image's mask, not an image; a PNG image's mask is ``<stem>_mask.png``.
 
     Raises:
         SourceError: the folder is missing, has no ``good`` class, or no images.
@@ -166,10 +165,8 @@ def list_labelled_images(data_dir: str | Path) -> list[LabelledImage]:
         files = sorted(
             p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
         )
-        for file in without_masks(files):
-            mask = file.with_suffix(MASK_EXTENSION)
-            has_mask = mask.is_file() and mask != file
-            found.append(LabelledImage(file, folder.name, mask if has_mask else None))
+        images, masks = split_masks(files)
+        found.extend(LabelledImage(file, folder.name, masks.get(file)) for file in images)
     classes = {image.defect_class for image in found}
     if not found or GOOD_CLASS not in classes:
         msg = (
@@ -203,7 +200,7 @@ def _read_mask(item: LabelledImage, shape: tuple[int, int]) -> np.ndarray | None
 
 
 def evaluate_package(
-    model: str | Path | AnomalyInferencer,
+    model: str | Path | Inferencer,
     data_dir: str | Path,
     *,
     threshold: float | None = None,
@@ -211,6 +208,7 @@ def evaluate_package(
     batch: int = 8,
     pixel_max_side: int = PIXEL_MAX_SIDE,
     progress: Progress | None = None,
+    backend: str = "auto",
 ) -> EvaluationRun:
     """Score every labelled image of ``data_dir`` and decide it as the line would.
 
@@ -228,6 +226,8 @@ def evaluate_package(
         pixel_max_side: Longer side of the maps and masks kept for pixel metrics
             (bounds memory on large sets); 0 keeps full resolution.
         progress: Called as ``progress(done, total)`` after each batch.
+        backend: ``"auto"``, ``"torch"`` or ``"onnxruntime"`` (ignored for a
+            built inferencer); see :func:`inspector.ml.backend.open_inferencer`.
 
     Raises:
         SourceError: the folder is missing or badly laid out, or a mask is unreadable.
@@ -237,9 +237,9 @@ def evaluate_package(
     started = time.perf_counter()
     items = list_labelled_images(data_dir)
     inferencer = (
-        model
-        if isinstance(model, AnomalyInferencer)
-        else AnomalyInferencer(model, device=device, max_batch=batch)
+        open_inferencer(model, backend, device=device, max_batch=batch)
+        if isinstance(model, str | Path)
+        else model
     )
     rules = DecisionRules(inferencer.default_threshold if threshold is None else threshold)
     results: list[EvaluatedImage] = []
@@ -271,7 +271,7 @@ def evaluate_package(
 
 
 def _score_chunk(
-    inferencer: AnomalyInferencer,
+    inferencer: Inferencer,
     rules: DecisionRules,
     chunk: Sequence[tuple[LabelledImage, np.ndarray]],
     pixel_max_side: int,
@@ -303,7 +303,7 @@ def _score_chunk(
     return results
 
 
-def _model_summary(inferencer: AnomalyInferencer) -> dict[str, object]:
+def _model_summary(inferencer: Inferencer) -> dict[str, object]:
     package = inferencer.package
     return {
         "name": package.name,

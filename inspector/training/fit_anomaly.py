@@ -4,7 +4,9 @@ Fitting a PatchCore model is not gradient training: the backbone is frozen,
 good-patch features are collected, thinned to a memory bank by a greedy
 coreset, and the default threshold is calibrated on held-out good images
 scored through :class:`~inspector.ml.inferencer.AnomalyInferencer`, the very
-path the line will use. Runs in its own process when started from the UI.
+path the line will use. With the image-level branch, the same held-out images
+first set each branch's normalisation (centre and spread of good scores).
+Runs in its own process when started from the UI.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from inspector.acquisition.image_files import list_images, read_image
 from inspector.core.errors import SourceError
 from inspector.ml.coreset import greedy_coreset
 from inspector.ml.device import device_name, inference_context, select_device
-from inspector.ml.efficientnet_lite import INPUT_MEAN, INPUT_STD
+from inspector.ml.efficientnet_lite import DEFAULT_VARIANT, INPUT_MEAN, INPUT_STD
 from inspector.ml.inferencer import AnomalyInferencer, build_backbone
 from inspector.ml.package import METADATA_FILE, ModelPackage, check_name, save_package
 from inspector.ml.patchcore import (
@@ -33,36 +35,20 @@ from inspector.ml.patchcore import (
     check_input_size,
 )
 from inspector.ml.preprocess import check_image, preprocess
+from inspector.training.calibration import (
+    ScoreStats,
+    calibrate_threshold,
+    normalisation_of,
+    threshold_rule,
+)
 from inspector.training.evaluate import without_masks
 
 MIN_TRAIN = 4
 """Fewer good images than this cannot describe the normal variation of a part."""
-MARGIN_STD = 1.0
-"""Threshold margin above the highest held-out good score, in held-out standard deviations."""
-MARGIN_MIN = 0.05
-"""Smallest margin, as a fraction of that highest score (for very uniform held-out sets)."""
 BATCH = 8
 
 Progress = Callable[[str, int, int], None]
 ImageItem = np.ndarray | Path
-
-
-@dataclass(frozen=True)
-class ScoreStats:
-    """Summary of a set of image scores."""
-
-    count: int
-    min: float
-    mean: float
-    std: float
-    max: float
-
-    @classmethod
-    def of(cls, scores: Sequence[float]) -> ScoreStats:
-        """Statistics of ``scores`` (``std`` with ``ddof=1``; 0 for a single score)."""
-        values = np.asarray(scores, dtype=np.float64)
-        std = float(values.std(ddof=1)) if values.size > 1 else 0.0
-        return cls(values.size, float(values.min()), float(values.mean()), std, float(values.max()))
 
 
 @dataclass(frozen=True)
@@ -88,22 +74,6 @@ class FitResult:
     bank_size: int
     holdout: ScoreStats
     seconds: float
-
-
-def calibrate_threshold(holdout_scores: Sequence[float]) -> float:
-    """Default threshold: the highest held-out good score plus a margin.
-
-    The margin is ``MARGIN_STD`` standard deviations of the held-out scores,
-    and at least ``MARGIN_MIN`` of the highest one. The maximum of a few
-    held-out goods underestimates how high an unseen good part can score (for
-    20 normal samples it sits near mean + 1.9 sd, for 5 near mean + 1.2 sd), so
-    the margin buys a low false-reject rate on day one; defects on a PatchCore
-    map usually score far above the good spread, so little sensitivity is
-    lost. It is only a default: ``decision`` owns the threshold in force and an
-    evaluation on real defects should refine it.
-    """
-    stats = ScoreStats.of(holdout_scores)
-    return stats.max + max(MARGIN_STD * stats.std, MARGIN_MIN * abs(stats.max))
 
 
 def _collect(source: Sequence[np.ndarray] | str | Path, role: str) -> tuple[list[ImageItem], str]:
@@ -161,24 +131,31 @@ def _extract_features(
     layers: Sequence[int],
     device: torch.device,
     report: Progress,
-) -> tuple[torch.Tensor, str]:
-    """Patch features ``(P, D)`` of all ``items`` on ``device``, and the backbone's SHA-256.
+    variant: str,
+    global_stage: int | None,
+) -> tuple[torch.Tensor, torch.Tensor | None, str]:
+    """Patch features ``(P, D)`` and image descriptors ``(N, 2 C)`` (or ``None``) of
+    all ``items`` on ``device``, and the backbone's SHA-256.
 
     Uses the same backbone, preprocessing and numeric context as
     :class:`AnomalyInferencer`, so bank and query features are comparable.
     """
-    backbone, backbone_sha256 = build_backbone()
-    model = PatchCore(backbone, layers=layers).to(device, memory_format=torch.channels_last)
-    parts = []
+    backbone, backbone_sha256 = build_backbone(variant=variant)
+    model = PatchCore(backbone, layers=layers, global_stage=global_stage)
+    model = model.to(device, memory_format=torch.channels_last)
+    parts, descriptors = [], []
     for images, done in reader.batches(items):
         if images:
             batch = preprocess(images, input_size, INPUT_MEAN, INPUT_STD)
             batch = batch.to(device, memory_format=torch.channels_last)
             with inference_context(device):
-                parts.append(model.patch_features(batch).float())
+                features, described = model.embed_all(batch)
+            parts.append(features.float().permute(0, 2, 3, 1).reshape(-1, model.dim))
+            if described is not None:
+                descriptors.append(described.float().cpu())
         report("features", done, len(items))
     reader.check()
-    return torch.cat(parts), backbone_sha256
+    return torch.cat(parts), torch.cat(descriptors) if descriptors else None, backbone_sha256
 
 
 def fit_anomaly(
@@ -192,6 +169,9 @@ def fit_anomaly(
     layers: Sequence[int] = DEFAULT_LAYERS,
     sigma: float = DEFAULT_SIGMA,
     score_top_fraction: float = 0.0,
+    backbone: str = DEFAULT_VARIANT,
+    global_stage: int | None = None,
+    target_false_reject: float | None = None,
     device: str = "auto",
     seed: int = 0,
     name: str = "anomaly",
@@ -226,6 +206,12 @@ def fit_anomaly(
             always meant by a score). ``patchcore.SCORE_TOP_FRACTION`` (0.01)
             separates goods from defects better on real parts; ``inspector fit``
             uses it. See :class:`~inspector.ml.patchcore.PatchCore`.
+        backbone: EfficientNet-Lite member: ``"lite0"`` (fastest), ``"lite1"``, ``"lite2"``.
+        global_stage: Backbone stage of the image-level branch (``patchcore.
+            DEFAULT_GLOBAL_STAGE``, which ``inspector fit`` uses); ``None`` for a
+            patch-only model. Needs at least 2 held-out images.
+        target_false_reject: Share of good parts the default threshold may reject
+            (see :func:`calibrate_threshold`); ``None`` for the maximum rule.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         seed: Seeds the split and the coreset, so a fit is repeatable.
         name: Model name, the first part of the version string.
@@ -283,8 +269,11 @@ def fit_anomaly(
 
     torch_device = select_device(device)
     reader = _Reader()
-    features, backbone_sha256 = _extract_features(
-        reader, train, input_size, layers, torch_device, report
+    if global_stage is not None and len(holdout) < 2:
+        msg = "the image-level branch needs at least 2 held-out good images: add images"
+        raise SourceError(msg)
+    features, descriptors, backbone_sha256 = _extract_features(
+        reader, train, input_size, layers, torch_device, report, backbone, global_stage
     )
     chosen = greedy_coreset(
         features, bank_size, seed=seed, progress=lambda d, t: report("coreset", d, t)
@@ -302,17 +291,48 @@ def fit_anomaly(
         sigma=float(sigma),
         threshold=math.nan,
         score_top_fraction=float(score_top_fraction),
+        backbone_variant=backbone,
+        global_stage=global_stage,
+        global_bank=descriptors,
     )
 
     inferencer = AnomalyInferencer(package, device=str(torch_device), max_batch=BATCH)
     holdout_reader = _Reader()
     scores: list[float] = []
+    branches: list[tuple[float, float | None, torch.Tensor | None]] = []
     for images, done in holdout_reader.batches(holdout):
-        scores += [output.score for output in inferencer.predict(images)]
+        if global_stage is None:
+            scores += [output.score for output in inferencer.predict(images)]
+        else:
+            branches += inferencer.branch_scores(images)
         report("calibrate", done, len(holdout))
     holdout_reader.check()
+    if global_stage is not None:
+        # The image score is the larger normalised branch score: computed here from the
+        # raw branch scores, exactly as PatchCore.forward will compute it from now on.
+        loo = inferencer.model.global_leave_one_out().cpu().tolist()
+        norm = normalisation_of([(p, g) for p, g, _ in branches], loo)
+        scores = [
+            max(
+                (p - norm.patch_centre) / norm.patch_scale,
+                (g - norm.global_centre) / norm.global_scale,
+            )
+            for p, g, _ in branches
+            if g is not None
+        ]
+        # Held-out images are good parts the image-level branch may as well know: the
+        # nearest good *image* matters there (one more look of a tile's texture), and its
+        # normalisation already rests on the leave-one-out distances, not on them alone.
+        held_out = [d for _, _, d in branches if d is not None]
+        global_bank = torch.cat([package.global_bank, torch.stack(held_out)])
+        package = replace(package, normalisation=norm, global_bank=global_bank)
+        # Training images measured against the others are good parts too: their
+        # image-level scores widen the threshold's view of good variation.
+        calibration = scores + [(g - norm.global_centre) / norm.global_scale for g in loo]
+    else:
+        calibration = scores
     stats = ScoreStats.of(scores)
-    threshold = calibrate_threshold(scores)
+    threshold = calibrate_threshold(calibration, target_false_reject)
 
     report("save", 0, 1)
     package = replace(
@@ -332,7 +352,8 @@ def fit_anomaly(
         },
         metrics={
             "holdout_good_scores": asdict(stats),
-            "threshold_rule": f"max + max({MARGIN_STD} * std, {MARGIN_MIN} * max) of held-out",
+            "threshold_rule": threshold_rule(len(calibration), target_false_reject)
+            + (" (held-out and leave-one-out training images)" if global_stage else ""),
         },
     )
     saved = save_package(package, out, overwrite=overwrite)

@@ -57,7 +57,8 @@ def extend_with_good(
     batch = preprocess(list(images), package.input_size, package.mean, package.std)
     batch = batch.to(inferencer.device, memory_format=torch.channels_last)
     with inference_context(inferencer.device):
-        patches = model.patch_features(batch).float()
+        features, descriptors = model.embed_all(batch)
+        patches = features.float().permute(0, 2, 3, 1).reshape(-1, model.dim)
         distances = model.nearest_distance(patches)
     per_image = patches.shape[0] // len(images)
     chosen = []
@@ -67,7 +68,20 @@ def extend_with_good(
         chosen.append(patches[rows][order].cpu())
     added = torch.cat(chosen)
     bank = torch.cat([package.memory_bank.float(), added])
-    return replace(package, memory_bank=bank, version="unsaved", path=None, files={}), len(added)
+    global_bank = package.global_bank
+    if global_bank is not None and descriptors is not None:
+        # The whole image joins the image-level branch: a part that looked off as a whole
+        # (lighting, a new batch of material) is now a known good look.
+        global_bank = torch.cat([global_bank.float(), descriptors.float().cpu()])
+    extended = replace(
+        package,
+        memory_bank=bank,
+        global_bank=global_bank,
+        version="unsaved",
+        path=None,
+        files={},
+    )
+    return extended, len(added)
 
 
 def learn_good_parts(

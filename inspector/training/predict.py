@@ -9,7 +9,8 @@ JSON object per line per image, in input order::
 
 An image that cannot be read gets ``{"path": str, "error": str}`` instead and
 the run goes on; the summary counts it so the caller can fail the run. Images
-are scored by :class:`~inspector.ml.inferencer.AnomalyInferencer` and sorted
+are scored by :class:`~inspector.ml.inferencer.AnomalyInferencer` (or its
+torch-free twin on ONNX Runtime, see :mod:`inspector.ml.backend`) and sorted
 by :func:`inspector.decision.decide`, the live line's own path.
 """
 
@@ -21,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
@@ -31,8 +32,11 @@ from inspector.core.inspection import Defect, ModelOutput
 from inspector.core.verdict import Verdict
 from inspector.decision.decide import decide
 from inspector.decision.rules import DecisionRules
-from inspector.ml.inferencer import AnomalyInferencer
+from inspector.ml.backend import open_inferencer
 from inspector.training.evaluate import without_masks
+
+if TYPE_CHECKING:
+    from inspector.ml.backend import Inferencer
 
 Progress = Callable[[int, int], None]
 
@@ -125,7 +129,7 @@ def prediction_record(
 
 
 def predict_files(
-    model: str | Path | AnomalyInferencer,
+    model: str | Path | Inferencer,
     paths: Iterable[str | Path],
     output: TextIO,
     *,
@@ -134,6 +138,7 @@ def predict_files(
     device: str = "auto",
     batch: int = 8,
     progress: Progress | None = None,
+    backend: str = "auto",
 ) -> PredictSummary:
     """Score images and write one JSON line each to ``output``, flushing per batch.
 
@@ -147,6 +152,8 @@ def predict_files(
         device: ``"auto"``, ``"cpu"`` or ``"cuda"`` (ignored for a built inferencer).
         batch: Images per forward pass.
         progress: Called as ``progress(done, total)`` after each batch.
+        backend: ``"auto"``, ``"torch"`` or ``"onnxruntime"`` (ignored for a
+            built inferencer); see :func:`inspector.ml.backend.open_inferencer`.
 
     Raises:
         ValueError: ``--maps`` would overwrite a map (two inputs share a stem), or
@@ -160,9 +167,9 @@ def predict_files(
         check_unique_stems(files)
         maps_folder.mkdir(parents=True, exist_ok=True)
     inferencer = (
-        model
-        if isinstance(model, AnomalyInferencer)
-        else AnomalyInferencer(model, device=device, max_batch=batch)
+        open_inferencer(model, backend, device=device, max_batch=batch)
+        if isinstance(model, str | Path)
+        else model
     )
     rules = DecisionRules(inferencer.default_threshold if threshold is None else threshold)
     started = time.perf_counter()

@@ -11,13 +11,8 @@ import pytest
 from inspector.core.errors import SourceError
 from inspector.ml.inferencer import AnomalyInferencer
 from inspector.ml.package import load_package
-from inspector.training.fit_anomaly import (
-    MARGIN_MIN,
-    MARGIN_STD,
-    FitResult,
-    calibrate_threshold,
-    fit_anomaly,
-)
+from inspector.training.calibration import MARGIN_MIN, MARGIN_STD, calibrate_threshold
+from inspector.training.fit_anomaly import FitResult, fit_anomaly
 from tests.unit.ml.synthetic_parts import textured_part, with_blob
 
 
@@ -127,3 +122,13 @@ def test_existing_package_is_not_overwritten(fitted: FitResult, good_images: lis
 def test_bad_parameters(tmp_path: Path, good_images: list, kwargs: dict, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         fit_anomaly(good_images, tmp_path / "model", **kwargs)
+
+
+def test_target_false_reject_takes_the_quantile_when_there_are_enough_scores() -> None:
+    scores = [float(v) for v in range(200)]  # 0..199
+    assert calibrate_threshold(scores, target_false_reject=0.01) == 198.0  # 2 of 200 over
+    assert calibrate_threshold(scores, target_false_reject=0.05) == 190.0
+    few = scores[:100]  # 100 < 2 / 0.01: the quantile cannot be located, maximum rule
+    assert calibrate_threshold(few, target_false_reject=0.01) == calibrate_threshold(few)
+    with pytest.raises(ValueError, match="target false-reject"):
+        calibrate_threshold(scores, target_false_reject=0.7)

@@ -1,0 +1,103 @@
+"""The array work on both sides of the network, shared by every inference backend.
+
+The torch path (:mod:`inspector.ml.inferencer`) and the ONNX Runtime path
+(:mod:`inspector.ml.onnx_inferencer`) differ only in the network call: both
+turn images into a batch with :func:`normalise_batch` and the network's square
+maps back into per-image results with :func:`outputs_at_image_size`. This
+module imports numpy and OpenCV only, never torch, so a line PC without torch
+can use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from inspector.core.inspection import ModelOutput
+
+
+def check_image(image: object, index: int = 0) -> np.ndarray:
+    """Return ``image`` if it is an RGB ``uint8`` ``(H, W, 3)`` array, else raise.
+
+    Raises:
+        ValueError: naming the image's position and what it was instead.
+    """
+    if not isinstance(image, np.ndarray):
+        msg = f"image {index} is a {type(image).__name__}, expected an RGB uint8 numpy array"
+        raise ValueError(msg)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
+        msg = (
+            f"image {index} has dtype {image.dtype} and shape {image.shape}; expected RGB uint8 "
+            "(H, W, 3): convert it first (inspector.acquisition.image_files.read_image does)"
+        )
+        raise ValueError(msg)
+    return image
+
+
+def normalise_batch(
+    images: Sequence[np.ndarray],
+    input_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+) -> np.ndarray:
+    """Resize and normalise RGB images into one ``float32`` ``(N, 3, S, S)`` batch.
+
+    Every image is resized (not cropped) to ``input_size`` square with
+    ``cv2.INTER_AREA``, which averages pixels when shrinking and so does not
+    alias fine texture, the thing anomaly models look at. The arithmetic is
+    float32 ``pixel * (1 / (255 std)) - mean / std``, the same on every backend.
+
+    Args:
+        images: RGB ``uint8`` ``(H, W, 3)`` arrays of any sizes.
+        input_size: Side of the square the model takes.
+        mean: Per-channel mean of the [0, 1] input that the model expects.
+        std: Per-channel standard deviation.
+
+    Returns:
+        C-contiguous ``float32`` array ``(N, 3, input_size, input_size)``.
+
+    Raises:
+        ValueError: no images, or one is not an RGB ``uint8`` array.
+    """
+    if len(images) == 0:
+        msg = "no images to preprocess: pass at least one"
+        raise ValueError(msg)
+    size = (input_size, input_size)
+    batch = np.empty((len(images), input_size, input_size, 3), dtype=np.uint8)
+    for i, image in enumerate(images):
+        image = check_image(image, i)
+        if image.shape[:2] == size:
+            batch[i] = image
+        else:
+            batch[i] = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    pixels = batch.transpose(0, 3, 1, 2).astype(np.float32)
+    scale = np.array([1.0 / (255.0 * s) for s in std], dtype=np.float32)
+    shift = np.array([m / s for m, s in zip(mean, std, strict=True)], dtype=np.float32)
+    return np.ascontiguousarray(pixels * scale.reshape(1, 3, 1, 1) - shift.reshape(1, 3, 1, 1))
+
+
+def outputs_at_image_size(
+    images: Sequence[np.ndarray], scores: np.ndarray, maps: np.ndarray
+) -> list[ModelOutput]:
+    """Pair each image with its score and its map resized to the image's own size.
+
+    Args:
+        images: The images the batch was made from (only their sizes are used).
+        scores: ``(N,)`` image scores from the network.
+        maps: ``(N, S, S)`` anomaly maps at the network's input size.
+
+    Returns:
+        One :class:`ModelOutput` per image; each map is ``float32`` at that
+        image's height and width (bilinear), so overlays and defect regions are
+        in the image's own pixels.
+    """
+    outputs = []
+    for image, score, square in zip(images, scores, maps, strict=True):
+        height, width = image.shape[:2]
+        square = np.asarray(square, dtype=np.float32)
+        if (height, width) != square.shape:
+            square = cv2.resize(square, (width, height), interpolation=cv2.INTER_LINEAR)
+        outputs.append(ModelOutput(score=float(score), anomaly_map=square))
+    return outputs
