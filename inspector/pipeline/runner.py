@@ -88,8 +88,9 @@ class LineRunner:
             self.line.engine.dispose()
 
     def _load_scorer(self) -> Scorer:
-        key = (str(self.settings.model_dir), self.settings.device)
+        settings = self.settings
+        key = (str(settings.model_dir), settings.device, settings.backend)
         if self._scorer is None or key != self._scorer_key:
-            self._scorer = load_scorer(self.settings.model_dir, self.settings.device)
+            self._scorer = load_scorer(settings.model_dir, settings.device, settings.backend)
             self._scorer_key = key
         return self._scorer
