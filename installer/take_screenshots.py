@@ -1,7 +1,9 @@
 """Screenshots of the real main window on the demo line (run under Xvfb: `make screenshots`).
 
 Starts Xvfb itself when no display is set, runs the window on the demo line for a
-few seconds, and saves the window and one enlarged reject as PNGs.
+few seconds, and saves the window, one enlarged reject and the Review tab (after
+one part was taught to the model as OK) as PNGs. The model is a copy of the demo
+model in a temporary folder, so the lesson's new version is written there.
 """
 
 from __future__ import annotations
@@ -28,23 +30,33 @@ def _ensure_display() -> subprocess.Popen | None:
 
 
 def main() -> None:
-    """Save ``main_window.png`` and ``reject_detail.png`` into the folder given."""
+    """Save ``main_window.png``, ``reject_detail.png`` and ``review.png`` into the folder given."""
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
     out.mkdir(parents=True, exist_ok=True)
     server = _ensure_display()
     os.environ.pop("QT_QPA_PLATFORM", None)
     try:
-        from PySide6.QtCore import QEventLoop, QTimer
+        from PySide6.QtCore import QEventLoop, QSettings, QTimer
         from PySide6.QtWidgets import QApplication
 
-        from inspector.pipeline.line import LineSettings
+        from inspector.pipeline.line import DEFAULT_MODEL_DIR, LineSettings
         from inspector.ui.app import apply_style
         from inspector.ui.main_window import MainWindow
+        from inspector.ui.review_view import REVIEWER_KEY
 
         app = QApplication(sys.argv[:1])
         apply_style(app)
-        database = Path(tempfile.mkdtemp()) / "screens.db"
-        window = MainWindow(LineSettings(database=database, seed=5, defect_rate=0.35))
+        scratch = Path(tempfile.mkdtemp())
+        model = scratch / "models" / "demo-line"
+        shutil.copytree(DEFAULT_MODEL_DIR, model)
+        settings = LineSettings(
+            database=scratch / "screens.db", model_dir=model, seed=5, defect_rate=0.35
+        )
+        window = MainWindow(settings)
+        window.reviewer_settings = QSettings(
+            str(scratch / "settings.ini"), QSettings.Format.IniFormat
+        )
+        window.reviewer_settings.setValue(REVIEWER_KEY, "j.okafor")
         window.resize(1360, 860)
         window.show()
         window.start_line()
@@ -61,6 +73,18 @@ def main() -> None:
             pump(1.0)
             dialog.grab().save(str(out / "reject_detail.png"))
             dialog.close()
+        window.stop_line()
+        names = [window.tabs.tabText(index) for index in range(window.tabs.count())]
+        window.tabs.setCurrentIndex(names.index("Review"))
+        pump(1.0)
+        review = window.qa_tabs.view("Review")
+        review.teach_panel.teach()
+        for _ in range(120):  # the lesson runs on a worker thread
+            pump(0.5)
+            if not window.teacher.busy:
+                break
+        pump(1.0)
+        window.grab().save(str(out / "review.png"))
         window.close()
         print(f"screenshots saved in {out}")
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from inspector.core.inspection import Inspection
 from inspector.decision.actuator import Actuator
@@ -48,6 +49,26 @@ class LineRunner:
         """Use another source from the next start on."""
         self.settings = replace(self.settings, source=source, loop=loop, rate_hz=rate_hz)
 
+    @property
+    def model_version(self) -> str | None:
+        """Version of the model the next start uses; ``None`` until it is loaded."""
+        if self._scorer is None or self._scorer_key != self._model_key():
+            return None
+        return self._scorer.version
+
+    def change_model(self, model_dir: str | Path, *, scorer: Scorer | None = None) -> None:
+        """Use another model package from the next start on (restart a running line to apply).
+
+        Args:
+            model_dir: The package, e.g. a new version that learned a false reject.
+            scorer: That package already loaded (off the GUI thread), so the
+                next start does not load it again.
+        """
+        self.settings = replace(self.settings, model_dir=Path(model_dir))
+        if scorer is not None:
+            self._scorer = scorer
+            self._scorer_key = self._model_key()
+
     def start(self) -> Line:
         """Stop the current line (if any) and start a new one with the current settings.
 
@@ -87,9 +108,13 @@ class LineRunner:
             self.line.station.stop()
             self.line.engine.dispose()
 
+    def _model_key(self) -> tuple[str, str, str]:
+        settings = self.settings
+        return (str(settings.model_dir), settings.device, settings.backend)
+
     def _load_scorer(self) -> Scorer:
         settings = self.settings
-        key = (str(settings.model_dir), settings.device, settings.backend)
+        key = self._model_key()
         if self._scorer is None or key != self._scorer_key:
             self._scorer = load_scorer(settings.model_dir, settings.device, settings.backend)
             self._scorer_key = key

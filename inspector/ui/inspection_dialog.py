@@ -21,9 +21,22 @@ from inspector.ui.image_view import ImageView
 
 
 class InspectionDialog(QDialog):
-    """Full-size view of one part, with the overlay switchable on and off."""
+    """Full-size view of one part, with the overlay switchable on and off.
 
-    def __init__(self, inspection: Inspection, parent: QWidget | None = None) -> None:
+    Args:
+        inspection: The part, as the line decided it.
+        parent: The owning window.
+        actions: What can be done about the part (the main window's "this is OK"
+            panel), shown under the defects; the dialog itself only shows.
+    """
+
+    def __init__(
+        self,
+        inspection: Inspection,
+        parent: QWidget | None = None,
+        *,
+        actions: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.inspection = inspection
         frame = inspection.frame
@@ -49,6 +62,9 @@ class InspectionDialog(QDialog):
         side.addWidget(details)
         side.addWidget(QLabel("Defects"))
         side.addWidget(table, 1)
+        self.actions = actions
+        if actions is not None:
+            side.addWidget(actions)
         layout = QHBoxLayout(self)
         layout.addWidget(self.view, 3)
         layout.addLayout(side, 2)

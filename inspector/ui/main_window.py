@@ -1,10 +1,16 @@
-"""The operator's window: live view with overlay, counters, last rejects, alarms."""
+"""The operator's window: live view with overlay, counters, last rejects, alarms.
+
+A false reject enlarged from the last rejects (or shown in the Review tab) can
+be taught to the model as OK; the window then switches the line to the new
+model version, restarting a running line between parts.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QLabel,
@@ -17,25 +23,32 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy import Engine
 
 from inspector.core.errors import InspectorError
 from inspector.core.inspection import Inspection
 from inspector.decision.actuator import Actuator
 from inspector.overlay.compose import render_overlay
 from inspector.pipeline.alarms import Alarm, Severity
-from inspector.pipeline.line import LineSettings
+from inspector.pipeline.line import LineSettings, load_scorer
 from inspector.pipeline.runner import LineRunner
+from inspector.pipeline.station import LineState, Scorer
+from inspector.storage.image_store import ImageStore
 from inspector.ui.bridge import StationBridge
 from inspector.ui.counters import CountersPanel
+from inspector.ui.good_teacher import GoodPartTeacher, TeachOutcome
 from inspector.ui.image_view import ImageView
 from inspector.ui.inspection_dialog import InspectionDialog
 from inspector.ui.qa_tabs import QaTabs
 from inspector.ui.reject_strip import RejectStrip
+from inspector.ui.review_view import REVIEWER_KEY, ReviewView
 from inspector.ui.source_bar import SourceBar
 from inspector.ui.status_line import StatusLine
+from inspector.ui.teach_good import TeachGoodPanel, ask_reviewer
 
 REFRESH_MS = 250
 LIVE_SCALE = 2.0
+TEACHER_WAIT_S = 60.0  # a lesson still running at close is finished, never cut mid-write
 
 
 class MainWindow(QMainWindow):
@@ -60,6 +73,14 @@ class MainWindow(QMainWindow):
         )
         self.shown = 0
         self.latest: Inspection | None = None
+        # Remembers the reviewer's name for the Review tab and the "this is OK" button alike.
+        self.reviewer_settings = QSettings()
+        self.teacher = GoodPartTeacher(
+            lambda: self.runner.settings.model_dir,
+            self,
+            device=settings.device,
+            preload=self._load_model,
+        )
 
         self.source_bar = SourceBar()
         self.source_bar.set_source(settings.source)
@@ -94,7 +115,7 @@ class MainWindow(QMainWindow):
         # The operator's live view is the first tab; the QA tabs are built when opened.
         self.tabs = QTabWidget()
         self.tabs.addTab(splitter, "Live")
-        self.qa_tabs = QaTabs(self.tabs, settings)
+        self.qa_tabs = QaTabs(self.tabs, settings, factories={"Review": self._review_view})
         self.setCentralWidget(self.tabs)
         self.status = StatusLine()
         self.setStatusBar(self.status)
@@ -106,6 +127,7 @@ class MainWindow(QMainWindow):
         self.source_bar.resume_requested.connect(self.runner.resume)
         self.source_bar.stop_requested.connect(self.stop_line)
         self.rejects.inspection_chosen.connect(self.open_inspection)
+        self.teacher.finished.connect(self._model_learned)
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._refresh)
         self._timer.start(REFRESH_MS)
@@ -141,10 +163,54 @@ class MainWindow(QMainWindow):
 
     def open_inspection(self, inspection: Inspection) -> InspectionDialog:
         """Show one inspection large (non-modal, so the line view keeps updating)."""
-        dialog = InspectionDialog(inspection, self)
+        dialog = InspectionDialog(inspection, self, actions=self._teach_panel(inspection))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         return dialog
+
+    def _teach_panel(self, inspection: Inspection) -> TeachGoodPanel:
+        """The "this is OK" button for a live part, on the QA tabs' database connection."""
+        try:
+            engine, store = self.qa_tabs.storage()
+        except InspectorError as exc:
+            self._show_alarm(Alarm(Severity.WARNING, "records", str(exc)))
+            engine, store = None, None
+        panel = TeachGoodPanel(
+            self.teacher,
+            engine,
+            store,
+            actor=lambda: ask_reviewer(panel, self.reviewer_settings, REVIEWER_KEY),
+        )
+        panel.show_live(inspection, self.runner.settings.station_name)
+        return panel
+
+    def _review_view(self, engine: Engine, store: ImageStore) -> ReviewView:
+        return ReviewView(engine, store, settings=self.reviewer_settings, teacher=self.teacher)
+
+    def _load_model(self, model_dir: Path) -> Scorer:
+        """Loads a learned model for the line; runs on the teacher's worker thread."""
+        settings = self.runner.settings
+        return load_scorer(model_dir, settings.device, settings.backend)
+
+    def _model_learned(self, outcome: TeachOutcome) -> None:
+        """Switch the line to the model that learned a part (the panel shows any error)."""
+        taught = outcome.taught
+        if taught is None:
+            return
+        state = self.runner.state
+        self.runner.change_model(taught.result.package_dir, scorer=taught.model)
+        if state in (LineState.STARTING, LineState.RUNNING):
+            # Between parts: stopping finishes and records every queued part first.
+            started = self.start_line()
+            note = "the line runs on it now" if started else "the line did not restart: see Alarms"
+        elif state is LineState.PAUSED:
+            self.stop_line()
+            note = "the paused line was stopped: Start runs it on the new model"
+        else:
+            note = "the next start uses it"
+        # In the Live tab's event list: the operator sees that the model (and the counters) changed.
+        message = f"{taught.summary}, taught by {taught.actor}; {note}"
+        self._show_alarm(Alarm(Severity.WARNING, "model", message))
 
     # -- updates -------------------------------------------------------------------
 
@@ -186,6 +252,8 @@ class MainWindow(QMainWindow):
     def _refresh(self) -> None:
         line = self.runner.line
         state = self.runner.state
+        version = self.runner.model_version or self.runner.settings.model_dir.name
+        self.status.show_model(f"model {version}")
         self.source_bar.show_state(state)
         if line is None:
             self.status.show_figures(state, None, 0, "", "")
@@ -203,6 +271,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self._timer.stop()
+        self.teacher.wait(TEACHER_WAIT_S)
         self.runner.stop()
         self.qa_tabs.close()
         super().closeEvent(event)

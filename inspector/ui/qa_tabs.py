@@ -39,12 +39,21 @@ class QaTabs(QObject):
     Args:
         tabs: The main window's tab widget; the live view is already its first tab.
         settings: The line's settings, for the database location.
+        factories: Builders replacing some of :data:`TABS` (the main window's
+            Review view gets the window's model teacher).
     """
 
-    def __init__(self, tabs: QTabWidget, settings: LineSettings) -> None:
+    def __init__(
+        self,
+        tabs: QTabWidget,
+        settings: LineSettings,
+        *,
+        factories: dict[str, ViewFactory] | None = None,
+    ) -> None:
         super().__init__(tabs)
         self.tabs = tabs
         self.settings = settings
+        self.factories = {**TABS, **(factories or {})}
         self.engine: Engine | None = None
         self.image_store: ImageStore | None = None
         self.views: dict[str, QWidget] = {}
@@ -61,8 +70,8 @@ class QaTabs(QObject):
         if name not in self.views:
             holder = self._holders[name]
             try:
-                engine, store = self._storage()
-                widget = TABS[name](engine, store)
+                engine, store = self.storage()
+                widget = self.factories[name](engine, store)
             except InspectorError as exc:
                 widget = QLabel(f"The records cannot be opened:\n{exc}")
                 widget.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -81,7 +90,7 @@ class QaTabs(QObject):
         if name in TABS:
             self.view(name)
 
-    def _storage(self) -> tuple[Engine, ImageStore]:
+    def storage(self) -> tuple[Engine, ImageStore]:
         """The line's database and image store, opened once for all QA tabs."""
         if self.engine is None or self.image_store is None:
             engine = open_database(self.settings.database_target)

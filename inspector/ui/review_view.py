@@ -11,6 +11,8 @@ C or Enter            a defect of the picked class (confirm; reclassify if
                       the machine named another class)
 G                     overrule: the part is good (a false reject)
 R                     reclassify: a defect of another class than the machine's
+O                     "this is OK": the model learns the part as good at once
+                      (a new model version; see :mod:`inspector.ui.teach_good`)
 → / N, ← / P          next / previous part (skip without a decision)
 ====================  ==============================================
 
@@ -51,7 +53,9 @@ from inspector.storage.reviews import (
     export_reviewed_dataset,
     review_queue,
 )
+from inspector.ui.good_teacher import GoodPartTeacher, TaughtPart
 from inspector.ui.image_view import ImageView
+from inspector.ui.teach_good import TeachGoodPanel
 
 DEFAULT_CLASSES = ("scratch", "spot", "crack", "chip", "dent", "stain", "anomaly")
 REVIEWER_KEY = "review/reviewer"
@@ -68,6 +72,8 @@ class ReviewView(QWidget):
         classes: Defect classes offered, in the order of the digit keys (9 at most).
         settings: Where the reviewer's name is remembered; the application's by default.
         station: Review only this station's parts; all by default.
+        teacher: Teaches the line's model a part marked OK (key O); without one
+            (no line, no model folder) that button stays disabled.
     """
 
     def __init__(
@@ -79,6 +85,7 @@ class ReviewView(QWidget):
         classes: Sequence[str] = DEFAULT_CLASSES,
         settings: QSettings | None = None,
         station: str | None = None,
+        teacher: GoodPartTeacher | None = None,
     ) -> None:
         super().__init__(parent)
         if not 1 <= len(classes) <= 9:
@@ -115,6 +122,10 @@ class ReviewView(QWidget):
         self.confirm_button = _button("Confirm defect  [C]", "confirmButton")
         self.good_button = _button("Good – false reject  [G]", "goodButton")
         self.reclassify_button = _button("Reclassify as picked class  [R]", "")
+        self.teach_panel = TeachGoodPanel(
+            teacher, engine, image_store, actor=self._reviewer_name, shortcut="O"
+        )
+        self.teach_panel.button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.previous_button = _button("◀ Previous  [←]", "")
         self.next_button = _button("Next  [→] ▶", "")
         self.export_button = _button("Export reviewed dataset…", "")
@@ -133,6 +144,7 @@ class ReviewView(QWidget):
         side.addWidget(self.confirm_button)
         side.addWidget(self.good_button)
         side.addWidget(self.reclassify_button)
+        side.addWidget(self.teach_panel)
         steps = QHBoxLayout()
         steps.addWidget(self.previous_button)
         steps.addWidget(self.next_button)
@@ -151,6 +163,7 @@ class ReviewView(QWidget):
         self.confirm_button.clicked.connect(self.confirm)
         self.good_button.clicked.connect(self.overrule_good)
         self.reclassify_button.clicked.connect(self.reclassify)
+        self.teach_panel.taught.connect(self._taught)
         self.previous_button.clicked.connect(self.previous)
         self.next_button.clicked.connect(self.next)
         self.reload_button.clicked.connect(self.reload)
@@ -235,10 +248,8 @@ class ReviewView(QWidget):
         part = self.current
         if part is None:
             return None
-        reviewer = self.reviewer.text().strip()
+        reviewer = self._reviewer_name()
         if not reviewer:
-            self.message.setText("Type your user name first (it is stored with each review).")
-            self.reviewer.setFocus()
             return None
         if decision is not ReviewDecision.FALSE_REJECT and defect_class is None:
             self.message.setText("This part has no machine class: pick one with 1–9.")
@@ -258,6 +269,21 @@ class ReviewView(QWidget):
         self.next()
         return review
 
+    def _reviewer_name(self) -> str | None:
+        """Who decides; ``None`` after asking for the name (stored with every review)."""
+        reviewer = self.reviewer.text().strip()
+        if not reviewer:
+            self.message.setText("Type your user name first (it is stored with each review).")
+            self.reviewer.setFocus()
+        return reviewer or None
+
+    def _taught(self, taught: TaughtPart) -> None:
+        """The model learned a part: it is reviewed (a false reject), so move on if shown."""
+        if taught.review is not None:
+            self.decided[taught.inspection_id] = taught.review
+        if self.current is not None and self.current.id == taught.inspection_id:
+            self.next()
+
     # -- keys --------------------------------------------------------------------
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
@@ -271,6 +297,8 @@ class ReviewView(QWidget):
             self.overrule_good()
         elif key == Qt.Key.Key_R:
             self.reclassify()
+        elif key == Qt.Key.Key_O:
+            self.teach_panel.teach()
         elif key in (Qt.Key.Key_Right, Qt.Key.Key_N):
             self.next()
         elif key in (Qt.Key.Key_Left, Qt.Key.Key_P):
@@ -304,6 +332,7 @@ class ReviewView(QWidget):
         for button in (self.confirm_button, self.good_button, self.reclassify_button):
             button.setEnabled(part is not None)
         self.previous_button.setEnabled(self.index > 0)
+        self.teach_panel.show_stored(part)
         if part is None:
             self.view.set_image(None)
             self.facts.setText("")

@@ -1,4 +1,4 @@
-"""The status bar: line state, pace, latency, queue depth, device and source."""
+"""The status bar: line state, pace, latency, queue depth, device, model and source."""
 
 from __future__ import annotations
 
@@ -20,10 +20,13 @@ class StatusLine(QStatusBar):
         self.latency = QLabel()
         self.queue = QLabel()
         self.device = QLabel()
+        self.model = QLabel()
         self.source = QLabel()
-        for label in (self.state, self.rate, self.latency, self.queue, self.device, self.source):
+        labels = (self.state, self.rate, self.latency, self.queue, self.device, self.model)
+        for label in (*labels, self.source):
             self.addPermanentWidget(label)
         self.show_figures(LineState.IDLE, None, 0, "", "")
+        self.show_model("model –")
 
     def show_figures(
         self,
@@ -46,3 +49,7 @@ class StatusLine(QStatusBar):
         self.queue.setText(f"queue {queue_depth}")
         self.device.setText(device or "device –")
         self.source.setText(source or "no source")
+
+    def show_model(self, text: str) -> None:
+        """Which model version the line runs (it changes when the model learns a part)."""
+        self.model.setText(text)
