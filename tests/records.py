@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from inspector.core import Verdict
 from inspector.storage.engine import MIGRATIONS_DIR
@@ -47,10 +47,20 @@ def migrations_config() -> Config:
     return config
 
 
-def database_at(path: Path, revision: str) -> None:
-    """Create a database migrated only to ``revision``, holding one reject record (id 1)."""
+def plain_engine(target: Path | str) -> Engine:
+    """An engine on a SQLite file or a database URL, without migrating anything."""
+    return create_engine(target if isinstance(target, str) else f"sqlite:///{target}")
+
+
+def database_at(target: Path | str, revision: str) -> None:
+    """Create a database migrated only to ``revision``, holding one reject record (id 1).
+
+    ``target`` is a SQLite file or a URL of an empty database (PostgreSQL).
+    """
     config = migrations_config()
-    engine = create_engine(f"sqlite:///{path}")
+    if isinstance(target, Path):
+        target.parent.mkdir(parents=True, exist_ok=True)
+    engine = plain_engine(target)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
@@ -64,10 +74,10 @@ def database_at(path: Path, revision: str) -> None:
     engine.dispose()
 
 
-def downgrade(path: Path, revision: str) -> None:
-    """Migrate an existing database down to ``revision``."""
+def downgrade(target: Path | str, revision: str) -> None:
+    """Migrate an existing database (file or URL) down to ``revision``."""
     config = migrations_config()
-    engine = create_engine(f"sqlite:///{path}")
+    engine = plain_engine(target)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)

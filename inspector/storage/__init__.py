@@ -1,4 +1,4 @@
-"""Inspection records: SQLite database, part images on disk, and the writer thread.
+"""Inspection records: SQLite or PostgreSQL database, part images on disk, the writer thread.
 
 Callers use :func:`open_database`, the repository functions (which return
 ``inspector.core`` types), :class:`ImageStore` and :class:`RecordWriter`; the

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from inspector.storage.schema import AuditRow
 
@@ -61,16 +63,17 @@ def append_audit(
 ) -> AuditEntry:
     """Add an entry chained to the newest one, in one write transaction.
 
-    The transaction takes SQLite's write lock before reading the newest hash
-    (the engine begins transactions IMMEDIATE), so two writers cannot both
-    chain onto the same predecessor.
+    The transaction takes the log's write lock before reading the newest hash
+    (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL, where stations append at once:
+    a table lock that readers pass), so two writers cannot both chain onto the
+    same predecessor.
     """
     if not actor or not action:
         msg = "an audit entry needs an actor and an action"
         raise ValueError(msg)
     at = datetime.now(UTC)
     fields = (actor, action, subject, old_value, new_value, reason)
-    with engine.begin() as connection:
+    with engine.connect() as connection, _chain_end_locked(connection):
         newest = connection.execute(
             select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
         ).scalar()
@@ -90,6 +93,17 @@ def append_audit(
             )
         ).inserted_primary_key[0]
     return AuditEntry(new_id, at, actor, action, subject, old_value, new_value, reason, digest)
+
+
+@contextmanager
+def _chain_end_locked(connection: Connection) -> Iterator[None]:
+    """A transaction that alone may read the newest hash and append after it."""
+    if connection.dialect.name == "sqlite":
+        connection.execution_options(sqlite_begin="IMMEDIATE")
+    with connection.begin():
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
+        yield
 
 
 def audit_entries(engine: Engine, *, limit: int | None = None) -> list[AuditEntry]:

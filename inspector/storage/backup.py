@@ -27,10 +27,17 @@ def backup_database(
     never leaves a half-written file under the final name.
 
     Raises:
-        StorageError: not a SQLite database, or the destination cannot be written.
+        StorageError: not a SQLite database (a PostgreSQL server is backed up by
+            its own tools, which also copy a live database consistently), or the
+            destination cannot be written.
     """
     if engine.dialect.name != "sqlite":
-        msg = f"online backup is for SQLite; use the tools of {engine.dialect.name} instead"
+        where = engine.url.render_as_string(hide_password=True)
+        msg = (
+            f"the online backup copies SQLite files, and {where} is a {engine.dialect.name} "
+            "database: back it up on the server with pg_dump (pg_dump -Fc -f inspector.dump "
+            "DATABASE; pg_restore restores it)"
+        )
         raise StorageError(msg)
     target = Path(destination)
     if target.exists():

@@ -1,8 +1,13 @@
-"""Opening the inspection database: paths, SQLite settings and migrations in one place.
+"""Opening the inspection database: paths, connection settings and migrations in one place.
 
 Every engine the application uses comes from :func:`open_database`, so every
-connection gets the same SQLite pragmas and every database is migrated to the
+connection gets the same settings and every database is migrated to the
 schema this version of Inspector expects before anything reads or writes it.
+
+One station keeps a SQLite file; several stations of one plant can share a
+PostgreSQL server through a URL (``postgresql+psycopg://user:password@host/db``)
+and run the same code. What only SQLite has (pragmas, WAL, ``BEGIN IMMEDIATE``,
+the online file backup) stays SQLite-only; PostgreSQL gets its equivalents.
 """
 
 from __future__ import annotations
@@ -26,6 +31,12 @@ from inspector.core.errors import StorageError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 DEFAULT_BUSY_TIMEOUT_MS = 5000
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+# An unreachable server fails after this many seconds instead of the TCP timeout (minutes).
+POSTGRES_CONNECT_TIMEOUT_S = 10
+# Key of the PostgreSQL advisory lock held while migrating (any fixed 64-bit number;
+# advisory locks are per database, so databases on one server never wait for each other).
+POSTGRES_MIGRATION_LOCK_KEY = int.from_bytes(b"inspectr", "big")
 
 # Alembic's ``context`` and ``op`` are process-wide proxies: two threads migrating at
 # once (even different files) would run each other's DDL on the wrong connection.
@@ -41,19 +52,26 @@ def open_database(target: str | Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIM
     """Open (creating if needed) an inspection database and migrate it to the current schema.
 
     Args:
-        target: A file path, or a SQLAlchemy URL such as ``sqlite:///records.db``.
-        busy_timeout_ms: How long a SQLite connection waits for another writer's
-            lock before failing with "database is locked". The record writer
-            retries after that, so this only bounds how long one attempt blocks.
+        target: A file path, or a SQLAlchemy URL: ``sqlite:///records.db``, or
+            ``postgresql+psycopg://user:password@host:5432/inspector`` for a
+            PostgreSQL database shared by several stations (plain
+            ``postgresql://`` means the same driver, psycopg 3).
+        busy_timeout_ms: How long a connection waits for another writer's
+            lock before failing ("database is locked" on SQLite, PostgreSQL's
+            ``lock_timeout``). The record writer retries after that, so this
+            only bounds how long one attempt blocks.
 
     Returns:
         An engine whose SQLite connections use WAL journaling (readers never
         block the writer), ``synchronous=NORMAL``, the busy timeout and
-        enforced foreign keys.
+        enforced foreign keys; on PostgreSQL, a pool that checks a connection
+        before handing it out (a restarted server costs one retry, not an
+        error) and the lock timeout.
 
     Raises:
-        StorageError: the location cannot be created or written, the file is
-            not an Inspector database, or it was written by a newer Inspector.
+        StorageError: the location cannot be created or written, the server
+            cannot be reached or refuses the user, the database is not an
+            Inspector database, or it was written by a newer Inspector.
     """
     url = _to_url(target)
     where = _describe_location(url)
@@ -72,12 +90,27 @@ def _to_url(target: str | Path) -> URL:
     """Accept a URL (anything with ``://``) or a file path, relative to the working folder."""
     if isinstance(target, str) and "://" in target:
         try:
-            return make_url(target)
+            url = make_url(target)
         except ArgumentError as exc:
             msg = f"cannot read database URL {target!r}: {exc}; give a file path or a valid URL"
             raise StorageError(msg) from exc
+        return _supported(url)
     path = Path(target).expanduser().absolute()
     return URL.create("sqlite", database=str(path))
+
+
+def _supported(url: URL) -> URL:
+    """Refuse backends the schema is not tested on; plain ``postgresql`` means psycopg 3."""
+    backend = url.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        msg = (
+            f"cannot store records in {backend} ({url.render_as_string(hide_password=True)}); "
+            "use a SQLite file or a postgresql+psycopg://user:password@host/database URL"
+        )
+        raise StorageError(msg)
+    if url.drivername == "postgresql":
+        return url.set(drivername="postgresql+psycopg")
+    return url
 
 
 def _is_memory(url: URL) -> bool:
@@ -106,13 +139,28 @@ def _create_engine(url: URL, where: str, busy_timeout_ms: int) -> Engine:
     if url.get_backend_name() == "sqlite" and _is_memory(url):
         # One shared connection, or each pooled connection would see its own empty database.
         options = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    elif url.get_backend_name() == "postgresql":
+        # A server restarted, or a firewall that dropped an idle connection, would
+        # otherwise fail the next query of every pooled connection once.
+        options = {"pool_pre_ping": True}
+        if "connect_timeout" not in url.query:
+            options["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
     try:
         engine = create_engine(url, **options)
-    except (ArgumentError, ImportError) as exc:
-        msg = f"cannot use database {where}: {exc}; install its driver or use a SQLite file"
+    except ImportError as exc:
+        msg = (
+            f"cannot use database {where}: its driver is not installed ({exc}); for "
+            "PostgreSQL use a postgresql+psycopg:// URL and install the driver with: "
+            "pip install 'inspector[postgres]'"
+        )
+        raise StorageError(msg) from exc
+    except ArgumentError as exc:
+        msg = f"cannot use database {where}: {exc}; check the URL or use a SQLite file"
         raise StorageError(msg) from exc
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, busy_timeout_ms)
+    else:
+        _configure_postgresql(engine, busy_timeout_ms)
     return engine
 
 
@@ -143,6 +191,21 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _configure_postgresql(engine: Engine, busy_timeout_ms: int) -> None:
+    """Give every connection the lock timeout, so a blocked writer reports and retries.
+
+    Without it an insert waiting behind another session's table lock (an
+    administrator's ``ALTER``, a long ``VACUUM FULL``) would hang silently.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {int(busy_timeout_ms)}")
+        # Committed, or the pool's rollback on return would undo the setting.
+        dbapi_connection.commit()
+
+
 def _alembic_config() -> Config:
     config = Config()
     # ConfigParser interpolates '%': escape it in case the install path contains one.
@@ -151,20 +214,33 @@ def _alembic_config() -> Config:
 
 
 def _migrate(engine: Engine, where: str) -> None:
-    """Upgrade to the newest revision in one transaction, refusing foreign databases."""
+    """Upgrade to the newest revision in one transaction, refusing foreign databases.
+
+    Several programs may open the same new database at once (stations of one
+    plant starting together): each takes the database's write lock before
+    reading the schema, so they migrate one after the other and only the first
+    changes anything. SQLite's lock is ``BEGIN IMMEDIATE``; PostgreSQL's is a
+    transaction-level advisory lock, waited for however long the first
+    station's migration takes. Both databases run DDL inside the transaction,
+    so a failed migration leaves the schema as it was.
+    """
     config = _alembic_config()
     scripts = ScriptDirectory.from_config(config)
     try:
         with _MIGRATION_LOCK, engine.connect() as connection:
-            # Take the write lock before reading the schema: two programs creating the
-            # same new database then run one after the other instead of one failing.
-            connection.execution_options(sqlite_begin="IMMEDIATE")
+            if connection.dialect.name == "sqlite":
+                connection.execution_options(sqlite_begin="IMMEDIATE")
             with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
+                    connection.exec_driver_sql(
+                        f"SELECT pg_advisory_xact_lock({POSTGRES_MIGRATION_LOCK_KEY})"
+                    )
                 _check_database_is_ours(connection, scripts, where)
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
     except DBAPIError as exc:
-        raise StorageError(_explain_database_error(exc, where)) from exc
+        raise StorageError(_explain_database_error(exc, where, engine.dialect.name)) from exc
 
 
 def _check_database_is_ours(connection: Connection, scripts: ScriptDirectory, where: str) -> None:
@@ -172,7 +248,7 @@ def _check_database_is_ours(connection: Connection, scripts: ScriptDirectory, wh
     if tables and "alembic_version" not in tables:
         msg = (
             f"{where} is not an Inspector database (it holds other tables: "
-            f"{', '.join(sorted(tables))}); choose another file"
+            f"{', '.join(sorted(tables))}); choose another file or database"
         )
         raise StorageError(msg)
     for revision in MigrationContext.configure(connection).get_current_heads():
@@ -182,15 +258,17 @@ def _check_database_is_ours(connection: Connection, scripts: ScriptDirectory, wh
             msg = (
                 f"database {where} was written by a newer version of Inspector (schema "
                 f"revision {revision!r} is unknown to this one); update Inspector, or open "
-                "another database file"
+                "another database"
             )
             raise StorageError(msg) from exc
 
 
-def _explain_database_error(exc: DBAPIError, where: str) -> str:
+def _explain_database_error(exc: DBAPIError, where: str, backend: str) -> str:
     """Turn a driver error into a sentence that says what to do about it."""
-    reason = str(exc.orig)
+    reason = " ".join(str(exc.orig).split())  # psycopg's messages span lines
     lowered = reason.lower()
+    if backend == "postgresql":
+        return _explain_postgresql_error(reason, where)
     if "not a database" in lowered or "malformed" in lowered:
         return (
             f"{where} is not an Inspector database (SQLite says: {reason}); choose another "
@@ -207,3 +285,30 @@ def _explain_database_error(exc: DBAPIError, where: str) -> str:
             "close other Inspector instances using it and try again"
         )
     return f"cannot open database {where}: {reason}; check the disk and the file"
+
+
+def _explain_postgresql_error(reason: str, where: str) -> str:
+    """The advice for what psycopg reports: wrong login, no database, no rights, no server."""
+    lowered = reason.lower()
+    if "password authentication failed" in lowered or (
+        "role" in lowered and "not exist" in lowered
+    ):
+        advice = "check the user name and password in the URL"
+    elif "database" in lowered and "does not exist" in lowered:
+        advice = (
+            "create the database first (createdb -O USER NAME on the server) or correct "
+            "its name in the URL"
+        )
+    elif "permission denied" in lowered:
+        advice = (
+            "the user must be allowed to create tables in the database: make it the "
+            "database's owner (ALTER DATABASE NAME OWNER TO USER)"
+        )
+    elif any(s in lowered for s in ("refused", "timeout", "translate host", "no route", "unreach")):
+        advice = (
+            "check the host and port in the URL, that the server is running, and that "
+            "this station can reach it"
+        )
+    else:
+        advice = "check the URL and the server's log"
+    return f"cannot open PostgreSQL database {where} (PostgreSQL says: {reason}); {advice}"

@@ -20,7 +20,8 @@ if connection is None:
 context.configure(
     connection=connection,
     target_metadata=Base.metadata,
-    # SQLite cannot ALTER most things: later revisions rebuild tables in batch mode.
+    # SQLite cannot ALTER most things: later revisions rebuild tables in batch mode
+    # (on PostgreSQL the same batch operations are plain ALTER TABLE statements).
     render_as_batch=True,
 )
 with context.begin_transaction():

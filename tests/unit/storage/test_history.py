@@ -1,4 +1,4 @@
-"""History filters and keyset paging against a real SQLite file, checked against plain Python."""
+"""History filters and keyset paging on SQLite and PostgreSQL, checked against plain Python."""
 
 from __future__ import annotations
 

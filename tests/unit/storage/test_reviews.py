@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from inspector.core import Defect, Inspection, Verdict
@@ -29,7 +29,7 @@ from inspector.storage.reviews import (
     review_history,
     review_queue,
 )
-from tests.records import database_at, downgrade, new_record
+from tests.records import database_at, downgrade, new_record, plain_engine
 
 MakeInspection = Callable[..., Inspection]
 MakeDefect = Callable[..., Defect]
@@ -337,12 +337,11 @@ def test_deleting_a_part_deletes_its_reviews(
 
 
 def test_upgrading_a_first_schema_database_keeps_its_records_and_adds_reviews(
-    tmp_path: Path,
+    database_url: Path | str,
 ) -> None:
-    path = tmp_path / "old.db"
-    database_at(path, "0001")
+    database_at(database_url, "0001")
 
-    engine = open_database(path)
+    engine = open_database(database_url)
     add_review(engine, 1, reviewer="qa", decision="false_reject")
     stored = get_inspection(engine, 1)
     assert stored is not None and stored.verdict is Verdict.REJECT
@@ -350,8 +349,8 @@ def test_upgrading_a_first_schema_database_keeps_its_records_and_adds_reviews(
     assert "ix_inspections_station_captured_at" in indexes
     engine.dispose()
 
-    downgrade(path, "0001")  # and back down: reviews go, records stay
-    down = create_engine(f"sqlite:///{path}")
+    downgrade(database_url, "0001")  # and back down: reviews go, records stay
+    down = plain_engine(database_url)
     assert "reviews" not in inspect(down).get_table_names()
     with down.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM inspections")).scalar() == 1

@@ -1,4 +1,7 @@
-"""Opening, migrating and refusing databases: real SQLite files, real failures."""
+"""Opening, migrating and refusing databases: real SQLite files, real failures.
+
+PostgreSQL's own cases (advisory lock, login errors, migrations) are in test_postgres.py.
+"""
 
 from __future__ import annotations
 
@@ -42,9 +45,9 @@ def test_open_creates_parent_folder_and_file(tmp_path: Path) -> None:
     assert path.is_file()
 
 
-def test_every_connection_gets_wal_and_the_pragmas(engine: Engine) -> None:
+def test_every_connection_gets_wal_and_the_pragmas(sqlite_engine: Engine) -> None:
     def pragmas() -> tuple[object, ...]:
-        with engine.connect() as connection:
+        with sqlite_engine.connect() as connection:
             return tuple(
                 connection.exec_driver_sql(f"PRAGMA {name}").scalar()
                 for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
@@ -159,6 +162,13 @@ def test_read_only_folder_raises_storage_error(tmp_path: Path) -> None:
 def test_bad_url_raises_storage_error() -> None:
     with pytest.raises(StorageError, match="database URL"):
         open_database("not a url://")
+
+
+@pytest.mark.parametrize("url", ["mysql://u:secret@db/records", "oracle://u:secret@db/x"])
+def test_unsupported_database_kinds_are_refused_without_showing_the_password(url: str) -> None:
+    with pytest.raises(StorageError, match="use a SQLite file or a postgresql") as raised:
+        open_database(url)
+    assert "secret" not in str(raised.value)
 
 
 def test_two_programs_creating_the_same_database_at_once_both_succeed(db_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Repository functions: core types in, core types out, against a real SQLite file."""
+"""Repository functions: core types in, core types out, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 
 from inspector.core import Defect, Inspection, StoredInspection, Verdict
 from inspector.storage.repository import (
@@ -60,10 +60,10 @@ def test_nan_score_is_stored_as_null(engine: Engine, make_inspection: MakeInspec
     assert record.score is None
     [new_id] = add_inspections(engine, [record])
     with engine.connect() as connection:
-        raw = connection.exec_driver_sql(
-            "SELECT score IS NULL, error FROM inspections WHERE id = ?", (new_id,)
+        raw = connection.execute(
+            text("SELECT score IS NULL, error FROM inspections WHERE id = :id"), {"id": new_id}
         ).one()
-    assert tuple(raw) == (1, "deadline missed")
+    assert tuple(raw) == (True, "deadline missed")
     stored = get_inspection(engine, new_id)
     assert stored is not None and stored.score is None
 
@@ -166,6 +166,6 @@ def test_deleting_an_inspection_deletes_its_defects(
         ],
     )
     with engine.begin() as connection:
-        connection.exec_driver_sql("DELETE FROM inspections WHERE id = ?", (new_id,))
+        connection.execute(text("DELETE FROM inspections WHERE id = :id"), {"id": new_id})
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM defects").scalar() == 0

@@ -1,9 +1,8 @@
-"""The record writer thread against a real SQLite file and a real image folder."""
+"""The record writer thread against real databases (SQLite, PostgreSQL) and image folders."""
 
 from __future__ import annotations
 
 import math
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from inspector.storage.engine import open_database
 from inspector.storage.image_store import ImageStore
 from inspector.storage.repository import count_inspections, recent_inspections
 from inspector.storage.writer import RecordWriter
+from tests.unit.storage.conftest import WriteLock
 
 MakeInspection = Callable[..., Inspection]
 MakeDefect = Callable[..., Defect]
@@ -104,9 +104,9 @@ def test_two_hundred_parts_arrive_with_defects_and_sampled_images(
 
 
 def test_locked_database_is_retried_until_every_record_arrives(
-    db_path: Path, make_inspection: MakeInspection
+    database_url: Path | str, db_path: Path, write_lock: WriteLock, make_inspection: MakeInspection
 ) -> None:
-    engine = open_database(db_path, busy_timeout_ms=50)
+    engine = open_database(database_url, busy_timeout_ms=50)
     errors: list[str] = []
     writer = RecordWriter(
         engine,
@@ -116,9 +116,7 @@ def test_locked_database_is_retried_until_every_record_arrives(
         on_error=errors.append,
     )
     writer.start()
-    blocker = sqlite3.connect(db_path, isolation_level=None)
-    try:
-        blocker.execute("BEGIN EXCLUSIVE")
+    with write_lock():
         started = time.monotonic()
         for i in range(20):
             writer.submit(make_inspection(i, Verdict.REJECT))
@@ -127,14 +125,12 @@ def test_locked_database_is_retried_until_every_record_arrives(
         time.sleep(max(0.0, 1.5 - (time.monotonic() - started)))
         assert writer.written == 0
         assert writer.pending == 20
-    finally:
-        blocker.execute("COMMIT")
-        blocker.close()
     writer.stop()
     assert writer.written == 20 and writer.pending == 0
     assert count_inspections(engine) == 20
-    assert "locked" in errors[0]
-    assert writer.last_error is not None and "locked" in writer.last_error
+    # SQLite: "database is locked"; PostgreSQL: "canceling statement due to lock timeout".
+    assert "lock" in errors[0]
+    assert writer.last_error is not None and "lock" in writer.last_error
     engine.dispose()
 
 
@@ -193,20 +189,15 @@ def test_stop_returns_promptly_and_joins_the_thread(
 
 
 def test_stop_that_cannot_finish_says_what_is_lost(
-    db_path: Path, make_inspection: MakeInspection
+    database_url: Path | str, db_path: Path, write_lock: WriteLock, make_inspection: MakeInspection
 ) -> None:
-    engine = open_database(db_path, busy_timeout_ms=20)
+    engine = open_database(database_url, busy_timeout_ms=20)
     writer = RecordWriter(engine, ImageStore.beside(db_path), station="s", flush_interval_s=0.02)
     writer.start()
-    blocker = sqlite3.connect(db_path, isolation_level=None)
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
+    with write_lock():
         writer.submit(make_inspection(1))
-        with pytest.raises(StorageError, match="1 records are not written.*locked"):
+        with pytest.raises(StorageError, match="1 records are not written.*lock"):
             writer.stop(timeout=0.3)
-    finally:
-        blocker.execute("COMMIT")
-        blocker.close()
     assert _wait_until(lambda: writer.written == 1)  # still retrying, so it lands after all
     engine.dispose()
 
@@ -215,6 +206,6 @@ def test_stop_that_cannot_finish_says_what_is_lost(
     "options",
     [{"keep_good_every": -1}, {"max_batch": 0}, {"flush_interval_s": 0.0}],
 )
-def test_bad_settings_are_refused(engine: Engine, tmp_path: Path, options: dict) -> None:
+def test_bad_settings_are_refused(sqlite_engine: Engine, tmp_path: Path, options: dict) -> None:
     with pytest.raises(ValueError, match="RecordWriter needs"):
-        RecordWriter(engine, ImageStore(tmp_path), station="s", **options)
+        RecordWriter(sqlite_engine, ImageStore(tmp_path), station="s", **options)

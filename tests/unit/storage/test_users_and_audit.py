@@ -1,4 +1,6 @@
-"""Roles, password hashing and the tamper-evident audit log."""
+"""Roles, password hashing and the tamper-evident audit log, on SQLite and PostgreSQL."""
+
+import threading
 
 import pytest
 from sqlalchemy import text
@@ -14,13 +16,6 @@ from inspector.storage.users import (
     hash_password,
     set_role,
 )
-
-
-@pytest.fixture
-def engine(tmp_path):
-    engine = open_database(tmp_path / "a.db")
-    yield engine
-    engine.dispose()
 
 
 def test_passwords_are_salted_scrypt_hashes_never_plaintext():
@@ -91,6 +86,34 @@ def test_empty_log_verifies(engine):
     assert verify_audit(engine).ok
 
 
+def test_stations_appending_at_once_keep_one_unbroken_chain(database_url):
+    # Each thread is a station with its own engine (own connections), as in a plant.
+    engines = [open_database(database_url) for _ in range(4)]
+    start = threading.Barrier(len(engines))
+    failures = []
+
+    def station(number, engine):
+        start.wait()
+        try:
+            for i in range(10):
+                append_audit(engine, actor=f"station-{number}", action="threshold", subject=str(i))
+        except Exception as exc:  # collected and asserted below
+            failures.append(exc)
+
+    workers = [threading.Thread(target=station, args=item) for item in enumerate(engines)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert failures == []
+    entries = audit_entries(engines[0])
+    assert len(entries) == 40
+    assert len({e.hash for e in entries}) == 40
+    assert verify_audit(engines[0]).ok
+    for engine in engines:
+        engine.dispose()
+
+
 def test_every_review_is_in_the_audit_log(engine):
     from inspector.core import Verdict
     from inspector.storage.repository import add_inspections
@@ -110,10 +133,10 @@ def test_every_review_is_in_the_audit_log(engine):
     assert verify_audit(engine).ok
 
 
-def test_audit_verify_command_exit_code_tells_tampering(tmp_path, capsys):
+def test_audit_verify_command_exit_code_tells_tampering(database_url, capsys):
     from inspector.cli import main
 
-    db = tmp_path / "cli.db"
+    db = database_url
     engine = open_database(db)
     add_user(engine, "ana", Role.QA, "s3cret-pass", actor="admin")
     assert main(["audit", "verify", "--db", str(db)]) == 0

@@ -15,6 +15,7 @@ from inspector.storage.engine import open_database
 from inspector.storage.image_store import ImageStore
 from inspector.storage.repository import count_inspections
 from inspector.storage.writer import RecordWriter
+from tests.unit.storage.conftest import WriteLock
 
 
 def _wait(condition, timeout: float = 20.0) -> None:
@@ -71,11 +72,9 @@ def test_full_disk_is_survived_and_every_record_lands_when_space_returns(
 
 
 def test_backlog_beyond_its_bound_keeps_records_without_pixels(
-    tmp_path: Path, make_inspection
+    database_url: Path | str, tmp_path: Path, write_lock: WriteLock, make_inspection
 ) -> None:
-    engine = open_database(tmp_path / "line.db")
-    lock = sqlite3.connect(tmp_path / "line.db", timeout=0)
-    lock.execute("BEGIN EXCLUSIVE")  # the database refuses writes for a while
+    engine = open_database(database_url)
     errors: list[str] = []
     writer = RecordWriter(
         engine,
@@ -84,13 +83,12 @@ def test_backlog_beyond_its_bound_keeps_records_without_pixels(
         max_backlog_images=20,
         on_error=errors.append,
     )
-    writer.start()
-    for part_id in range(60):
-        writer.submit(make_inspection(part_id, Verdict.REJECT))
-    assert writer.images_dropped == 40
-    assert any("backlog" in e for e in errors)
-    lock.rollback()
-    lock.close()
+    with write_lock():  # the database refuses writes for a while
+        writer.start()
+        for part_id in range(60):
+            writer.submit(make_inspection(part_id, Verdict.REJECT))
+        assert writer.images_dropped == 40
+        assert any("backlog" in e for e in errors)
     writer.stop(timeout=30)
     assert count_inspections(engine) == 60
     assert writer.images_saved == 20
