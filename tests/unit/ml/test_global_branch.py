@@ -50,10 +50,11 @@ def test_descriptors_are_mean_and_spread_of_the_deep_stage() -> None:
 
 def test_an_image_in_the_bank_is_at_distance_zero_and_others_are_not() -> None:
     model = PatchCore(EfficientNetLite0().eval(), global_stage=5)
-    bank = torch.randn(5, 384) * 3 + 1
+    bank = torch.randn(5, 384, generator=torch.Generator().manual_seed(0)) * 3 + 1
     model.set_global_bank(bank)
     distances = model.global_distance(torch.cat([bank[2:3], bank[2:3] + 1.0]))
-    assert distances[0] == pytest.approx(0.0, abs=1e-3)
+    # |a|^2 - 2ab + |b|^2 in float32 leaves ~1e-4 of |a|^2 = 384: a distance of ~0.01
+    assert distances[0] < 0.05
     assert distances[1] > 1.0
 
 
