@@ -15,6 +15,8 @@ from inspector.cli_dataset import add_dataset_commands
 from inspector.cli_export import add_export_commands
 from inspector.cli_quality import add_quality_commands
 from inspector.cli_report import add_report_command
+from inspector.cli_robustness import add_robustness_commands
+from inspector.cli_train import add_train_commands
 from inspector.cli_worker import call_on_worker
 from inspector.core.errors import InspectorError
 from inspector.pipeline.line import DEFAULT_MODEL_DIR, LineSettings
@@ -142,8 +144,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_report_command(sub)
     add_quality_commands(sub)
+    add_robustness_commands(sub)
     add_export_commands(sub)
     add_dataset_commands(sub)
+    add_train_commands(sub)
 
     demo = sub.add_parser("fit-demo", help="fit the demo line's model from rendered good parts")
     demo.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR)

@@ -1,0 +1,399 @@
+"""Classifier model packages: a directory with ``model.json`` and ``weights.pt``.
+
+Same principles as the anomaly package (:mod:`inspector.ml.package`): the
+package says what it is, proves it is intact and is safe to open. Weights are
+a plain state dict read with ``torch.load(weights_only=True)``, which refuses
+pickled code; every file is listed in ``model.json`` with its SHA-256 and
+checked on load; nothing in the directory is imported or unpickled otherwise.
+
+``model.json`` holds ``format_version``, ``kind`` ("classifier"), ``task``
+("classify"; segmentation and detection packages will be other kinds with
+the same frame), ``backbone`` and the SHA-256 of the ImageNet weights it
+started from, ``head`` (its layers and dropout), ``classes`` (the output
+order), ``input_size``, ``mean``/``std``, the ``version`` string
+``<name>-<yyyymmdd>-<hash8>``, ``created_at``, ``metrics`` (validation),
+``training`` (summary and options), ``dataset`` (fingerprint and counts),
+``curves`` (per-epoch figures) and ``files: {name: sha256}``.
+
+Saving is all or nothing: the package is written into a sibling
+``<name>.partial-<random>`` folder and renamed into place at the end, so a
+crash or a cancel never leaves a half-written package where a station could
+pick it up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import re
+import shutil
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from inspector.core.errors import ModelPackageError
+from inspector.ml.classifier import DefectClassifier
+
+FORMAT_VERSION = 1
+KIND = "classifier"
+TASK = "classify"
+BACKBONE = "efficientnet_lite0"
+HEAD = "global-average-pool, dropout, linear"
+METADATA_FILE = "model.json"
+WEIGHTS_FILE = "weights.pt"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True, eq=False)
+class ClassifierPackage:
+    """A defect classifier: its metadata and weights, in memory.
+
+    Built by training (``version`` ``"unsaved"``, ``path`` ``None``) or by
+    :func:`load_classifier_package`; :func:`save_classifier_package` sets
+    ``version``, ``created_at``, ``files`` and ``path``.
+
+    Attributes:
+        name: Short model name, the first part of ``version``.
+        classes: Class names in the order of the model's outputs.
+        state_dict: Weights of a :class:`DefectClassifier` for ``classes``, on the CPU.
+        backbone_sha256: SHA-256 of the ImageNet weights training started from.
+        input_size: Side of the square images are resized to.
+        mean: Per-channel normalisation mean.
+        std: Per-channel normalisation standard deviation.
+        dropout: Dropout of the head (inactive at inference; kept to rebuild it).
+        metrics: Validation results.
+        training: Training summary and options.
+        dataset: Dataset fingerprint and counts.
+        curves: Per-epoch figures (losses, accuracies, learning rate...).
+        version: ``<name>-<yyyymmdd>-<hash8>``.
+        created_at: ISO-8601 UTC time the package was saved.
+        files: SHA-256 of each data file in the package directory.
+        path: Package directory, when it came from or went to disk.
+    """
+
+    name: str
+    classes: tuple[str, ...]
+    state_dict: Mapping[str, torch.Tensor]
+    backbone_sha256: str
+    input_size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    dropout: float = 0.2
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    training: Mapping[str, Any] = field(default_factory=dict)
+    dataset: Mapping[str, Any] = field(default_factory=dict)
+    curves: Sequence[Mapping[str, Any]] = ()
+    version: str = "unsaved"
+    created_at: str = ""
+    files: Mapping[str, str] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _fail(file: Path, problem: str) -> ModelPackageError:
+    return ModelPackageError(f"model package file {file}: {problem}")
+
+
+def _check_classes(classes: Sequence[str]) -> None:
+    if len(classes) < 2 or len(set(classes)) != len(classes):
+        msg = f"classes {list(classes)} must be at least two distinct names"
+        raise ValueError(msg)
+    if not all(isinstance(c, str) and c for c in classes):
+        msg = f"classes {list(classes)} must be non-empty strings"
+        raise ValueError(msg)
+
+
+def _expected_shapes(num_classes: int) -> dict[str, tuple[int, ...]]:
+    """Shapes of a :class:`DefectClassifier` state dict, without allocating weights."""
+    with torch.device("meta"):
+        model = DefectClassifier(num_classes)
+    return {key: tuple(value.shape) for key, value in model.state_dict().items()}
+
+
+def _check_state_dict(state: Mapping[str, Any], num_classes: int) -> str | None:
+    """What is wrong with ``state`` for ``num_classes`` classes, or ``None``."""
+    expected = _expected_shapes(num_classes)
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        return f"weights lack {missing[:3]} or have unexpected {unexpected[:3]}"
+    for key, shape in expected.items():
+        value = state[key]
+        if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
+            got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            return f"weight {key} is {got}, expected {shape}"
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            return f"weight {key} has inf/nan values"
+    return None
+
+
+def _metadata(package: ClassifierPackage) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": KIND,
+        "task": TASK,
+        "name": package.name,
+        "version": package.version,
+        "created_at": package.created_at,
+        "backbone": BACKBONE,
+        "backbone_sha256": package.backbone_sha256,
+        "head": {"layers": HEAD, "dropout": package.dropout},
+        "classes": list(package.classes),
+        "input_size": package.input_size,
+        "mean": list(package.mean),
+        "std": list(package.std),
+        "metrics": dict(package.metrics),
+        "training": dict(package.training),
+        "dataset": dict(package.dataset),
+        "curves": [dict(row) for row in package.curves],
+        "files": dict(package.files),
+    }
+
+
+def check_destination(directory: str | Path, *, overwrite: bool = False) -> None:
+    """Refuse a destination :func:`save_classifier_package` would refuse (call it before training).
+
+    Raises:
+        ValueError: ``directory`` is a file, holds other files, or holds a
+            package and ``overwrite`` is false.
+    """
+    folder = Path(directory)
+    if folder.exists() and not folder.is_dir():
+        msg = f"{folder} is a file, not a folder: choose a folder for the model package"
+        raise ValueError(msg)
+    if folder.is_dir() and any(folder.iterdir()):
+        if not (folder / METADATA_FILE).exists():
+            msg = f"{folder} holds other files: choose a new or empty folder for the model package"
+            raise ValueError(msg)
+        if not overwrite:
+            msg = f"{folder} already holds a model package: choose another folder or overwrite it"
+            raise ValueError(msg)
+
+
+def save_classifier_package(
+    package: ClassifierPackage,
+    directory: str | Path,
+    *,
+    extra_files: Mapping[str, bytes] | None = None,
+    overwrite: bool = False,
+) -> ClassifierPackage:
+    """Write ``package`` to ``directory`` all at once and return it as saved.
+
+    Args:
+        package: The model to save.
+        directory: Package folder; it must not exist, be empty, or (with
+            ``overwrite``) hold a package, which is replaced.
+        extra_files: Further files for the package (a training-curves plot...),
+            by plain file name; listed and checked like the weights.
+        overwrite: Replace a package already in ``directory``.
+
+    Raises:
+        ValueError: bad name or classes, weights that do not fit the classes
+            or are not finite, a bad extra file name, or an unusable destination.
+    """
+    if not _NAME.match(package.name):
+        msg = (
+            f"model name {package.name!r} is not usable in a version string: use 1-64 letters, "
+            "digits, '.', '_' or '-', starting with a letter or digit"
+        )
+        raise ValueError(msg)
+    _check_classes(package.classes)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in package.state_dict.items()}
+    problem = _check_state_dict(state, len(package.classes))
+    if problem is not None:
+        msg = f"cannot save the classifier: {problem}"
+        raise ValueError(msg)
+    extra = dict(extra_files or {})
+    for name in extra:
+        if Path(name).name != name or name in ("", ".", "..", METADATA_FILE, WEIGHTS_FILE):
+            msg = f"extra package file name {name!r} must be a plain, unreserved file name"
+            raise ValueError(msg)
+    folder = Path(directory)
+    check_destination(folder, overwrite=overwrite)
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    contents = {WEIGHTS_FILE: buffer.getvalue(), **extra}
+    weights_sha = _sha256(contents[WEIGHTS_FILE])
+    created = datetime.now(UTC).replace(microsecond=0)
+    saved = replace(
+        package,
+        state_dict=state,
+        version=f"{package.name}-{created:%Y%m%d}-{weights_sha[:8]}",
+        created_at=created.isoformat(),
+        files={name: _sha256(data) for name, data in contents.items()},
+        path=folder,
+    )
+    text = json.dumps(_metadata(saved), indent=2, allow_nan=False) + "\n"
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    partial = folder.with_name(f"{folder.name}.partial-{uuid.uuid4().hex[:8]}")
+    old = folder.with_name(f"{folder.name}.old-{uuid.uuid4().hex[:8]}")
+    moved_old = False
+    try:
+        partial.mkdir()
+        for name, data in contents.items():
+            (partial / name).write_bytes(data)
+        (partial / METADATA_FILE).write_text(text, encoding="utf-8")
+        if folder.is_dir() and any(folder.iterdir()):
+            folder.rename(old)  # only a package gets here (checked above)
+            moved_old = True
+        elif folder.is_dir():
+            folder.rmdir()
+        partial.rename(folder)
+    except BaseException:
+        if moved_old and not folder.exists():
+            old.rename(folder)  # put the previous package back
+        raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    if moved_old:
+        shutil.rmtree(old, ignore_errors=True)
+    return saved
+
+
+def _field(meta: Mapping[str, Any], key: str, kind: type | tuple[type, ...], file: Path) -> Any:
+    value = meta.get(key)
+    if value is None or not isinstance(value, kind) or isinstance(value, bool):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise _fail(file, f"'{key}' is {value!r}, expected a {names}: re-train the model")
+    return value
+
+
+def _floats(meta: Mapping[str, Any], key: str, file: Path) -> tuple[float, ...]:
+    value = _field(meta, key, list, file)
+    ok = len(value) == 3 and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value
+    )
+    if not ok:
+        raise _fail(file, f"'{key}' is {value!r}, expected 3 numbers")
+    return tuple(float(v) for v in value)
+
+
+def _read_metadata(folder: Path) -> dict[str, Any]:
+    if not folder.is_dir():
+        msg = f"model package {folder} does not exist or is not a folder: check the model path"
+        raise ModelPackageError(msg)
+    file = folder / METADATA_FILE
+    try:
+        meta = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        msg = f"{folder} has no {METADATA_FILE}: it is not a model package (or was copied partly)"
+        raise ModelPackageError(msg) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(file, f"cannot be read ({exc}): copy the package again") from exc
+    except json.JSONDecodeError as exc:
+        problem = f"is not valid JSON ({exc.msg} at line {exc.lineno}): copy the package again"
+        raise _fail(file, problem) from exc
+    if not isinstance(meta, dict):
+        raise _fail(file, f"holds a JSON {type(meta).__name__}, expected an object")
+    if meta.get("format_version") != FORMAT_VERSION:
+        problem = (
+            f"has format_version {meta.get('format_version')!r}, this Inspector reads "
+            f"{FORMAT_VERSION}: use the Inspector version that made it, or re-train"
+        )
+        raise _fail(file, problem)
+    if meta.get("kind") != KIND or meta.get("backbone") != BACKBONE:
+        problem = (
+            f"is a {meta.get('kind')!r} model on {meta.get('backbone')!r}, expected {KIND!r} "
+            f"on {BACKBONE!r}: load it with the matching model type"
+        )
+        raise _fail(file, problem)
+    return meta
+
+
+def _read_files(folder: Path, files: Mapping[str, Any], meta_file: Path) -> bytes:
+    """Check every listed file against its SHA-256; return the weights' bytes."""
+    if WEIGHTS_FILE not in files:
+        raise _fail(meta_file, f"'files' does not list {WEIGHTS_FILE}: re-train the model")
+    weights = b""
+    for name, expected in files.items():
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise _fail(meta_file, f"'files' names {name!r}, which is not a plain file name")
+        path = folder / name
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            msg = f"model package file {path} is missing or unreadable: copy the package again"
+            raise ModelPackageError(msg) from exc
+        actual = _sha256(data)
+        if actual != expected:
+            problem = (
+                f"has SHA-256 {actual[:12]}..., {METADATA_FILE} expects {str(expected)[:12]}...: "
+                "the file is damaged or was changed; copy the package again"
+            )
+            raise _fail(path, problem)
+        if name == WEIGHTS_FILE:
+            weights = data
+    return weights
+
+
+def load_classifier_package(directory: str | Path) -> ClassifierPackage:
+    """Read and check a classifier package; never runs code from it.
+
+    Raises:
+        ModelPackageError: the folder or a file is missing, ``model.json`` is
+            not valid JSON or lacks a field, the package is of another kind or
+            format version, a file's SHA-256 differs from ``model.json``, or
+            the weights are not a plain state dict of the right shapes. The
+            message names the file and what to do.
+    """
+    folder = Path(directory)
+    meta = _read_metadata(folder)
+    file = folder / METADATA_FILE
+    classes = tuple(_field(meta, "classes", list, file))
+    try:
+        _check_classes(classes)
+    except ValueError as exc:
+        raise _fail(file, f"{exc}: re-train the model") from exc
+    input_size = _field(meta, "input_size", int, file)
+    if input_size < 32:
+        raise _fail(file, f"'input_size' is {input_size}, expected 32 or more")
+    mean, std = _floats(meta, "mean", file), _floats(meta, "std", file)
+    if not all(v > 0 for v in std):
+        raise _fail(file, f"'std' is {list(std)}, expected positive numbers")
+    dropout = _field(meta, "head", dict, file).get("dropout")
+    if not isinstance(dropout, int | float) or isinstance(dropout, bool) or not 0 <= dropout < 1:
+        raise _fail(file, f"'head.dropout' is {dropout!r}, expected a number in [0, 1)")
+    files = _field(meta, "files", dict, file)
+    data = _read_files(folder, files, file)
+    weights_path = folder / WEIGHTS_FILE
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError... all mean "refused"
+        problem = f"is not a plain tensor file and was not loaded ({type(exc).__name__})"
+        raise _fail(weights_path, f"{problem}: it may be damaged or unsafe; re-train") from exc
+    if not isinstance(state, dict):
+        raise _fail(weights_path, f"holds a {type(state).__name__}, expected a state dict")
+    problem = _check_state_dict(state, len(classes))
+    if problem is not None:
+        raise _fail(weights_path, f"{problem} for {len(classes)} classes: re-train the model")
+    curves = meta.get("curves") or []
+    return ClassifierPackage(
+        name=_field(meta, "name", str, file),
+        classes=classes,
+        state_dict=state,
+        backbone_sha256=_field(meta, "backbone_sha256", str, file),
+        input_size=input_size,
+        mean=mean,
+        std=std,
+        dropout=float(dropout),
+        metrics=meta.get("metrics") or {},
+        training=meta.get("training") or {},
+        dataset=meta.get("dataset") or {},
+        curves=tuple(curves) if isinstance(curves, list) else (),
+        version=_field(meta, "version", str, file),
+        created_at=str(meta.get("created_at", "")),
+        files=dict(files),
+        path=folder,
+    )
