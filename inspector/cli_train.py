@@ -40,7 +40,7 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--task", required=True, choices=TASKS, help="what the model learns")
     train.add_argument("--out", required=True, type=Path, help="model package folder to write")
     train.add_argument("--val-fraction", type=float, default=0.2, help="held out per class")
-    train.add_argument("--strategy", default="gradual", choices=["frozen", "gradual", "full"])
+    train.add_argument("--strategy", default="frozen", choices=["frozen", "gradual", "full"])
     train.add_argument(
         "--unfreeze-groups", type=int, default=3, help="backbone groups gradual unfreezes (1-6)"
     )
@@ -62,11 +62,15 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--class-weights", default="inverse", choices=["inverse", "none"])
     train.add_argument("--sampler", default="auto", choices=["auto", "balanced", "shuffle"])
     train.add_argument("--dropout", type=float, default=0.2)
-    train.add_argument("--image-size", type=int, default=224, help="square model input side")
+    train.add_argument("--image-size", type=int, default=320, help="square model input side")
     train.add_argument("--rotate", action="store_true", help="allow 90-degree rotations")
     train.add_argument("--augment", type=Path, help="augmentation pipeline (JSON or TOML)")
     train.add_argument(
-        "--views", type=int, default=4, help="augmented views cached per image (0: no cache)"
+        "--views",
+        type=int,
+        default=2,
+        help="versions of each image (itself + augmented) run once through the frozen "
+        "layers; 0: none cached, every step from the images (slow)",
     )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

@@ -13,7 +13,7 @@ from inspector.cli import main
 from inspector.ml.classifier_inference import ClassifierInferencer
 from tests.unit.training.synthetic_classes import CLASSES, write_dataset
 
-TINY = ["--image-size", "64", "--epochs", "2", "--batch-size", "8", "--views", "2"]
+TINY = ["--image-size", "64", "--epochs", "2", "--batch-size", "8", "--strategy", "gradual"]
 
 
 @pytest.fixture(autouse=True)

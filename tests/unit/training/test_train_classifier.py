@@ -17,8 +17,10 @@ import pytest
 import torch
 
 from inspector.core.errors import SourceError
+from inspector.ml.classifier import BACKBONE_GROUPS, DefectClassifier
 from inspector.ml.classifier_package import load_classifier_package
 from inspector.ml.preprocess import preprocess
+from inspector.training import classifier_optim as optim
 from inspector.training.augment import (
     TransformSpec,
     augment,
@@ -34,6 +36,7 @@ from inspector.training.classifier_data import (
     stratified_split,
 )
 from inspector.training.classifier_metrics import classification_metrics
+from inspector.training.classifier_trainer import FINE_TUNE, HEAD, ClassifierTrainer
 from inspector.training.train_classifier import (
     CURVES_FILE,
     TrainingCancelled,
@@ -43,7 +46,14 @@ from tests.unit.training.synthetic_classes import CLASSES, part_image, write_dat
 
 T = TypeVar("T")
 TINY = TrainConfig(
-    image_size=64, head_epochs=10, epochs=2, batch_size=8, views=2, device="cpu", patience=5
+    strategy="gradual",
+    image_size=64,
+    head_epochs=10,
+    epochs=2,
+    batch_size=8,
+    views=2,
+    device="cpu",
+    patience=5,
 )
 
 
@@ -255,7 +265,14 @@ def test_a_short_run_lowers_the_validation_loss_and_saves_a_package(
 
 def test_same_seed_gives_the_same_weights(dataset: Path, tmp_path: Path) -> None:
     config = TrainConfig(
-        **{**TINY.__dict__, "strategy": "full", "views": 0, "head_epochs": 1, "epochs": 1}
+        **{
+            **TINY.__dict__,
+            "strategy": "full",
+            "views": 0,
+            "head_epochs": 1,
+            "epochs": 1,
+            "image_size": 32,
+        }
     )
 
     def weights(out: str, seed: int) -> dict[str, torch.Tensor]:
@@ -320,3 +337,60 @@ def test_a_short_run_on_real_tiles_lowers_the_validation_loss(
     curves = load_classifier_package(tmp_path / "model").curves
     assert curves[-1]["val_loss"] < 0.5 * curves[0]["val_loss"]
     assert result.metrics.count == 4 and result.metrics.defect_class_accuracy is not None
+
+
+def test_gradual_unfreezing_gives_earlier_groups_smaller_rates() -> None:
+    model = DefectClassifier(3)
+    optimizer = optim.build_optimizer(model, "adamw", 1e-3, 0.01, max_groups=3)
+    assert sorted({g["lr"] for g in optimizer.param_groups}) == [2.5e-4, 5e-4, 1e-3]
+    decays = {g["weight_decay"] for g in optimizer.param_groups if g["params"][0].ndim > 1}
+    assert decays == {0.01}  # conv and linear weights only; biases and batch norm none
+    schedule = [optim.trainable_groups("gradual", 3, e, head_trained=True) for e in (1, 2, 3, 4)]
+    assert schedule == [1, 2, 3, 3]
+    assert optim.trainable_groups("gradual", 3, 1, head_trained=False) == 0
+    assert optim.trainable_groups("full", 3, 1, head_trained=True) == BACKBONE_GROUPS
+    optim.set_trainable(model, 1)
+    top, below = model.group_modules(BACKBONE_GROUPS - 1), model.group_modules(0)
+    assert all(p.requires_grad for m in top for p in m.parameters())
+    assert not any(p.requires_grad for m in below for p in m.parameters())
+    assert model.dropout.training
+    assert not any(m.training for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+def test_focal_loss_is_cross_entropy_scaled_down_for_easy_images() -> None:
+    logits = torch.tensor([[4.0, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, 0.0, -1.0]])
+    target = torch.tensor([0, 1, 2])
+    weight = torch.tensor([1.0, 2.0, 0.5])
+    ce = torch.nn.functional.cross_entropy(logits, target, weight=weight)
+    torch.testing.assert_close(optim.FocalLoss(weight, gamma=0.0)(logits, target), ce)
+    focal = torch.nn.functional.cross_entropy(logits, target, reduction="none")
+    focal *= (1 - torch.exp(-focal)) ** 2
+    assert optim.FocalLoss()(logits, target) == pytest.approx(float(focal.mean()), rel=1e-5)
+    assert optim.FocalLoss()(logits, target) < torch.nn.functional.cross_entropy(logits, target)
+
+
+def test_cached_and_uncached_paths_give_the_same_logits(dataset: Path) -> None:
+    items = list_class_images(dataset)
+    train, val = stratified_split(items, 0.2, seed=0)
+    labels = [np.array([CLASSES.index(i.defect_class) for i in part]) for part in (train, val)]
+    trainer = ClassifierTrainer(
+        TINY,
+        load_resized(train, 64),
+        labels[0],
+        load_resized(val, 64),
+        labels[1],
+        CLASSES,
+        None,
+        torch.device("cpu"),
+        lambda *_: None,
+    )
+    in_thread(trainer.build_cache)
+    for epoch in (1, 2, 3):  # a trained head: no near-ties for float16 rounding to flip
+        in_thread(lambda e=epoch: trainer.train_epoch(HEAD, e, e))
+    pooled_loss, pooled = trainer.validate(HEAD)  # pooled features of the frozen backbone
+    prefix_loss, prefix = trainer.validate(FINE_TUNE)  # cached front, groups above run
+    trainer.val_cache, trainer.cache_at = None, 0
+    image_loss, from_images = trainer.validate(FINE_TUNE)  # everything from the images
+    assert pooled_loss == pytest.approx(prefix_loss, rel=1e-3)
+    assert pooled_loss == pytest.approx(image_loss, rel=1e-3)
+    assert np.array_equal(pooled, prefix) and np.array_equal(pooled, from_images)
