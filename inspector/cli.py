@@ -297,46 +297,29 @@ def _pct(value: float) -> str:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from inspector.training.fit_anomaly import fit_anomaly
-
-    result = call_on_worker(
-        lambda: fit_anomaly(
-            args.good,
-            args.out,
-            val_good=args.val_good,
-            bank_size=args.bank_size,
-            device=args.device,
-            seed=args.seed,
-            name=args.name or args.out.name,
-            overwrite=args.overwrite,
-            input_size=args.input_size,
-            sigma=args.sigma,
-            score_top_fraction=args.score_top_fraction,
-            backbone=args.backbone,
-            global_stage=args.global_stage,
-            target_false_reject=args.target_false_reject,
-            progress=_print_progress,
-        ),
-        name="fit",
-    )
-    _print_fit(result)
-    return EXIT_OK
+    return _fit_and_report(args, args.good, args.name or args.out.name, val_good=args.val_good)
 
 
 def _fit_demo(args: argparse.Namespace) -> int:
     from inspector.acquisition.demo_line import DemoLine
-    from inspector.training.fit_anomaly import fit_anomaly
 
     with DemoLine(rate_hz=0, defect_rate=0.0, seed=args.seed, max_parts=args.parts) as line:
         images = [frame.image for frame in line]
+    return _fit_and_report(args, images, args.name or "demo-line")
+
+
+def _fit_and_report(args: argparse.Namespace, good: object, name: str, **extra: object) -> int:
+    """Fit with the options ``_add_fit_options`` gave both fit commands, on a worker thread."""
+    from inspector.training.fit_anomaly import fit_anomaly
+
     result = call_on_worker(
         lambda: fit_anomaly(
-            images,
+            good,
             args.out,
             bank_size=args.bank_size,
             device=args.device,
             seed=args.seed,
-            name=args.name or "demo-line",
+            name=name,
             overwrite=args.overwrite,
             input_size=args.input_size,
             sigma=args.sigma,
@@ -345,6 +328,7 @@ def _fit_demo(args: argparse.Namespace) -> int:
             global_stage=args.global_stage,
             target_false_reject=args.target_false_reject,
             progress=_print_progress,
+            **extra,
         ),
         name="fit",
     )

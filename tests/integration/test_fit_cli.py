@@ -1,0 +1,27 @@
+"""``inspector fit`` end to end: a folder of good images in, a two-branch package out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+
+from inspector.cli import main
+from inspector.ml.package import load_package
+from tests.unit.ml.synthetic_parts import textured_part
+
+
+def test_fit_writes_a_package_with_both_branches(tmp_path: Path) -> None:
+    good = tmp_path / "good"
+    good.mkdir()
+    for seed in range(12):
+        cv2.imwrite(str(good / f"part_{seed}.png"), textured_part(seed))
+    out = tmp_path / "model"
+    code = main(
+        ["fit", "--good", str(good), "--out", str(out), "--bank-size", "200",
+         "--input-size", "128", "--device", "cpu"]
+    )  # fmt: skip
+    assert code == 0
+    package = load_package(out)
+    assert package.name == "model" and package.global_stage == 5
+    assert package.training["count"] + package.training["holdout_count"] == 12
