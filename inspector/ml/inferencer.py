@@ -145,13 +145,12 @@ class AnomalyInferencer:
             batch = batch.to(self.device, memory_format=torch.channels_last)
             with inference_context(self.device):
                 result = self.model(batch)
-                _, descriptors = self.model.embed_all(batch)
             patch = result.patch_scores.float().cpu().tolist()
             glob: list = [None] * len(patch)
             described: list = [None] * len(patch)
-            if result.global_scores is not None and descriptors is not None:
+            if result.global_scores is not None and result.descriptors is not None:
                 glob = result.global_scores.float().cpu().tolist()
-                described = list(descriptors.float().cpu())
+                described = list(result.descriptors.float().cpu())
             scores += list(zip(patch, glob, described, strict=True))
         return scores
 

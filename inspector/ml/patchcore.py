@@ -67,12 +67,15 @@ class PatchCoreOutput(NamedTuple):
             ``score_top_fraction`` (see :class:`PatchCore`), in the map's units.
         global_scores: ``(N,)`` the image-level branch's distance (normalised
             like the maps), or ``None`` for a model without that branch.
+        descriptors: ``(N, 2 C)`` the images' descriptors for that branch, or
+            ``None`` (fitting adds held-out ones to the branch's bank).
     """
 
     scores: torch.Tensor
     maps: torch.Tensor
     patch_scores: torch.Tensor
     global_scores: torch.Tensor | None = None
+    descriptors: torch.Tensor | None = None
 
 
 class ScoreNormalisation(NamedTuple):
@@ -335,7 +338,7 @@ class PatchCore(nn.Module):
             scores = patch_scores
             if global_scores is not None and norm is not None:
                 scores = torch.maximum(patch_scores, global_scores)
-        return PatchCoreOutput(scores, maps, patch_scores, global_scores)
+        return PatchCoreOutput(scores, maps, patch_scores, global_scores, descriptors)
 
     def image_scores(self, maps: torch.Tensor) -> torch.Tensor:
         """Image scores ``(N,)`` of smoothed maps ``(N, H, W)``."""
