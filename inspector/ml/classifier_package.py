@@ -23,10 +23,8 @@ pick it up.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import math
 import re
 import shutil
 import uuid
@@ -38,15 +36,14 @@ from typing import Any
 
 import torch
 
-from inspector.core.errors import ModelPackageError
 from inspector.ml.classifier import DefectClassifier
+from inspector.ml.package_fields import METADATA_FILE, PackageReader, sha256
 
 FORMAT_VERSION = 1
 KIND = "classifier"
 TASK = "classify"
 BACKBONE = "efficientnet_lite0"
 HEAD = "global-average-pool, dropout, linear"
-METADATA_FILE = "model.json"
 WEIGHTS_FILE = "weights.pt"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -96,12 +93,9 @@ class ClassifierPackage:
     path: Path | None = None
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _fail(file: Path, problem: str) -> ModelPackageError:
-    return ModelPackageError(f"model package file {file}: {problem}")
+_READER = PackageReader("model package file", "re-train the model")
+_fail = _READER.fail
+_field = _READER.field
 
 
 def _check_classes(classes: Sequence[str]) -> None:
@@ -224,14 +218,14 @@ def save_classifier_package(
     buffer = io.BytesIO()
     torch.save(state, buffer)
     contents = {WEIGHTS_FILE: buffer.getvalue(), **extra}
-    weights_sha = _sha256(contents[WEIGHTS_FILE])
+    weights_sha = sha256(contents[WEIGHTS_FILE])
     created = datetime.now(UTC).replace(microsecond=0)
     saved = replace(
         package,
         state_dict=state,
         version=f"{package.name}-{created:%Y%m%d}-{weights_sha[:8]}",
         created_at=created.isoformat(),
-        files={name: _sha256(data) for name, data in contents.items()},
+        files={name: sha256(data) for name, data in contents.items()},
         path=folder,
     )
     text = json.dumps(_metadata(saved), indent=2, allow_nan=False) + "\n"
@@ -262,41 +256,9 @@ def save_classifier_package(
     return saved
 
 
-def _field(meta: Mapping[str, Any], key: str, kind: type | tuple[type, ...], file: Path) -> Any:
-    value = meta.get(key)
-    if value is None or not isinstance(value, kind) or isinstance(value, bool):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise _fail(file, f"'{key}' is {value!r}, expected a {names}: re-train the model")
-    return value
-
-
-def _floats(meta: Mapping[str, Any], key: str, file: Path) -> tuple[float, ...]:
-    value = _field(meta, key, list, file)
-    ok = len(value) == 3 and all(
-        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value
-    )
-    if not ok:
-        raise _fail(file, f"'{key}' is {value!r}, expected 3 numbers")
-    return tuple(float(v) for v in value)
-
-
 def _read_metadata(folder: Path) -> dict[str, Any]:
-    if not folder.is_dir():
-        msg = f"model package {folder} does not exist or is not a folder: check the model path"
-        raise ModelPackageError(msg)
+    meta = _READER.metadata(folder)
     file = folder / METADATA_FILE
-    try:
-        meta = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        msg = f"{folder} has no {METADATA_FILE}: it is not a model package (or was copied partly)"
-        raise ModelPackageError(msg) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(file, f"cannot be read ({exc}): copy the package again") from exc
-    except json.JSONDecodeError as exc:
-        problem = f"is not valid JSON ({exc.msg} at line {exc.lineno}): copy the package again"
-        raise _fail(file, problem) from exc
-    if not isinstance(meta, dict):
-        raise _fail(file, f"holds a JSON {type(meta).__name__}, expected an object")
     if meta.get("format_version") != FORMAT_VERSION:
         problem = (
             f"has format_version {meta.get('format_version')!r}, this Inspector reads "
@@ -310,32 +272,6 @@ def _read_metadata(folder: Path) -> dict[str, Any]:
         )
         raise _fail(file, problem)
     return meta
-
-
-def _read_files(folder: Path, files: Mapping[str, Any], meta_file: Path) -> bytes:
-    """Check every listed file against its SHA-256; return the weights' bytes."""
-    if WEIGHTS_FILE not in files:
-        raise _fail(meta_file, f"'files' does not list {WEIGHTS_FILE}: re-train the model")
-    weights = b""
-    for name, expected in files.items():
-        if Path(name).name != name or name in ("", ".", ".."):
-            raise _fail(meta_file, f"'files' names {name!r}, which is not a plain file name")
-        path = folder / name
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            msg = f"model package file {path} is missing or unreadable: copy the package again"
-            raise ModelPackageError(msg) from exc
-        actual = _sha256(data)
-        if actual != expected:
-            problem = (
-                f"has SHA-256 {actual[:12]}..., {METADATA_FILE} expects {str(expected)[:12]}...: "
-                "the file is damaged or was changed; copy the package again"
-            )
-            raise _fail(path, problem)
-        if name == WEIGHTS_FILE:
-            weights = data
-    return weights
 
 
 def load_classifier_package(directory: str | Path) -> ClassifierPackage:
@@ -359,14 +295,14 @@ def load_classifier_package(directory: str | Path) -> ClassifierPackage:
     input_size = _field(meta, "input_size", int, file)
     if input_size < 32:
         raise _fail(file, f"'input_size' is {input_size}, expected 32 or more")
-    mean, std = _floats(meta, "mean", file), _floats(meta, "std", file)
+    mean, std = _READER.numbers(meta, "mean", 3, file), _READER.numbers(meta, "std", 3, file)
     if not all(v > 0 for v in std):
         raise _fail(file, f"'std' is {list(std)}, expected positive numbers")
     dropout = _field(meta, "head", dict, file).get("dropout")
     if not isinstance(dropout, int | float) or isinstance(dropout, bool) or not 0 <= dropout < 1:
         raise _fail(file, f"'head.dropout' is {dropout!r}, expected a number in [0, 1)")
     files = _field(meta, "files", dict, file)
-    data = _read_files(folder, files, file)
+    data = _READER.hashed_files(folder, files, file, required=(WEIGHTS_FILE,))[WEIGHTS_FILE]
     weights_path = folder / WEIGHTS_FILE
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)

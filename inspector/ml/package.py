@@ -22,7 +22,6 @@ without them are patch-only, exactly as before.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -35,14 +34,13 @@ from typing import Any
 
 import torch
 
-from inspector.core.errors import ModelPackageError
 from inspector.ml.efficientnet_lite import DEFAULT_VARIANT, STAGES, VARIANTS
+from inspector.ml.package_fields import METADATA_FILE, PackageReader, sha256
 from inspector.ml.patchcore import ScoreNormalisation, feature_dim, global_dim
 
 FORMAT_VERSION = 1
 KIND = "patchcore"
 BACKBONES = {f"efficientnet_{variant}": variant for variant in VARIANTS}
-METADATA_FILE = "model.json"
 BANK_FILE = "memory_bank.pt"
 GLOBAL_BANK_FILE = "global_bank.pt"
 GLOBAL_DESCRIPTOR = "mean+std"
@@ -103,10 +101,6 @@ class ModelPackage:
     normalisation: ScoreNormalisation | None = None
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def check_name(name: str) -> None:
     """Refuse model names that would not make a clean version string or file name.
 
@@ -161,8 +155,8 @@ def save_package(
     if package.global_bank is not None:
         global_bank = package.global_bank.detach().to("cpu", torch.float32).contiguous()
         contents[GLOBAL_BANK_FILE] = _tensor_file("global_bank", global_bank)
-    files = {name: _sha256(data) for name, data in contents.items()}
-    identity = _sha256("".join(files[name] for name in sorted(files)).encode())
+    files = {name: sha256(data) for name, data in contents.items()}
+    identity = sha256("".join(files[name] for name in sorted(files)).encode())
     if len(files) == 1:  # patch-only packages keep the version their bank has always given
         identity = files[BANK_FILE]
     created = datetime.now(UTC).replace(microsecond=0)
@@ -217,46 +211,14 @@ def _tensor_file(key: str, tensor: torch.Tensor) -> bytes:
     return buffer.getvalue()
 
 
-def _fail(file: Path, problem: str) -> ModelPackageError:
-    return ModelPackageError(f"model package file {file}: {problem}")
-
-
-def _field(meta: Mapping[str, Any], key: str, kind: type | tuple[type, ...], file: Path) -> Any:
-    value = meta.get(key)
-    if value is None or not isinstance(value, kind) or isinstance(value, bool):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise _fail(file, f"'{key}' is {value!r}, expected a {names}: re-export the model")
-    return value
-
-
-def _floats(meta: Mapping[str, Any], key: str, count: int, file: Path) -> tuple[float, ...]:
-    value = _field(meta, key, list, file)
-    if len(value) != count or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in value
-    ):
-        raise _fail(file, f"'{key}' is {value!r}, expected {count} numbers: re-export the model")
-    return tuple(float(v) for v in value)
+_READER = PackageReader("model package file", "re-export the model")
+_fail = _READER.fail
+_field = _READER.field
 
 
 def _read_metadata(folder: Path) -> dict[str, Any]:
-    if not folder.is_dir():
-        msg = f"model package {folder} does not exist or is not a folder: check the model path"
-        raise ModelPackageError(msg)
+    meta = _READER.metadata(folder)
     file = folder / METADATA_FILE
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        msg = f"{folder} has no {METADATA_FILE}: it is not a model package (or was copied partly)"
-        raise ModelPackageError(msg) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(file, f"cannot be read ({exc}): copy the package again") from exc
-    try:
-        meta = json.loads(text)
-    except json.JSONDecodeError as exc:
-        problem = f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-        raise _fail(file, f"{problem}: copy the package again") from exc
-    if not isinstance(meta, dict):
-        raise _fail(file, f"holds a JSON {type(meta).__name__}, expected an object")
     if meta.get("format_version") != FORMAT_VERSION:
         problem = (
             f"has format_version {meta.get('format_version')!r}, this Inspector reads "
@@ -270,31 +232,6 @@ def _read_metadata(folder: Path) -> dict[str, Any]:
         )
         raise _fail(file, problem)
     return meta
-
-
-def _check_files(folder: Path, files: Mapping[str, Any], meta_file: Path) -> dict[str, bytes]:
-    """Check every listed file against its SHA-256; return their bytes by name."""
-    for name in files:
-        if Path(name).name != name or name in ("", ".", ".."):
-            raise _fail(meta_file, f"'files' names {name!r}, which is not a plain file name")
-    if BANK_FILE not in files:
-        raise _fail(meta_file, f"'files' does not list {BANK_FILE}: re-export the model")
-    contents = {}
-    for name, expected in files.items():
-        path = folder / name
-        try:
-            contents[name] = path.read_bytes()
-        except OSError as exc:
-            msg = f"model package file {path} is missing or unreadable: copy the package again"
-            raise ModelPackageError(msg) from exc
-        actual = _sha256(contents[name])
-        if actual != expected:
-            problem = (
-                f"has SHA-256 {actual[:12]}..., {METADATA_FILE} expects {str(expected)[:12]}...: "
-                "the file is damaged or was changed; copy the package again"
-            )
-            raise _fail(path, problem)
-    return contents
 
 
 def _read_bank(data: bytes, path: Path, key: str = "memory_bank") -> torch.Tensor:
@@ -366,12 +303,12 @@ def load_package(directory: str | Path) -> ModelPackage:
         raise _fail(file, f"'score_top_fraction' is {top!r}, expected a number in [0, 1)")
     if input_size < 16 or not math.isfinite(threshold) or not sigma >= 0:
         raise _fail(file, "'input_size', 'threshold' or 'sigma' is out of range")
-    mean = _floats(meta, "mean", 3, file)
-    std = _floats(meta, "std", 3, file)
+    mean = _READER.numbers(meta, "mean", 3, file)
+    std = _READER.numbers(meta, "std", 3, file)
     if not all(v > 0 for v in std):
         raise _fail(file, f"'std' is {list(std)}, expected positive numbers")
     files = _field(meta, "files", dict, file)
-    contents = _check_files(folder, files, file)
+    contents = _READER.hashed_files(folder, files, file, required=(BANK_FILE,))
     variant = BACKBONES[meta["backbone"]]
     bank = _read_bank(contents[BANK_FILE], folder / BANK_FILE)
     global_stage, global_bank, normalisation = _read_global_branch(meta, contents, folder, variant)

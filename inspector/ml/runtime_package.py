@@ -21,7 +21,6 @@ the folder. This module imports neither torch nor ONNX Runtime.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -32,12 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from inspector.core.errors import ModelPackageError
+from inspector.ml.package_fields import METADATA_FILE, PackageReader, sha256
 
 FORMAT_VERSION = 1
 BACKEND = "onnxruntime"
 KIND = "patchcore"
-METADATA_FILE = "model.json"
 NETWORK_FILE = "network.onnx"
 BANK_FILE = "memory_bank.npy"
 BANK_DTYPES = ("float16", "float32")
@@ -104,10 +102,6 @@ class RuntimePackage:
     path: Path | None = None
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def bank_bytes(bank: np.ndarray) -> bytes:
     """The ``.npy`` bytes of a bank, exactly as written to ``memory_bank.npy``."""
     buffer = io.BytesIO()
@@ -118,7 +112,7 @@ def bank_bytes(bank: np.ndarray) -> bytes:
 def file_hashes(package: RuntimePackage) -> dict[str, str]:
     """SHA-256 of the network and bank files as they will be (or were) written."""
     bank = bank_bytes(package.memory_bank)
-    return {NETWORK_FILE: _sha256(package.network), BANK_FILE: _sha256(bank)}
+    return {NETWORK_FILE: sha256(package.network), BANK_FILE: sha256(bank)}
 
 
 def _metadata(package: RuntimePackage) -> dict[str, Any]:
@@ -181,25 +175,9 @@ def save_runtime_package(
     return folder
 
 
-def _fail(file: Path, problem: str) -> ModelPackageError:
-    return ModelPackageError(f"runtime package file {file}: {problem}")
-
-
-def _get(meta: Mapping[str, Any], key: str, kind: type | tuple[type, ...], file: Path) -> Any:
-    value = meta.get(key)
-    if value is None or not isinstance(value, kind) or isinstance(value, bool):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise _fail(file, f"'{key}' is {value!r}, expected a {names}: export the model again")
-    return value
-
-
-def _numbers(meta: Mapping[str, Any], key: str, file: Path) -> tuple[float, ...]:
-    value = _get(meta, key, list, file)
-    if len(value) != 3 or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in value
-    ):
-        raise _fail(file, f"'{key}' is {value!r}, expected 3 numbers: export the model again")
-    return tuple(float(v) for v in value)
+_READER = PackageReader("runtime package file", "export the model again")
+_fail = _READER.fail
+_get = _READER.field
 
 
 def read_metadata(folder: Path) -> dict[str, Any]:
@@ -209,46 +187,7 @@ def read_metadata(folder: Path) -> dict[str, Any]:
         ModelPackageError: the folder or its ``model.json`` is missing, unreadable
             or not a JSON object.
     """
-    if not folder.is_dir():
-        msg = f"model package {folder} does not exist or is not a folder: check the model path"
-        raise ModelPackageError(msg)
-    file = folder / METADATA_FILE
-    try:
-        meta = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        msg = f"{folder} has no {METADATA_FILE}: it is not a model package (or was copied partly)"
-        raise ModelPackageError(msg) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(file, f"cannot be read ({exc}): copy the package again") from exc
-    except json.JSONDecodeError as exc:
-        problem = f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-        raise _fail(file, f"{problem}: copy the package again") from exc
-    if not isinstance(meta, dict):
-        raise _fail(file, f"holds a JSON {type(meta).__name__}, expected an object")
-    return meta
-
-
-def _checked_files(folder: Path, files: Mapping[str, Any], meta_file: Path) -> dict[str, bytes]:
-    """Read the network and the bank and check each against its SHA-256 in ``model.json``."""
-    contents = {}
-    for name in (NETWORK_FILE, BANK_FILE):
-        if name not in files:
-            raise _fail(meta_file, f"'files' does not list {name}: export the model again")
-        path = folder / name
-        try:
-            contents[name] = path.read_bytes()
-        except OSError as exc:
-            msg = f"runtime package file {path} is missing or unreadable: copy the package again"
-            raise ModelPackageError(msg) from exc
-        actual = _sha256(contents[name])
-        if actual != files[name]:
-            problem = (
-                f"has SHA-256 {actual[:12]}..., {METADATA_FILE} expects "
-                f"{str(files[name])[:12]}...: "
-                "the file is damaged or was changed; copy or export the package again"
-            )
-            raise _fail(path, problem)
-    return contents
+    return _READER.metadata(folder)
 
 
 def _read_bank(data: bytes, path: Path, shape: tuple[int, int]) -> np.ndarray:
@@ -303,11 +242,14 @@ def load_runtime_package(directory: str | Path) -> RuntimePackage:
     if input_size < 16 or not 1 <= stride <= input_size or not math.isfinite(threshold):
         problem = "'input_size', 'feature_stride' or 'threshold' is out of range"
         raise _fail(file, f"{problem}: export the model again")
-    std = _numbers(meta, "std", file)
+    std = _READER.numbers(meta, "std", 3, file)
     if not all(v > 0 for v in std):
         raise _fail(file, f"'std' is {list(std)}, expected positive numbers")
     shape = (_get(meta, "bank_size", int, file), _get(meta, "feature_dim", int, file))
-    contents = _checked_files(folder, _get(meta, "files", dict, file), file)
+    files = _get(meta, "files", dict, file)
+    contents = _READER.hashed_files(
+        folder, files, file, required=(NETWORK_FILE, BANK_FILE), only_required=True
+    )
     return RuntimePackage(
         name=_get(meta, "name", str, file),
         version=_get(meta, "version", str, file),
@@ -317,7 +259,7 @@ def load_runtime_package(directory: str | Path) -> RuntimePackage:
         layers=layers,
         feature_stride=stride,
         input_size=input_size,
-        mean=_numbers(meta, "mean", file),
+        mean=_READER.numbers(meta, "mean", 3, file),
         std=std,
         sigma=float(_get(meta, "sigma", (int, float), file)),
         score_top_fraction=float(_get(meta, "score_top_fraction", (int, float), file)),
