@@ -150,35 +150,22 @@ def _epoch_line(epoch: int, m: Mapping[str, Any]) -> str:
     )
 
 
+_RENAMED = {"augment": "augment_file"}
+"""Options whose ``TrainConfig`` field has another name."""
+
+
 def _config(args: argparse.Namespace):  # noqa: ANN202 - training.classifier_config.TrainConfig
+    """The training settings from the options: each option is the field of the same name.
+
+    The parser states the defaults itself (so ``--help`` shows them without
+    importing torch); a test checks they equal ``TrainConfig``'s.
+    """
+    from dataclasses import fields
+
     from inspector.training.classifier_config import TrainConfig
 
-    return TrainConfig(
-        strategy=args.strategy,
-        unfreeze_groups=args.unfreeze_groups,
-        head_epochs=args.head_epochs,
-        epochs=args.epochs,
-        patience=args.patience,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        backbone_lr_factor=args.backbone_lr_factor,
-        optimizer=args.optimizer,
-        weight_decay=args.weight_decay,
-        loss=args.loss,
-        class_weights=args.class_weights,
-        sampler=args.sampler,
-        dropout=args.dropout,
-        image_size=args.image_size,
-        rotate=args.rotate,
-        augment_file=args.augment,
-        views=args.views,
-        val_fraction=args.val_fraction,
-        seed=args.seed,
-        device=args.device,
-        workers=args.workers,
-        name=args.name,
-        overwrite=args.overwrite,
-    )
+    given = {_RENAMED.get(key, key): value for key, value in vars(args).items()}
+    return TrainConfig(**{f.name: given[f.name] for f in fields(TrainConfig)})
 
 
 def _prefer_passive_threads() -> None:
