@@ -64,13 +64,27 @@ class BannerAnnotator:
 
     def annotate(self, scene: np.ndarray, inspection: Inspection) -> np.ndarray:
         """Draw the bar and the verdict on ``scene``."""
+        bar_h = max(12, round(scene.shape[0] * self.height_fraction))
+        self._paint(scene[:bar_h], inspection, self.opacity)
+        return scene
+
+    def stacked_above(self, scene: np.ndarray, inspection: Inspection) -> np.ndarray:
+        """A new image: the bar above ``scene`` instead of over it, hiding nothing.
+
+        For reports, where a defect at the part's top edge must stay visible.
+        """
+        bar_h = max(12, round(scene.shape[0] * self.height_fraction))
+        stacked = np.zeros((bar_h + scene.shape[0], *scene.shape[1:]), scene.dtype)
+        stacked[bar_h:] = scene
+        self._paint(stacked[:bar_h], inspection, 1.0)
+        return stacked
+
+    def _paint(self, bar: np.ndarray, inspection: Inspection, opacity: float) -> None:
         text, color = banner_text(inspection)
-        height, width = scene.shape[:2]
-        bar_h = max(12, round(height * self.height_fraction))
-        bar = scene[:bar_h]
+        bar_h, width = bar.shape[:2]
         fill = np.empty_like(bar)
         fill[:] = color
-        cv2.addWeighted(fill, self.opacity, bar, 1.0 - self.opacity, 0.0, dst=bar)
+        cv2.addWeighted(fill, opacity, bar, 1.0 - opacity, 0.0, dst=bar)
 
         left, top, ink_w, ink_h = _ink_box(text)
         font_scale = _REFERENCE_SCALE * min(0.6 * bar_h / ink_h, 0.9 * width / ink_w)
@@ -81,7 +95,6 @@ class BannerAnnotator:
         )
         weight = _weight(font_scale)
         cv2.putText(bar, text, origin, _FONT, font_scale, self.text_color, weight, cv2.LINE_AA)
-        return scene
 
 
 _REFERENCE_SCALE = 2.0

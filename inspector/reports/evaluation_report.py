@@ -33,6 +33,7 @@ from inspector.core.frame import Frame
 from inspector.core.inspection import Defect, Inspection
 from inspector.core.verdict import Verdict
 from inspector.decision.rules import DecisionRules
+from inspector.overlay.banner import BannerAnnotator
 from inspector.overlay.compose import render_overlay
 from inspector.reports import metrics
 
@@ -282,12 +283,13 @@ def render_example(item: Evaluated, threshold: float) -> np.ndarray | None:
     inspection = Inspection(
         frame, item.verdict, item.score, threshold, item.defects, amap, "", "", 0.0, 0.0
     )
-    scene = render_overlay(inspection, scale=max(1.0, 256 / max(height, width)))
+    # The verdict bar goes above the tile, not over it: defects at the top edge stay visible.
+    scene = render_overlay(inspection, scale=max(1.0, 256 / max(height, width)), banner=False)
     if item.mask is not None and item.mask.any():
         mask = cv2.resize(item.mask.astype(np.uint8), scene.shape[1::-1], cv2.INTER_NEAREST)
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         cv2.drawContours(scene, contours, -1, GT_COLOR, 1, cv2.LINE_AA)
-    return scene
+    return BannerAnnotator().stacked_above(scene, inspection)
 
 
 def write_evaluation_report(

@@ -243,3 +243,13 @@ def test_a_frame_without_pixels_gets_a_no_image_card() -> None:
     bar = out[:BANNER_ROWS, :4].reshape(-1, 3).astype(int)
     assert np.abs(bar - np.array(RED) * 0.85 - 48 * 0.15).max() <= 2  # NOT INSPECTED, red
     assert render_overlay(inspection, banner=False, scale=2.0).shape == (512, 512, 3)
+
+
+def test_a_banner_stacked_above_hides_none_of_the_part() -> None:
+    inspection = _inspection(verdict=Verdict.REJECT)
+    image = inspection.frame.image
+    stacked = BannerAnnotator().stacked_above(image.copy(), inspection)
+    assert stacked.shape == (SIZE + BANNER_ROWS, SIZE, 3)
+    assert np.array_equal(stacked[BANNER_ROWS:], image)  # every pixel of the part is there
+    bar = stacked[:BANNER_ROWS].reshape(-1, 3)
+    assert np.all(bar == RED, axis=1).mean() > 0.6
