@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint system-deps screenshots demo-model
+.PHONY: run test bench lint system-deps screenshots demo-model bundle
 
 run: system-deps $(STAMP)
 	$(BIN)/inspector
@@ -20,6 +20,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check inspector tests benchmarks
 	$(BIN)/lint-imports
 
+# The line-side one-folder bundle (no torch) in dist/inspector/: installer/build_bundle.py
+bundle: $(STAMP)
+	$(BIN)/python installer/build_bundle.py
+
 demo-model: $(STAMP)
 	$(BIN)/inspector fit-demo --out models/demo-line
 
@@ -33,5 +37,5 @@ system-deps:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install -e '.[dev,genicam]'
+	$(BIN)/python -m pip install -e '.[dev,genicam,installer]'
 	touch $(STAMP)

@@ -11,8 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from inspector.cli_admin import add_prune_command, add_user_commands
+from inspector.cli_config import add_config_commands
 from inspector.cli_dataset import add_dataset_commands
+from inspector.cli_explain import add_explain_commands
 from inspector.cli_export import add_export_commands
+from inspector.cli_model import add_model_commands
 from inspector.cli_quality import add_quality_commands
 from inspector.cli_report import add_report_command
 from inspector.cli_robustness import add_robustness_commands
@@ -42,9 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fit(args)
         if command == "fit-demo":
             return _fit_demo(args)
-        if command == "db":
+        if command == "db" and args.db_command == "backup":
             return _db(args)
-        if command == "user":
+        if command == "user" and args.user_command == "add":
             return _user(args)
         if command == "audit":
             return _audit(args)
@@ -54,11 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is not None:  # report, predict, evaluate, export, dataset
             return handler(args)
         if command != "run":
+            if getattr(args, "smoke_test", False):
+                return _gui_smoke_test()
             return _gui(LineSettings(), None)
         settings, actuator_factory = _settings(args)
         if args.headless:
             return _run_headless(settings, actuator_factory)
-        return _gui(settings, actuator_factory)
+        return _gui(settings, actuator_factory, station_file=args.config)
     except InspectorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -75,14 +81,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("gui", help="open the window (the default)")
+    gui = sub.add_parser("gui", help="open the window (the default)")
+    gui.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="check an install: the demo line with a throwaway database; the window closes "
+        "by itself after a few parts (exit 0) or a minute without them (exit 1)",
+    )
 
     run = sub.add_parser("run", help="run a line (in the window, or --headless)")
     run.add_argument("--headless", action="store_true", help="no window: print a summary")
     run.add_argument(
         "--config",
         type=Path,
-        help="station TOML file (see resources/station.toml); --frames, --db, --backend apply",
+        help="station TOML file (see resources/station.toml); --frames, --db, --backend, "
+        "--classifier apply",
     )
     run.add_argument(
         "--source",
@@ -93,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--db", help="SQLite file or SQLAlchemy URL (default: user data folder)")
     run.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model package folder")
     run.add_argument("--threshold", type=float, help="override the model's threshold")
+    run.add_argument(
+        "--classifier", type=Path, help="classifier package run beside the model: names defects"
+    )
     run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     run.add_argument(
         "--backend",
@@ -117,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     backup = db_sub.add_parser("backup", help="online copy of the database, safe while a line runs")
     backup.add_argument("path", type=Path, help="new file to write the copy to")
     backup.add_argument("--db", help="database to copy (default: the user data folder's)")
+    add_prune_command(db_sub)
 
     user = sub.add_parser("user", help="users and roles")
     user_sub = user.add_subparsers(dest="user_command", required=True)
@@ -126,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--by", default="admin", help="who is adding the user (audited)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.add_argument("--db", help="database (default: the user data folder's)")
+    add_user_commands(user_sub)
 
     learn = sub.add_parser(
         "learn-good", help="'this is OK': teach the model stored false rejects, as a new version"
@@ -145,9 +163,12 @@ def _parser() -> argparse.ArgumentParser:
     add_report_command(sub)
     add_quality_commands(sub)
     add_robustness_commands(sub)
+    add_explain_commands(sub)
     add_export_commands(sub)
     add_dataset_commands(sub)
     add_train_commands(sub)
+    add_model_commands(sub)
+    add_config_commands(sub)
 
     demo = sub.add_parser("fit-demo", help="fit the demo line's model from rendered good parts")
     demo.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR)
@@ -215,10 +236,13 @@ def _settings(args: argparse.Namespace) -> tuple[LineSettings, ActuatorFactory |
             settings = replace(settings, database=args.db)
         if args.backend is not None:
             settings = replace(settings, backend=args.backend)
+        if args.classifier is not None:
+            settings = replace(settings, classifier_dir=args.classifier)
         return settings, config.build_actuator
     settings = LineSettings(
         source=args.source,
         model_dir=args.model,
+        classifier_dir=args.classifier,
         database=args.db,
         station_name=args.station,
         threshold=args.threshold,
@@ -280,6 +304,9 @@ def _summary(line, elapsed: float) -> str:  # noqa: ANN001 - pipeline.line.Line
             f"  gate {line.gate.actuator.name}: {line.gate.delivered} verdicts delivered, "
             f"{line.gate.late} late; frame-to-gate latency p50 {p50:.0f} ms  p99 {p99:.0f} ms"
         )
+    downtime = station.missed_parts.snapshot()
+    if downtime.outages or downtime.has_counter:
+        lines.append(f"  {downtime.describe()}")
     lines.append(f"  records: {line.engine.url.render_as_string(hide_password=True)}")
     lines.append(f"  images: {line.image_store.root}")
     lines.extend(f"  alarm: {alarm}" for alarm in station.alarms)
@@ -428,10 +455,30 @@ def _print_fit(result) -> None:  # noqa: ANN001 - training.fit_anomaly.FitResult
     print(f"calibrated threshold: {result.threshold:.6g}")
 
 
-def _gui(settings: LineSettings, actuator_factory: ActuatorFactory | None) -> int:
+def _gui(
+    settings: LineSettings,
+    actuator_factory: ActuatorFactory | None,
+    *,
+    smoke_test: bool = False,
+    station_file: Path | None = None,
+) -> int:
     from inspector.ui.app import run_app
 
-    return run_app(settings, actuator_factory=actuator_factory)
+    return run_app(
+        settings,
+        actuator_factory=actuator_factory,
+        smoke_test=smoke_test,
+        station_file=station_file,
+    )
+
+
+def _gui_smoke_test() -> int:
+    """The window on the demo line with a throwaway database: it checks an install, and
+    demo parts must not land in the station's real records."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="inspector-smoke-", ignore_cleanup_errors=True) as tmp:
+        return _gui(LineSettings(database=Path(tmp) / "smoke.db"), None, smoke_test=True)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ torch, onnxscript and ONNX Runtime are imported inside the handler only.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-EXIT_OK = 0
+EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def add_export_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -28,11 +29,46 @@ def add_export_commands(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--out", required=True, type=Path, help="runtime package folder to write")
     export.add_argument("--opset", type=int, default=None, help="ONNX opset (default 18)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing package")
+    int8 = export.add_argument_group(
+        "INT8",
+        "Quantise the backbone's convolutions to INT8, calibrated on good parts, and keep the "
+        "result only if it measures as good as fp32 on labelled images.",
+    )
+    int8.add_argument("--int8", action="store_true", help="write an INT8 package")
+    int8.add_argument("--calibration", type=Path, help="folder of good-part images (>= 8)")
+    int8.add_argument(
+        "--check-data", type=Path, help="labelled folder <class>/<stem> with 'good' (evaluate's)"
+    )
+    int8.add_argument(
+        "--max-auroc-drop", type=float, default=0.01, help="refuse if image AUROC falls more"
+    )
+    int8.add_argument(
+        "--max-escape-increase",
+        type=float,
+        default=0.02,
+        help="refuse if the escape rate at the threshold rises more",
+    )
+    int8.add_argument(
+        "--max-false-reject-increase",
+        type=float,
+        default=0.02,
+        help="refuse if the false-reject rate at the threshold rises more",
+    )
+    int8.add_argument(
+        "--calibration-images", type=int, default=64, help="most calibration images used"
+    )
     export.set_defaults(handler=run_export)
 
 
 def run_export(args: argparse.Namespace) -> int:
     """``inspector export``: writes the runtime package and says what was checked."""
+    if args.int8:
+        from inspector.cli_int8 import run_int8_export
+
+        return run_int8_export(args)
+    if args.calibration or args.check_data:
+        print("error: --calibration and --check-data go with --int8", file=sys.stderr)
+        return EXIT_USAGE
     from inspector.ml.onnx_export import OPSET, export_onnx
 
     package = export_onnx(

@@ -30,6 +30,12 @@ def add_quality_commands(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--model", required=True, type=Path, help="model package folder")
     predict.add_argument("--output", required=True, type=Path, help="JSONL file to write")
     predict.add_argument("--maps", type=Path, help="folder for anomaly maps (<stem>.npy)")
+    predict.add_argument(
+        "--classifier",
+        type=Path,
+        help="classifier package (inspector train --task classify) run beside the model: "
+        "fills defects[].class with the part's most probable defect class",
+    )
     _add_common(predict)
     predict.set_defaults(handler=run_predict)
 
@@ -85,6 +91,7 @@ def run_predict(args: argparse.Namespace) -> int:
                 batch=args.batch,
                 progress=_progress("predict"),
                 backend=args.backend,
+                classifier=args.classifier,
             ),
             name="predict",
         )

@@ -52,7 +52,8 @@ def add_robustness_commands(subparsers: argparse._SubParsersAction) -> None:
         "--adversarial-images",
         type=int,
         default=8,
-        help="defective images to attack (0: none; ONNX packages are never attacked)",
+        help="defective images to attack (0: none; ONNX packages are never attacked); for a "
+        "classifier package: images (class-stratified) attacked with FGSM and PGD",
     )
     parser.add_argument("--adversarial-steps", type=int, default=10, help="PGD steps per try")
     parser.add_argument(
@@ -120,6 +121,8 @@ def run_robustness_command(args: argparse.Namespace) -> int:
         run, summary, args.out or Path(f"robustness-{run.model_version}")
     )
     print(format_robustness(summary, run.adversarial.epsilons))
+    if run.classifier_attacks is not None:
+        print(format_classifier_attacks(run.classifier_attacks))
     print(f"{len(run.classes)} images in {run.seconds:.0f} s; report: {page}")
     if run.unreadable:
         print(
@@ -154,4 +157,27 @@ def format_robustness(summary, epsilons) -> str:  # noqa: ANN001 - reports.robus
             f"adversarial: {summary.escapes_found}/{summary.attacked} defective parts made to "
             f"escape; median smallest epsilon {text} grey levels"
         )
+    return "\n".join(lines)
+
+
+def format_classifier_attacks(attacks) -> str:  # noqa: ANN001 - training.robustness_results type
+    """Accuracy (and good-vs-defect accuracy) of a classifier per epsilon under FGSM and PGD."""
+
+    def pct(value: float | None) -> str:
+        return "   n/a" if value is None else f"{100 * value:5.1f}%"
+
+    found = {(r.method, r.epsilon): r for r in attacks.results}
+    lines = [
+        f"classifier under attack ({len(attacks.paths)} images, PGD {attacks.steps} steps): "
+        "accuracy / good-vs-defect accuracy",
+        f"{'epsilon':>8}  {'FGSM':>15}  {'PGD':>15}",
+    ]
+    clean = f"{pct(attacks.clean_accuracy)} / {pct(attacks.clean_good_vs_defect_accuracy)}"
+    lines.append(f"{'clean':>8}  {clean}  {clean}")
+    for eps in attacks.epsilons:
+        cells = [
+            f"{pct(found[(m, eps)].accuracy)} / {pct(found[(m, eps)].good_vs_defect_accuracy)}"
+            for m in ("fgsm", "pgd")
+        ]
+        lines.append(f"{eps:>8}  {cells[0]}  {cells[1]}")
     return "\n".join(lines)

@@ -3,7 +3,9 @@
 Starts Xvfb itself when no display is set, runs the window on the demo line for a
 few seconds, and saves the window, one enlarged reject and the Review tab (after
 one part was taught to the model as OK) as PNGs. The model is a copy of the demo
-model in a temporary folder, so the lesson's new version is written there.
+model in a temporary folder, so the lesson's new version is written there. The
+Station tab is shot on a copy of the sample station file: zones drawn on the
+latest live frame, then the file's text after a Validate.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def _ensure_display() -> subprocess.Popen | None:
 
 
 def main() -> None:
-    """Save ``main_window.png``, ``reject_detail.png`` and ``review.png`` into the folder given."""
+    """Save the window, a reject, the Review tab and a drawn correction as PNGs in a folder."""
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
     out.mkdir(parents=True, exist_ok=True)
     server = _ensure_display()
@@ -85,11 +87,139 @@ def main() -> None:
                 break
         pump(1.0)
         window.grab().save(str(out / "review.png"))
+        if _draw_correction(review):
+            pump(0.5)
+            window.grab().save(str(out / "review_correction.png"))
+        _station_screens(window, scratch, out, pump)
+        _models_screen(window, scratch, out, pump)
         window.close()
         print(f"screenshots saved in {out}")
     finally:
         if server is not None:
             server.terminate()
+
+
+def _station_screens(window, scratch: Path, out: Path, pump) -> None:  # noqa: ANN001
+    """``station_zones.png`` and ``station_editor.png``: zones drawn on the last live frame."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QLineEdit
+
+    sample = Path(__file__).resolve().parents[1] / "resources" / "station.toml"
+    station = scratch / "station.toml"
+    text = sample.read_text(encoding="utf-8")
+    station.write_text(text.replace("../models/demo-line", "models/demo-line"), encoding="utf-8")
+    window.tabs.setCurrentWidget(window.station_editor)
+    editor = window.station_editor
+    editor.open_file(station)
+    drawer = editor.zones
+    editor.pages.setCurrentWidget(drawer)
+    drawer.use_latest_frame()
+    size = drawer.canvas.image_size()
+    w, h = size.width(), size.height()
+    zones = [
+        (((0, 0), (0.22 * w, 0.16 * h)), "label", True, "", ""),
+        (((0.3 * w, 0.3 * h), (0.7 * w, 0.7 * h)), "sealing face", False, "20", "4"),
+        (((0.78 * w, 0.82 * h), (w, h)), "fixture", True, "", ""),
+    ]
+    for row, (corners, name, ignore, threshold, area) in enumerate(zones):
+        drawer.add_drawn(*corners)  # what a drag on the image does
+        [name_field] = [  # the name cell opens for typing
+            e for e in drawer.table.viewport().findChildren(QLineEdit) if e.isVisible()
+        ]
+        name_field.setText(name)
+        QTest.keyClick(name_field, Qt.Key.Key_Return)
+        pump(0.2)
+        if ignore:
+            drawer.table.item(row, 1).setCheckState(Qt.CheckState.Checked)
+        drawer.table.item(row, 2).setText(threshold)
+        drawer.table.item(row, 3).setText(area)
+    drawer.select(1)
+    editor.reason.setText("mask the supplier's label and the fixture")
+    pump(1.0)
+    window.grab().save(str(out / "station_zones.png"))
+    editor.pages.setCurrentWidget(editor.text)
+    editor.text.moveCursor(editor.text.textCursor().MoveOperation.End)  # zones at the top
+    editor.text.setTextCursor(editor.text.document().find("# Zones with their own rules"))
+    editor.validate()
+    pump(1.0)
+    window.grab().save(str(out / "station_editor.png"))
+
+
+def _models_screen(window, scratch: Path, out: Path, pump) -> None:  # noqa: ANN001
+    """``models.png``: a real training run's curves, a real comparison, and the shadow panel.
+
+    The labelled folder is demo-line parts named after their first true
+    defect; the comparison sets the model that learned a part in the Review
+    tab against the line's original model, on those parts.
+    """
+    import cv2
+
+    from inspector.acquisition.demo_line import DemoLine
+    from inspector.training.launch import TrainRequest
+
+    labelled = scratch / "labelled"
+    line = DemoLine(rate_hz=0, defect_rate=0.5, seed=11)
+    for n in range(40):
+        image, truth = line.render()
+        folder = labelled / (truth[0].kind if truth else "good")
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"part_{n:03d}.png"), image[:, :, ::-1])
+    from inspector.storage.users import Role, add_user
+
+    add_user(window.qa_tabs.storage()[0], "a.lind", Role.ENGINEER, "engineer-pw", actor="a.lind")
+    window.access.session().login("a.lind", "engineer-pw")
+    window.tabs.setCurrentWidget(window.models_view)
+    view = window.models_view
+    training, compare = view.training, view.compare
+    training.data.setText(str(labelled))
+    training.out.setText(str(scratch / "models" / "classifier"))
+    training.start(
+        TrainRequest(labelled, scratch / "models" / "classifier", image_size=96, head_epochs=30)
+    )
+    for _ in range(240):
+        pump(0.5)
+        if not training.process.running:
+            break
+    compare.candidate.setText(str(window.runner.settings.model_dir))
+    compare.data.setText(str(labelled))
+    window.runner.change_model(scratch / "models" / "demo-line")  # production before the lesson
+    compare.refresh()
+    compare.compare()
+    for _ in range(240):
+        pump(0.5)
+        if not compare.process.running:
+            break
+    compare.reason.setText("learned a false reject; no new escapes on the demo parts")
+    compare.promote()
+    view.shadow.reason.setText("watch the taught model on live parts")
+    pump(1.0)
+    window.grab().save(str(out / "models.png"))
+
+
+def _draw_correction(review) -> bool:  # noqa: ANN001 - a ReviewView, imported late
+    """Draw, with mouse events, what a reviewer would around the shown part's first defect."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    part, editor = review.current, review.editor
+    if part is None or not part.defects or editor.correction is None:
+        return False
+    x, y, w, h = part.defects[0].box
+
+    def drag(points: list[tuple[float, float]]) -> None:
+        spots = [editor.image_to_widget(point).toPoint() for point in points]
+        QTest.mousePress(editor, Qt.MouseButton.LeftButton, pos=spots[0])
+        for spot in spots[1:]:
+            QTest.mouseMove(editor, spot)
+        QTest.mouseRelease(editor, Qt.MouseButton.LeftButton, pos=spots[-1])
+
+    QTest.keyClick(review, Qt.Key.Key_B)
+    drag([(x - 6, y - 6), (x + w + 6, y + h + 6)])
+    QTest.keyClick(review, Qt.Key.Key_M)
+    drag([(x + 0.2 * w, y + 0.3 * h), (x + 0.5 * w, y + 0.45 * h), (x + 0.8 * w, y + 0.7 * h)])
+    QTest.mouseMove(editor, editor.image_to_widget((x + 0.9 * w, y + 0.8 * h)).toPoint())
+    return True
 
 
 if __name__ == "__main__":

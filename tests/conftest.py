@@ -18,3 +18,11 @@ def magnetic_tile() -> Path:
     if not DATASET.is_dir():
         pytest.skip(f"dataset not present at {DATASET}")
     return DATASET
+
+
+@pytest.fixture(scope="session")
+def trained_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny classifier really trained on drawn parts (good/scratch/spot, 192 px), once per run."""
+    from tests.trained_tiny_classifier import train_tiny_classifier  # torch: only when used
+
+    return train_tiny_classifier(tmp_path_factory.mktemp("trained-classifier"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,10 +40,15 @@ class ModelOutput:
     Attributes:
         score: Image anomaly score (max of the smoothed map); higher is worse.
         anomaly_map: ``float32`` map with the input image's height and width.
+        class_probabilities: Whole-image class probabilities from a defect
+            classifier run beside the anomaly model (class name to probability),
+            or ``None`` when the station has no classifier. Raw, like the score:
+            which class a defect gets is decided in ``inspector.decision``.
     """
 
     score: float
     anomaly_map: np.ndarray
+    class_probabilities: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,4 +79,32 @@ class Inspection:
     rules_version: str
     inference_ms: float
     latency_ms: float
+    error: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class ShadowVerdict:
+    """What a candidate model running in shadow made of a part; it drives nothing.
+
+    Production's :class:`Inspection` decided the part and went to the gate
+    first; this is stored beside it so that the two models can be compared on
+    the same live parts before the candidate is promoted.
+
+    Attributes:
+        inspection: Production's result for the part (links the two in storage).
+        model_version: Version of the shadow model.
+        verdict: What the shadow's rules made of its score; ``None`` when the
+            part was not shadowed (see ``error``).
+        score: The shadow model's image score (``nan`` when not shadowed).
+        threshold: The shadow's threshold (``nan`` when not shadowed).
+        inference_ms: Shadow model time per part of its batch.
+        error: Why the part was not shadowed (shadow behind, model failed, no image).
+    """
+
+    inspection: Inspection
+    model_version: str
+    verdict: Verdict | None
+    score: float
+    threshold: float
+    inference_ms: float
     error: str | None = None

@@ -8,6 +8,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 from inspector.core.verdict import Verdict
+from inspector.decision.class_rules import ClassRule
 from inspector.decision.zones import Zone
 
 
@@ -27,6 +28,13 @@ class DecisionRules:
         fail_safe: Verdict for parts that could not be inspected (unreadable image,
             queue overflow, missed deadline, inference failure).
         zones: Areas with their own rules (ignored, own threshold or minimum area).
+        classes: Rules for parts a defect classifier names as one class (own
+            threshold, minimum area, minimum confidence); they apply only when
+            the model output carries class probabilities.
+        on_classifier_good: Verdict for a part over the threshold that the
+            classifier calls ``good``. REVIEW by default (fail-safe: the classifier
+            never silently accepts what the anomaly model rejects); ACCEPT only
+            when an engineer writes it into the rules.
     """
 
     threshold: float
@@ -34,6 +42,8 @@ class DecisionRules:
     min_defect_area_px: int = 16
     fail_safe: Verdict = Verdict.REJECT
     zones: tuple[Zone, ...] = ()
+    classes: tuple[ClassRule, ...] = ()
+    on_classifier_good: Verdict = Verdict.REVIEW
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.threshold) or self.threshold <= 0:
@@ -47,6 +57,13 @@ class DecisionRules:
             raise ValueError(msg)
         if not isinstance(self.fail_safe, Verdict):
             object.__setattr__(self, "fail_safe", Verdict(self.fail_safe))
+        if not isinstance(self.on_classifier_good, Verdict):
+            object.__setattr__(self, "on_classifier_good", Verdict(self.on_classifier_good))
+        names = [rule.name for rule in self.classes]
+        if len(set(names)) != len(names):
+            twice = sorted({name for name in names if names.count(name) > 1})
+            msg = f"class rules name {', '.join(twice)} more than once: keep one rule per class"
+            raise ValueError(msg)
 
     @property
     def review_floor(self) -> float:
@@ -55,9 +72,17 @@ class DecisionRules:
 
     @property
     def version(self) -> str:
-        """Stable identifier of these exact rules, stored with every record."""
+        """Stable identifier of these exact rules, stored with every record.
+
+        Rules without class rules and with the default ``on_classifier_good``
+        hash exactly as before those settings existed, so stored versions of
+        older rules stay comparable.
+        """
         fields = asdict(self)
         fields["fail_safe"] = self.fail_safe.value
+        fields["on_classifier_good"] = self.on_classifier_good.value
+        if not self.classes and self.on_classifier_good is Verdict.REVIEW:
+            del fields["classes"], fields["on_classifier_good"]
         digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
         return f"rules-v1-{digest[:8]}"
 

@@ -10,6 +10,7 @@ imported only when chosen, so an ONNX Runtime line never imports torch.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
@@ -67,7 +68,8 @@ def open_inferencer(
 
     Raises:
         ValueError: ``backend`` is not one of :data:`BACKENDS`.
-        ModelPackageError: the package cannot be loaded, or is for the other backend.
+        ModelPackageError: the package cannot be loaded, is for the other backend, or
+            needs torch where it is not installed.
     """
     if backend not in BACKENDS:
         msg = f"backend {backend!r} is not known: use one of {', '.join(BACKENDS)}"
@@ -90,6 +92,13 @@ def open_inferencer(
         from inspector.ml.onnx_inferencer import OnnxAnomalyInferencer
 
         return OnnxAnomalyInferencer(folder, threads, device=device, max_batch=max_batch)
+    if importlib.util.find_spec("torch") is None:  # the line-side bundle ships without torch
+        msg = (
+            f"{folder} is a torch model package and PyTorch is not installed here (a line-side "
+            f"install): export it on an engineering install with 'inspector export --model "
+            f"{folder} --format onnx --out FOLDER' and use FOLDER"
+        )
+        raise ModelPackageError(msg)
     from inspector.ml.inferencer import AnomalyInferencer
 
     return AnomalyInferencer(folder, device=device, max_batch=max_batch)

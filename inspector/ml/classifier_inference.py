@@ -90,6 +90,29 @@ class ClassifierInferencer:
         """Where inference runs, named for people."""
         return device_name(self.device)
 
+    @property
+    def model(self) -> DefectClassifier:
+        """The network (batch norms fused, in eval mode), for gradient-based tools.
+
+        Grad-CAM (:mod:`inspector.ml.grad_cam`) and the adversarial attacks
+        need gradients, which :meth:`probabilities` never computes; they take
+        the very network that classifies, so what they explain or attack is
+        what the line runs. Never train it: its batch norms are folded away.
+        """
+        return self._model
+
+    def prepare(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """The network's input for RGB ``uint8`` images, on the inferencer's device.
+
+        The only preprocessing of classifier inputs: :meth:`probabilities` and
+        the gradient tools call it, so they all see the same pixels.
+
+        Raises:
+            ValueError: no images, or one is not an RGB ``uint8`` array.
+        """
+        batch = preprocess(images, self.package.input_size, self.package.mean, self.package.std)
+        return batch.to(self.device, memory_format=torch.channels_last)
+
     def probabilities(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Class probabilities ``(N, classes)`` ``float32`` for RGB ``uint8`` images.
 
@@ -101,12 +124,7 @@ class ClassifierInferencer:
             raise ValueError(msg)
         parts = []
         for start in range(0, len(images), self.max_batch):
-            batch = preprocess(
-                images[start : start + self.max_batch],
-                self.package.input_size,
-                self.package.mean,
-                self.package.std,
-            ).to(self.device, memory_format=torch.channels_last)
+            batch = self.prepare(images[start : start + self.max_batch])
             with inference_context(self.device):
                 logits = self._model(batch)
             parts.append(torch.softmax(logits.float(), dim=1).cpu())

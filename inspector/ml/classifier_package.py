@@ -15,19 +15,15 @@ order), ``input_size``, ``mean``/``std``, the ``version`` string
 ``training`` (summary and options), ``dataset`` (fingerprint and counts),
 ``curves`` (per-epoch figures) and ``files: {name: sha256}``.
 
-Saving is all or nothing: the package is written into a sibling
-``<name>.partial-<random>`` folder and renamed into place at the end, so a
-crash or a cancel never leaves a half-written package where a station could
-pick it up.
+Saving is all or nothing (:func:`inspector.ml.package_writer.write_package`):
+a crash or a cancel never leaves a half-written package where a station
+could pick it up.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import re
-import shutil
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -38,6 +34,12 @@ import torch
 
 from inspector.ml.classifier import DefectClassifier
 from inspector.ml.package_fields import METADATA_FILE, PackageReader, sha256
+from inspector.ml.package_writer import (
+    check_destination,
+    check_extra_names,
+    check_model_name,
+    write_package,
+)
 
 FORMAT_VERSION = 1
 KIND = "classifier"
@@ -45,7 +47,6 @@ TASK = "classify"
 BACKBONE = "efficientnet_lite0"
 HEAD = "global-average-pool, dropout, linear"
 WEIGHTS_FILE = "weights.pt"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,26 +155,6 @@ def _metadata(package: ClassifierPackage) -> dict[str, Any]:
     }
 
 
-def check_destination(directory: str | Path, *, overwrite: bool = False) -> None:
-    """Refuse a destination :func:`save_classifier_package` would refuse (call it before training).
-
-    Raises:
-        ValueError: ``directory`` is a file, holds other files, or holds a
-            package and ``overwrite`` is false.
-    """
-    folder = Path(directory)
-    if folder.exists() and not folder.is_dir():
-        msg = f"{folder} is a file, not a folder: choose a folder for the model package"
-        raise ValueError(msg)
-    if folder.is_dir() and any(folder.iterdir()):
-        if not (folder / METADATA_FILE).exists():
-            msg = f"{folder} holds other files: choose a new or empty folder for the model package"
-            raise ValueError(msg)
-        if not overwrite:
-            msg = f"{folder} already holds a model package: choose another folder or overwrite it"
-            raise ValueError(msg)
-
-
 def save_classifier_package(
     package: ClassifierPackage,
     directory: str | Path,
@@ -195,12 +176,7 @@ def save_classifier_package(
         ValueError: bad name or classes, weights that do not fit the classes
             or are not finite, a bad extra file name, or an unusable destination.
     """
-    if not _NAME.match(package.name):
-        msg = (
-            f"model name {package.name!r} is not usable in a version string: use 1-64 letters, "
-            "digits, '.', '_' or '-', starting with a letter or digit"
-        )
-        raise ValueError(msg)
+    check_model_name(package.name)
     _check_classes(package.classes)
     state = {k: v.detach().to("cpu").contiguous() for k, v in package.state_dict.items()}
     problem = _check_state_dict(state, len(package.classes))
@@ -208,10 +184,7 @@ def save_classifier_package(
         msg = f"cannot save the classifier: {problem}"
         raise ValueError(msg)
     extra = dict(extra_files or {})
-    for name in extra:
-        if Path(name).name != name or name in ("", ".", "..", METADATA_FILE, WEIGHTS_FILE):
-            msg = f"extra package file name {name!r} must be a plain, unreserved file name"
-            raise ValueError(msg)
+    check_extra_names(extra, (WEIGHTS_FILE,))
     folder = Path(directory)
     check_destination(folder, overwrite=overwrite)
 
@@ -229,30 +202,7 @@ def save_classifier_package(
         path=folder,
     )
     text = json.dumps(_metadata(saved), indent=2, allow_nan=False) + "\n"
-
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    partial = folder.with_name(f"{folder.name}.partial-{uuid.uuid4().hex[:8]}")
-    old = folder.with_name(f"{folder.name}.old-{uuid.uuid4().hex[:8]}")
-    moved_old = False
-    try:
-        partial.mkdir()
-        for name, data in contents.items():
-            (partial / name).write_bytes(data)
-        (partial / METADATA_FILE).write_text(text, encoding="utf-8")
-        if folder.is_dir() and any(folder.iterdir()):
-            folder.rename(old)  # only a package gets here (checked above)
-            moved_old = True
-        elif folder.is_dir():
-            folder.rmdir()
-        partial.rename(folder)
-    except BaseException:
-        if moved_old and not folder.exists():
-            old.rename(folder)  # put the previous package back
-        raise
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    if moved_old:
-        shutil.rmtree(old, ignore_errors=True)
+    write_package(folder, {**contents, METADATA_FILE: text.encode()}, overwrite=overwrite)
     return saved
 
 

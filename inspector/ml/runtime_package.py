@@ -70,6 +70,8 @@ class RuntimePackage:
             stated in its ``model.json`` (both are inside the graph); empty for
             patch-only models.
         source_files: SHA-256 of the source package's files.
+        quantization: For an INT8 network: how it was quantised and what that
+            cost in quality against the fp32 export (empty for fp32).
         created_at: ISO-8601 UTC time of the export.
         files: SHA-256 of each data file.
         path: Package folder, once on disk.
@@ -97,6 +99,7 @@ class RuntimePackage:
     export_check: Mapping[str, Any] = field(default_factory=dict)
     branches: Mapping[str, Any] = field(default_factory=dict)
     source_files: Mapping[str, str] = field(default_factory=dict)
+    quantization: Mapping[str, Any] = field(default_factory=dict)
     created_at: str = ""
     files: Mapping[str, str] = field(default_factory=dict)
     path: Path | None = None
@@ -140,6 +143,7 @@ def _metadata(package: RuntimePackage) -> dict[str, Any]:
         "opset": package.opset,
         "exporter": package.exporter,
         "export_check": dict(package.export_check),
+        **({"quantization": dict(package.quantization)} if package.quantization else {}),
         **dict(package.branches),
         "training": dict(package.training),
         "metrics": dict(package.metrics),
@@ -273,6 +277,7 @@ def load_runtime_package(directory: str | Path) -> RuntimePackage:
         export_check=meta.get("export_check") or {},
         branches={k: meta[k] for k in ("global_branch", "score_normalisation") if k in meta},
         source_files=meta.get("source_files") or {},
+        quantization=meta.get("quantization") or {},
         created_at=str(meta.get("created_at", "")),
         files=dict(_get(meta, "files", dict, file)),
         path=folder,

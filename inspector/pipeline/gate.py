@@ -32,7 +32,9 @@ class GateWorker:
         actuator: The gate output.
         deadline_ms: A verdict written later than this after acquisition is
             counted late (the part has passed the gate; the PLC's own no-verdict
-            default must handle it) and raises an alarm.
+            default must handle it) and raises an alarm. An actuator that cannot
+            tell parts apart (``tracks_parts = False``, a relay) is not signalled
+            at all once the deadline has passed: its pulse would hit another part.
         on_alarm: Called with alarms (link down/up, late verdicts).
     """
 
@@ -53,6 +55,7 @@ class GateWorker:
         self._latency: deque[float] = deque(maxlen=5000)
         self.delivered = 0
         self.late = 0
+        self.not_signalled = 0
         self.failures = 0
 
     def start(self) -> None:
@@ -99,6 +102,8 @@ class GateWorker:
         """Signal one part, retrying until delivered; False when stopped first."""
         attempt = 0
         while True:
+            if self._too_late_to_signal(inspection):
+                return True
             try:
                 self.actuator.signal(inspection.frame.part_id, inspection.verdict)
             except ActuatorError as exc:
@@ -124,6 +129,23 @@ class GateWorker:
                 f"verdict of part {inspection.frame.part_id} reached the gate late "
                 f"({latency:.0f} ms > {self._deadline_ms:.0f} ms)",
             )
+        return True
+
+    def _too_late_to_signal(self, inspection: Inspection) -> bool:
+        """Count (and alarm) a verdict a part-blind actuator must no longer act on."""
+        if self._deadline_ms is None or getattr(self.actuator, "tracks_parts", True):
+            return False
+        age = 1000.0 * (time.monotonic() - inspection.frame.timestamp)
+        if age <= self._deadline_ms:
+            return False
+        self.late += 1
+        self.not_signalled += 1
+        self._alarm(
+            Severity.WARNING,
+            f"part {inspection.frame.part_id} ({inspection.verdict.value}) passed "
+            f"{self.actuator.name} unsignalled: its verdict came {age:.0f} ms after "
+            f"acquisition, past the {self._deadline_ms:.0f} ms deadline; check it by hand",
+        )
         return True
 
     def _alarm(self, severity: Severity, message: str) -> None:

@@ -10,8 +10,16 @@ from pathlib import Path
 from inspector.core.inspection import Inspection
 from inspector.decision.actuator import Actuator
 from inspector.pipeline.alarms import Alarm
-from inspector.pipeline.line import Line, LineSettings, build_line, load_scorer
+from inspector.pipeline.line import (
+    Line,
+    LineSettings,
+    _with_classifier,
+    build_line,
+    load_scorer,
+)
 from inspector.pipeline.station import LineState, Scorer
+
+_SWAPPABLE = (LineState.STARTING, LineState.RUNNING, LineState.PAUSED)
 
 
 class LineRunner:
@@ -57,17 +65,37 @@ class LineRunner:
         return self._scorer.version
 
     def change_model(self, model_dir: str | Path, *, scorer: Scorer | None = None) -> None:
-        """Use another model package from the next start on (restart a running line to apply).
+        """Use another model package: on a running line at once, else from the next start.
+
+        A running line switches between two batches (:meth:`Station.swap_scorer`):
+        it does not stop, no part is lost, counters go on, and the new model's
+        calibrated threshold comes with it unless the settings fix one.
 
         Args:
             model_dir: The package, e.g. a new version that learned a false reject.
-            scorer: That package already loaded (off the GUI thread), so the
-                next start does not load it again.
+            scorer: That package already loaded (off the GUI thread); without it
+                a running line's new model is loaded here, on the caller's thread.
+
+        Raises:
+            ModelPackageError: the package cannot be loaded (the line keeps its model).
         """
-        self.settings = replace(self.settings, model_dir=Path(model_dir))
+        settings = replace(self.settings, model_dir=Path(model_dir))
+        line = self.line
+        running = line is not None and line.station.state in _SWAPPABLE
+        if scorer is None and running:
+            scorer = load_scorer(settings.model_dir, settings.device, settings.backend)
+        self.settings = settings
         if scorer is not None:
             self._scorer = scorer
             self._scorer_key = self._model_key()
+        if running and scorer is not None:
+            scorer = _with_classifier(scorer, settings)  # the line's classifier stays
+            station = line.station
+            rules = None
+            if settings.threshold is None:
+                rules = replace(station.rules, threshold=scorer.default_threshold)
+            station.swap_scorer(scorer, rules=rules)
+            line.settings = replace(line.settings, model_dir=settings.model_dir)
 
     def start(self) -> Line:
         """Stop the current line (if any) and start a new one with the current settings.
@@ -86,6 +114,7 @@ class LineRunner:
             )
             line.station.start()
             self.line = line
+            self.settings = line.settings  # with the model the station's deployment names
             return line
 
     def pause(self) -> None:

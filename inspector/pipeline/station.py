@@ -32,7 +32,9 @@ from inspector.core.errors import InspectorError, SourceError
 from inspector.core.frame import Frame
 from inspector.core.inspection import Inspection, ModelOutput
 from inspector.decision import DecisionRules, decide
+from inspector.pipeline.alarm_latch import AlarmLatch
 from inspector.pipeline.alarms import Alarm, Severity
+from inspector.pipeline.missed_parts import MissedParts, not_captured
 from inspector.pipeline.part_assembler import PartAssembler
 from inspector.pipeline.statistics import LineStatistics, StatsSnapshot
 
@@ -58,6 +60,27 @@ class RecordSink(Protocol):
     def start(self) -> None: ...
 
     def submit(self, inspection: Inspection) -> None: ...
+
+    def stop(self, timeout: float = 10.0) -> None: ...
+
+
+class ShadowSink(Protocol):
+    """A candidate model beside production (:class:`inspector.pipeline.shadow.ShadowRunner`).
+
+    ``offer`` must never block: the shadow drives nothing and must not slow the line.
+    """
+
+    def start(self) -> None: ...
+
+    def offer(self, inspection: Inspection) -> None: ...
+
+    def stop(self, timeout: float = 10.0) -> None: ...
+
+
+class Service(Protocol):
+    """A helper thread that lives as long as the line (the deployment watcher)."""
+
+    def start(self) -> None: ...
 
     def stop(self, timeout: float = 10.0) -> None: ...
 
@@ -97,8 +120,15 @@ class Station:
         listeners: Called on the inference thread with every inspection; must be quick.
         reconnect: When a live source (camera) that was running fails, raise an
             alarm and reopen it with backoff until it is back or the line stops.
-        serial_reader: Reads the part's serial from its image on the acquisition
-            thread (traceability); None leaves serials empty.
+        serial_reader: Reads the part's serial on the acquisition thread as the
+            part is acquired (QR code in the image, PLC registers, a counter);
+            None leaves serials empty. When it raises an InspectorError the part
+            goes on without a serial and one alarm says so until reads work again.
+        missed_parts: Times camera outages and, with the PLC's part counter,
+            records each part counted but not acquired as not inspected.
+        shadow: A candidate model that gets every part after production's verdict
+            went to the gate and the record writer (shadow mode); None: no shadow.
+        services: Helpers started after the threads and stopped first.
     """
 
     def __init__(
@@ -118,6 +148,9 @@ class Station:
         on_alarm: Callable[[Alarm], None] | None = None,
         reconnect: bool = True,
         serial_reader: Callable[[np.ndarray], str | None] | None = None,
+        missed_parts: MissedParts | None = None,
+        shadow: ShadowSink | None = None,
+        services: Sequence[Service] = (),
     ) -> None:
         if queue_size < 1 or max_batch < 1:
             msg = f"queue_size and max_batch must be >= 1, got {queue_size} and {max_batch}"
@@ -125,6 +158,11 @@ class Station:
         self._open_source = open_source
         self._scorer = scorer
         self._rules = rules
+        self._shadow = shadow
+        self._services = tuple(services)
+        # A model swap waits here until the inference thread is between two batches.
+        self._swap_lock = threading.Lock()
+        self._pending_swap: tuple[Scorer, DecisionRules | None] | None = None
         self._sink = sink
         self._gate = gate
         self.station_name = station_name
@@ -146,6 +184,9 @@ class Station:
         self._assembler: PartAssembler | None = None
         self.views = 1
         self._serial_reader = serial_reader
+        self._serial_alarm = AlarmLatch(self.raise_alarm, "traceability")
+        self.missed_parts = missed_parts if missed_parts is not None else MissedParts()
+        self._counter_alarm = AlarmLatch(self.raise_alarm, "part counter")
         self._source_live = False
         self._taken = 0
         self._part_offset = 0
@@ -168,9 +209,33 @@ class Station:
         """Where inference runs, for the status bar."""
         return self._scorer.device_label
 
+    @property
+    def model_version(self) -> str:
+        """Version of the model scoring parts now."""
+        return self._scorer.version
+
     def set_rules(self, rules: DecisionRules) -> None:
         """Apply new rules from the next part on (no model change needed)."""
         self._rules = rules
+
+    def swap_scorer(self, scorer: Scorer, *, rules: DecisionRules | None = None) -> None:
+        """Switch the model (and, with it, the rules) between two batches, without stopping.
+
+        The inference thread takes the new model before its next batch: the
+        batch being scored finishes with the old one, no part waits for the
+        load or is scored twice, counters go on, and each record names the
+        version that scored it. Load ``scorer`` before calling (off the
+        inference thread): a model is never loaded while parts wait.
+
+        Args:
+            scorer: The new model, loaded.
+            rules: Rules to apply from the same part on (e.g. the new model's
+                calibrated threshold); ``None`` keeps the rules in force.
+        """
+        with self._swap_lock:
+            self._pending_swap = (scorer, rules)
+        if not any(thread.is_alive() for thread in self._threads):
+            self._take_swap()  # not running: take it now, so what the station reports is true
 
     def start(self) -> None:
         """Start the threads; returns at once."""
@@ -179,7 +244,7 @@ class Station:
             raise RuntimeError(msg)
         self._state = LineState.STARTING
         self._running.set()
-        for output in (self._gate, self._sink):
+        for output in (self._gate, self._sink, self._shadow):
             if output is not None:
                 output.start()
         self._threads = [
@@ -188,6 +253,8 @@ class Station:
         ]
         for thread in self._threads:
             thread.start()
+        for service in self._services:
+            service.start()
 
     def pause(self) -> None:
         """Stop taking new frames; parts already queued are still inspected."""
@@ -205,6 +272,9 @@ class Station:
         """Stop acquisition, finish the queued parts, flush the records, join threads."""
         if self._state not in (LineState.FINISHED, LineState.FAILED):
             self._state = LineState.STOPPING
+        for service in self._services:
+            service.stop(timeout)
+        self._services = ()
         self._stop.set()
         self._running.set()
         deadline = time.monotonic() + timeout
@@ -212,6 +282,9 @@ class Station:
             thread.join(max(0.0, deadline - time.monotonic()))
         if self._assembler is not None:
             self._assembler.flush()
+        if self._shadow is not None:  # before the writer: it stores the shadow's verdicts
+            self._shadow.stop(max(1.0, deadline - time.monotonic()))
+            self._shadow = None
         for name in ("_gate", "_sink"):
             output = getattr(self, name)
             if output is None:
@@ -251,7 +324,11 @@ class Station:
                         if self._state is LineState.STARTING:
                             self._state = LineState.RUNNING
                         if failures:
-                            self.raise_alarm(Severity.WARNING, "camera", f"{source.name} is back")
+                            outage = self.missed_parts.camera_back()
+                            back = f"{source.name} is back" + (
+                                f" ({outage.describe()})" if outage else ""
+                            )
+                            self.raise_alarm(Severity.WARNING, "camera", back)
                             failures = 0
                         self._part_offset = self._next_part_id
                         self._pump(source)
@@ -262,6 +339,7 @@ class Station:
                         self._state = LineState.FAILED
                         return
                     if failures == 0:
+                        self.missed_parts.camera_down(self.snapshot().parts_per_s / self.views)
                         self.raise_alarm(Severity.ERROR, "camera", f"{exc}; reconnecting")
                     delay = _RECONNECT_S[min(failures, len(_RECONNECT_S) - 1)]
                     failures += 1
@@ -272,6 +350,8 @@ class Station:
             self.raise_alarm(Severity.ERROR, "camera", f"frame source failed: {exc}")
             self._state = LineState.FAILED
         finally:
+            self._account_missed(final=True)
+            self._close_readers()
             self._queue.put(_END)
 
     def _join_views(self, views: int) -> None:
@@ -299,13 +379,63 @@ class Station:
             except StopIteration:
                 return
             except FrameDecodeError as exc:
+                self._account_missed()
                 self._taken += 1
                 self.raise_alarm(Severity.WARNING, "camera", str(exc))
                 placeholder = self._prepare_frame(_placeholder(exc))
                 self._emit(self._fail_safe(placeholder, f"unreadable image: {exc}"))
                 continue
+            self._account_missed()
             self._taken += 1
             self._enqueue(self._prepare_frame(frame), live=source.live)
+
+    def _account_missed(self, *, final: bool = False) -> None:
+        """Record parts the part counter counted but no frame came for (fail-safe).
+
+        Called as each new part's first view arrives (and once when acquisition
+        ends), so the missed parts take the part ids before it.
+        """
+        if not self.missed_parts.has_counter or (self._taken % self.views and not final):
+            return
+        acquired = -(-self._taken // self.views) + (0 if final else 1)
+        try:
+            missing, reason = self.missed_parts.settle(acquired, final=final)
+        except InspectorError as exc:
+            self._counter_alarm.failed(f"{exc}; parts are not checked against the counter")
+            return
+        self._counter_alarm.ok("part counter readable again")
+        if final and self.missed_parts.surplus:
+            self.raise_alarm(
+                Severity.WARNING,
+                "part counter",
+                f"{self.missed_parts.surplus} more parts were acquired than the part counter "
+                f"counted: check that {self.missed_parts.counter.name} counts this camera's "
+                "triggers",
+            )
+        for _ in range(missing):
+            for _view in range(self.views):
+                self._emit(self._fail_safe(not_captured(self._next_part_id), reason))
+            self._next_part_id += 1
+            self._part_offset += 1
+
+    def _read_serial(
+        self, reader: Callable[[np.ndarray], str | None], image: np.ndarray
+    ) -> str | None:
+        """The part's serial; a failed read leaves it empty and raises one alarm."""
+        try:
+            serial = reader(image)
+        except InspectorError as exc:
+            self._serial_alarm.failed(f"{exc}; parts go on without serials until it answers")
+            return None
+        self._serial_alarm.ok("serials are read again")
+        return serial
+
+    def _close_readers(self) -> None:
+        """Release the PLC connections the acquisition thread used."""
+        for device in (self._serial_reader, self.missed_parts.counter):
+            close = getattr(device, "close", None)
+            if close is not None:
+                close()
 
     def _prepare_frame(self, frame: Frame) -> Frame:
         """Continue part ids after a reconnect and attach the part's serial if read."""
@@ -313,7 +443,7 @@ class Station:
         if self._part_offset:
             changes["part_id"] = frame.part_id + self._part_offset
         if self._serial_reader is not None and frame.serial is None:
-            changes["serial"] = self._serial_reader(frame.image)
+            changes["serial"] = self._read_serial(self._serial_reader, frame.image)
         if changes:
             frame = replace(frame, **changes)
         self._next_part_id = frame.part_id + 1
@@ -367,11 +497,26 @@ class Station:
             batch.append(item)
         return batch, False
 
+    def _take_swap(self) -> None:
+        """Apply a pending :meth:`swap_scorer` (on the inference thread, between batches)."""
+        with self._swap_lock:
+            pending, self._pending_swap = self._pending_swap, None
+        if pending is None:
+            return
+        scorer, rules = pending
+        old = self._scorer.version
+        self._scorer = scorer
+        if rules is not None:
+            self._rules = rules
+        log.info("model switched from %s to %s", old, scorer.version)
+
     def _inspect(self, batch: list[Frame]) -> None:
+        self._take_swap()
+        scorer = self._scorer
         rules = self._rules
         started = time.perf_counter()
         try:
-            outputs = self._scorer.predict([frame.image for frame in batch])
+            outputs = scorer.predict([frame.image for frame in batch])
         except Exception as exc:  # a model failure is a fail-safe part, not a crash
             log.exception("inference failed")
             self.raise_alarm(Severity.ERROR, "inference", f"inference failed: {exc}")
@@ -397,7 +542,7 @@ class Station:
                     threshold=rules.threshold,
                     defects=defects,
                     anomaly_map=output.anomaly_map,
-                    model_version=self._scorer.version,
+                    model_version=scorer.version,
                     rules_version=rules.version,
                     inference_ms=per_part_ms,
                     latency_ms=latency_ms,
@@ -439,6 +584,9 @@ class Station:
         self.statistics.record(inspection)
         if self._sink is not None:
             self._sink.submit(inspection)
+        shadow = self._shadow
+        if shadow is not None:
+            shadow.offer(inspection)
         for listener in self._listeners:
             try:
                 listener(inspection)

@@ -9,6 +9,12 @@ reason in ``notes``, rather than an exception that would hide the other charts.
 The drift chart takes the first half of the range as its baseline (what
 normal looks like): a shift that is part of the baseline widens the limits and
 hides itself, so a report range should start in a period known to be good.
+
+Time is cut in the plant's zone with its named shifts (the station file's
+``[reports]`` table, :mod:`inspector.pipeline.report_settings`); without one,
+this computer's own zone with its daylight-saving rules, never a fixed UTC
+offset. The report keeps the calendar it was cut with, so whatever shows it
+(screen, PDF) prints times and shift names the same way.
 """
 
 from __future__ import annotations
@@ -16,15 +22,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import Engine
 
+from inspector.core.shifts import ShiftCalendar, local_zone
 from inspector.reports.quality import (
     Bucket,
     ControlChart,
     Pareto,
     ReviewConfusion,
     ScoreDrift,
-    ShiftCalendar,
     YieldSeries,
     defect_pareto,
     p_chart,
@@ -68,15 +75,36 @@ class Summary:
         ]
 
 
+@dataclass(frozen=True)
+class ShiftYield:
+    """Parts and yield of one named shift, summed over every day of the period."""
+
+    name: str
+    parts: int
+    accepted: int
+
+    @property
+    def yield_percent(self) -> float | None:
+        """Accepted parts in percent of the shift's parts; ``None`` without parts."""
+        return 100.0 * self.accepted / self.parts if self.parts else None
+
+
 @dataclass(frozen=True, eq=False)
 class PeriodReport:
-    """Yield, control charts, Pareto and review confusion of ``[start, end)``."""
+    """Yield, control charts, Pareto and review confusion of ``[start, end)``.
+
+    ``calendar`` is the time zone and shifts the buckets were cut with;
+    ``per_shift`` compares the named shifts (early vs. late vs. night) over the
+    whole period, in the calendar's order.
+    """
 
     start: datetime
     end: datetime
     bucket: Bucket
+    calendar: ShiftCalendar
     station: str | None
     summary: Summary
+    per_shift: tuple[ShiftYield, ...]
     series: YieldSeries
     p: ControlChart | None
     pareto: Pareto
@@ -97,10 +125,25 @@ def period_report(
 ) -> PeriodReport:
     """Compute the report of ``[start, end)`` (timezone-aware) from the database.
 
+    Args:
+        engine: From :func:`inspector.storage.engine.open_database`.
+        start: First instant of the period.
+        end: End of the period, excluded.
+        bucket: ``"hour"``, ``"shift"`` or ``"day"`` for the series and charts.
+        calendar: The plant's zone and shifts; this computer's zone and
+            06/14/22 h shifts by default.
+        station: Only this station; all by default.
+
     Raises:
         ValueError: the range is empty, reversed or has no time zone.
     """
+    calendar = calendar or ShiftCalendar(tz=local_zone())
     series = yield_series(engine, start, end, bucket=bucket, calendar=calendar, station=station)
+    shifts = series
+    if bucket != "shift":  # the comparison of named shifts needs shift buckets
+        shifts = yield_series(
+            engine, start, end, bucket="shift", calendar=calendar, station=station
+        )
     notes: list[str] = []
     p = None
     if series.inspected.sum() > 0:
@@ -138,8 +181,10 @@ def period_report(
         start=start,
         end=end,
         bucket=bucket,
+        calendar=calendar,
         station=station,
         summary=summary,
+        per_shift=shift_yields(shifts, calendar),
         series=series,
         p=p,
         pareto=defect_pareto(engine, start, end, station=station),
@@ -147,4 +192,23 @@ def period_report(
         baseline_end=baseline_end,
         confusion=confusion,
         notes=tuple(notes),
+    )
+
+
+def shift_yields(series: YieldSeries, calendar: ShiftCalendar) -> tuple[ShiftYield, ...]:
+    """Sum a per-shift series by shift name: each named shift over all days of the period.
+
+    Args:
+        series: Cut with ``bucket="shift"`` and this ``calendar``.
+        calendar: Says which shift each bucket is.
+    """
+    parts = np.zeros(len(calendar.starts), np.int64)
+    accepted = np.zeros(len(calendar.starts), np.int64)
+    for i, bucket_start in enumerate(series.buckets.starts):
+        _, index = calendar.shift_of(bucket_start)
+        parts[index] += series.inspected[i]
+        accepted[index] += series.accepted[i]
+    return tuple(
+        ShiftYield(calendar.name(i), int(parts[i]), int(accepted[i]))
+        for i in range(len(calendar.starts))
     )

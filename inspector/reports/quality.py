@@ -4,9 +4,10 @@ Counting happens in the database, per time bucket, from indexes that hold
 every column the count needs (revision 0002), so a month of a million parts is
 summed without reading a single row; numpy does the statistics on the few
 hundred numbers that come back. Buckets are cut in the plant's time zone
-(:class:`ShiftCalendar`), daylight-saving changes included, and passed to the
-query as a table of time ranges, so shift starts such as 05:30 need no SQL
-date arithmetic and the same query runs on SQLite and PostgreSQL.
+(:class:`inspector.core.shifts.ShiftCalendar`), daylight-saving changes
+included, and passed to the query as a table of time ranges, so shift starts
+such as 05:30 need no SQL date arithmetic and the same query runs on SQLite
+and PostgreSQL.
 
 Control charts follow the textbook (Montgomery, *Introduction to Statistical
 Quality Control*): a p-chart with limits per subgroup size, and the Western
@@ -17,12 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import ColumnElement, Engine, Integer, column, func, select, values
 
+from inspector.core.shifts import ShiftCalendar
 from inspector.core.verdict import Verdict
 from inspector.storage.reviews import ReviewDecision, part_is_good, review_counts
 from inspector.storage.schema import DefectRow, InspectionRow, UTCDateTime
@@ -33,31 +35,6 @@ Bucket = Literal["hour", "shift", "day"]
 ALL_RULES = (1, 2, 3, 4)
 _BUCKETS_PER_QUERY = 400  # three bind parameters each: far below any database's limit
 _D2 = 1.128  # d2 for moving ranges of two: sigma = mean moving range / d2
-
-
-@dataclass(frozen=True)
-class ShiftCalendar:
-    """When shifts start, in the plant's local time.
-
-    A shift runs until the next start; the last one runs past midnight into
-    the next day and belongs to the day it started. Days start at local midnight.
-
-    Attributes:
-        starts: Start times of day, ascending (default 06:00, 14:00, 22:00).
-        tz: The plant's time zone, e.g. ``ZoneInfo("Europe/Berlin")``.
-    """
-
-    starts: tuple[time, ...] = (time(6), time(14), time(22))
-    tz: tzinfo = UTC
-
-    def __post_init__(self) -> None:
-        """Refuse calendars that would make empty or overlapping shifts."""
-        if not self.starts or list(self.starts) != sorted(set(self.starts)):
-            msg = f"shift starts must be distinct and ascending, got {self.starts}"
-            raise ValueError(msg)
-        if any(t.tzinfo is not None for t in self.starts):
-            msg = "shift starts are wall-clock times; give the time zone as ShiftCalendar.tz"
-            raise ValueError(msg)
 
 
 @dataclass(frozen=True, eq=False)
@@ -507,11 +484,7 @@ def _label(start: datetime, bucket: str, calendar: ShiftCalendar) -> str:
         return f"{start:%Y-%m-%d}"
     if bucket == "hour":
         return f"{start:%Y-%m-%d %H:%M}"
-    wall = start.time().replace(tzinfo=None)
-    earlier = [i for i, t in enumerate(calendar.starts) if t <= wall]
-    shift_day: date = start.date() if earlier else start.date() - timedelta(days=1)
-    number = (earlier[-1] if earlier else len(calendar.starts) - 1) + 1
-    return f"{shift_day:%Y-%m-%d} shift {number}"
+    return calendar.shift_label(start)
 
 
 def _check_range(start: datetime, end: datetime) -> None:

@@ -16,6 +16,8 @@ import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from inspector.reports.robustness_classifier import ATTACK_PLOT, classifier_attacks_html
+
 AUROC_TOLERANCE = 0.02
 """AUROC lower than clean by more than this is shaded as worse."""
 RATE_TOLERANCE = 0.05
@@ -169,6 +171,15 @@ def _adversarial(data: dict[str, Any], example: dict[str, Any] | None) -> str:
     return "".join(parts)
 
 
+def _kind(kind: str) -> str:
+    if kind == "classifier":
+        return (
+            "defect classifier: the score is the defect probability 1 - P(good), a part is "
+            "accepted below 0.5"
+        )
+    return "anomaly model: the score is the image anomaly score"
+
+
 def robustness_html(
     data: dict[str, Any],
     examples: Sequence[tuple[str, Shown]],
@@ -185,6 +196,7 @@ def robustness_html(
     )
     model_rows = [
         ("version", model["version"]),
+        ("kind", _kind(model.get("kind", "anomaly"))),
         ("folder", model["dir"]),
         ("backend", model["backend"]),
         *((f"SHA-256 {name}", sha) for name, sha in model["files_sha256"].items()),
@@ -252,6 +264,7 @@ path, clean and under each corruption; rates are at the model's own threshold.</
 <h2>Plots</h2>{plots}
 <h2>Examples</h2>{_examples(examples, units)}
 <h2>Adversarial perturbations</h2>{_adversarial(data, adversarial_example)}
+{classifier_attacks_html(data.get("classifier_attacks"), ATTACK_PLOT)}
 <p>Every image's score under every condition is in <code>robustness.json</code>.</p>
 </body></html>
 """

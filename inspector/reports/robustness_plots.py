@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -81,6 +81,45 @@ def draw_metric(
         ax.set_ylim(top=1.0)
     else:
         ax.set_ylim(-2, 102)
+    ax.grid(True, color=PAPER.grid, linewidth=0.6)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=9)
+    figure.tight_layout()
+    out = Path(path)
+    figure.savefig(out, facecolor=PAPER.background)
+    return out
+
+
+def draw_attack_accuracy(attacks: dict[str, Any], path: str | Path) -> Path:
+    """Plot a classifier's accuracy against epsilon under FGSM and PGD, and save a PNG.
+
+    Args:
+        attacks: The ``classifier_attacks`` section of ``robustness.json``.
+        path: The PNG to write.
+    """
+    figure = Figure(figsize=(7.5, 4.2), dpi=100, facecolor=PAPER.background)
+    FigureCanvasAgg(figure)
+    ax = figure.add_subplot()
+    epsilons = [0, *attacks["epsilons"]]
+    found = {(r["method"], r["epsilon"]): r for r in attacks["results"]}
+    styles = {"accuracy": "-", "good_vs_defect_accuracy": "--"}
+    clean = {
+        "accuracy": attacks["clean_accuracy"],
+        "good_vs_defect_accuracy": attacks["clean_good_vs_defect_accuracy"],
+    }
+    for k, method in enumerate(("fgsm", "pgd")):
+        for key, style in styles.items():
+            if clean[key] is None:
+                continue
+            ys = [clean[key]] + [found[(method, e)][key] for e in attacks["epsilons"]]
+            label = f"{method.upper()} {'class' if key == 'accuracy' else 'good vs defect'}"
+            ax.plot(epsilons, [100 * y for y in ys], style, marker="o", color=f"C{k}", label=label)
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xticks(epsilons)
+    ax.set_xticklabels([str(e) for e in epsilons])
+    ax.set_ylim(-2, 102)
+    ax.set_title("Classifier accuracy under attack", color=PAPER.text)
+    ax.set_xlabel("epsilon, L-infinity (grey levels; 0 = clean)", color=PAPER.text)
+    ax.set_ylabel("accuracy (%)", color=PAPER.text)
     ax.grid(True, color=PAPER.grid, linewidth=0.6)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=9)
     figure.tight_layout()

@@ -29,8 +29,14 @@ import numpy as np
 
 from inspector.decision.rules import DecisionRules
 from inspector.reports import metrics
+from inspector.reports.robustness_classifier import (
+    ATTACK_PLOT,
+    ClassifierAttacksLike,
+    classifier_attacks_data,
+    classifier_summary,
+)
 from inspector.reports.robustness_html import robustness_html
-from inspector.reports.robustness_plots import PLOTS, draw_metric
+from inspector.reports.robustness_plots import PLOTS, draw_attack_accuracy, draw_metric
 
 SCHEMA = "inspector-robustness/1"
 """Version of the ``robustness.json`` layout; a reader checks it before comparing."""
@@ -104,6 +110,8 @@ class RobustnessLike(Protocol):
     examples: Sequence[ExampleLike]
     adversarial: AdversarialLike
     seconds: float
+    classifier_attacks: ClassifierAttacksLike | None
+    model_kind: str
 
 
 @dataclass(frozen=True)
@@ -222,6 +230,7 @@ def robustness_data(run: RobustnessLike, summary: RobustnessSummary) -> dict[str
         "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "model": {
             "version": run.model_version,
+            "kind": run.model_kind,
             "dir": str(run.model_dir),
             "backend": run.backend,
             "files_sha256": dict(run.model_files),
@@ -248,6 +257,7 @@ def robustness_data(run: RobustnessLike, summary: RobustnessSummary) -> dict[str
             "max_false_reject_rate": _extreme(summary.conditions, "false_reject_rate", max),
             "adversarial_median_epsilon": median,
             "adversarial_escapes": f"{summary.escapes_found}/{summary.attacked}",
+            **classifier_summary(run.classifier_attacks),
         },
         "clean": asdict(summary.clean),
         "conditions": [asdict(c) for c in summary.conditions],
@@ -271,6 +281,7 @@ def robustness_data(run: RobustnessLike, summary: RobustnessSummary) -> dict[str
                 for a in adversarial.attacks
             ],
         },
+        "classifier_attacks": classifier_attacks_data(run.classifier_attacks),
         "images": [
             {"path": str(p), "class": c} for p, c in zip(run.paths, run.classes, strict=True)
         ],
@@ -353,6 +364,8 @@ def write_robustness_report(
         _save(out / name, example.image)
         examples.append((name, example))
     adversarial = _write_adversarial_example(run, out)
+    if data["classifier_attacks"] is not None:
+        draw_attack_accuracy(data["classifier_attacks"], out / ATTACK_PLOT)
     page = out / "robustness.html"
     page.write_text(robustness_html(data, examples, adversarial), encoding="utf-8")
     return page

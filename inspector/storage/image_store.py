@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from sqlalchemy import Engine
 
 from inspector.core.errors import StorageError
 from inspector.core.verdict import Verdict
@@ -38,6 +39,26 @@ class ImageStore:
     def beside(cls, db_path: Path) -> ImageStore:
         """The default store for a database file: ``<database folder>/images``."""
         return cls(Path(db_path).parent / "images")
+
+    @classmethod
+    def for_database(cls, engine: Engine, images: Path | None = None) -> ImageStore:
+        """The store of a station: ``images`` when configured, else the default.
+
+        Several stations writing to one PostgreSQL database share one image
+        root (``[storage] images``, e.g. a plant share): records store paths
+        relative to it, so every station and QA PC mounting it finds every
+        image. Without it, a SQLite database keeps its images beside the file
+        and a PostgreSQL one in ``images/`` of the working folder.
+        """
+        if images is not None:
+            return cls(Path(images).expanduser())
+        if engine.url.get_backend_name() == "sqlite" and engine.url.database not in (
+            None,
+            "",
+            ":memory:",
+        ):
+            return cls.beside(Path(engine.url.database))
+        return cls(Path.cwd() / "images")
 
     def save(
         self,

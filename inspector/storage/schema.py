@@ -100,6 +100,11 @@ class InspectionRow(Base):
     image_path: Mapped[str | None] = mapped_column(String(512))
     # The part's own serial or lot number (code on the part, PLC), for traceability.
     serial: Mapped[str | None] = mapped_column(String(128), index=True)
+    # Set when retention or the disk quota deleted the image (revision 0006). The row
+    # is marked before the file goes and ``image_path`` is cleared after, so a row never
+    # names a missing file unmarked; ``image_path`` is never cleared without the mark.
+    image_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    image_removed_reason: Mapped[str | None] = mapped_column(String(128))
 
     defects: Mapped[list[DefectRow]] = relationship(
         back_populates="inspection",
@@ -231,6 +236,66 @@ class AuditRow(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+DEPLOYMENT_ROLES = ("production", "shadow")
+DEPLOYMENT_ACTIONS = ("promote", "rollback", "shadow_start", "shadow_stop")
+
+
+class DeploymentRow(Base):
+    """One change of the model a station runs, or of the model shadowing it (revision 0005).
+
+    Append-only: the station's production model is the newest production
+    promotion not undone by a rollback, its shadow the newest ``shadow_start``
+    not followed by a ``shadow_stop``. Each row also goes to the audit log.
+    """
+
+    __tablename__ = "model_deployments"
+    __table_args__ = (
+        CheckConstraint(f"role IN {DEPLOYMENT_ROLES!r}", name="role"),
+        CheckConstraint(f"action IN {DEPLOYMENT_ACTIONS!r}", name="action"),
+        CheckConstraint("actor <> ''", name="actor"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    station: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))
+    model_path: Mapped[str | None] = mapped_column(String(512))
+    model_version: Mapped[str | None] = mapped_column(String(128))
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    # The compare / evaluate report the decision was based on (JSON), if one was given.
+    metrics: Mapped[str | None] = mapped_column(Text)
+
+
+class ShadowVerdictRow(Base):
+    """What a shadow (candidate) model made of one inspected part (revision 0005).
+
+    It drives nothing: the gate and ``inspections.verdict`` are production's.
+    ``verdict`` is NULL when the part was not shadowed (the shadow was behind
+    or failed), and ``error`` says why, so the comparison counts every part.
+    """
+
+    __tablename__ = "shadow_verdicts"
+    __table_args__ = (
+        CheckConstraint(f"verdict IN {VERDICT_VALUES!r}", name="verdict"),
+        CheckConstraint("(verdict IS NULL) = (error IS NOT NULL)", name="verdict_or_error"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    inspection_id: Mapped[int] = mapped_column(
+        ForeignKey("inspections.id", ondelete="CASCADE"), index=True
+    )
+    model_version: Mapped[str] = mapped_column(String(128), index=True)
+    verdict: Mapped[str | None] = mapped_column(String(8))
+    score: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    inference_ms: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 # Indexes for the history filters (revision 0002). Each pairs an equality filter
 # with the capture time, so that "newest first" pages of one station or camera
 # are read in index order and stop after one page instead of sorting every match.
@@ -260,3 +325,24 @@ Index(
 )
 # "Parts with a scratch": counted from that class's defects, checked per part while paging.
 Index("ix_defects_kind_inspection_id", DefectRow.kind, DefectRow.inspection_id)
+# Retention and the quota walk the parts that still hold an image, oldest first per
+# verdict; most rows hold none (goods are sampled), so the index holds only those that do
+# (revision 0006). Marked rows whose file deletion was interrupted are found the same way.
+Index(
+    "ix_inspections_kept_images",
+    InspectionRow.verdict,
+    InspectionRow.captured_at,
+    sqlite_where=InspectionRow.image_path.is_not(None),
+    postgresql_where=InspectionRow.image_path.is_not(None),
+)
+# Rows marked whose file deletion did not finish (a crash between the two): normally
+# none, so this index is empty and the next pass finds them at no cost.
+_REMOVAL_PENDING = InspectionRow.image_removed_at.is_not(None) & InspectionRow.image_path.is_not(
+    None
+)
+Index(
+    "ix_inspections_image_removal_pending",
+    InspectionRow.id,
+    sqlite_where=_REMOVAL_PENDING,
+    postgresql_where=_REMOVAL_PENDING,
+)

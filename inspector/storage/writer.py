@@ -21,10 +21,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from inspector.core.errors import StorageError
-from inspector.core.inspection import Inspection
+from inspector.core.inspection import Inspection, ShadowVerdict
 from inspector.core.verdict import Verdict
 from inspector.storage.image_store import ImageStore
 from inspector.storage.repository import NewRecord, add_inspections, record_from_inspection
+from inspector.storage.shadow import add_shadow_verdicts
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +156,22 @@ class RecordWriter:
                 )
         self._queue.put(light)
 
+    def submit_shadow(self, shadow: ShadowVerdict) -> None:
+        """Queue a shadow model's verdict on a part submitted before; never blocks.
+
+        It shares the records' queue, so it is written after the part's own
+        record, to which it is linked. A shadow verdict whose part's record was
+        lost is reported, not stored.
+        """
+        inspection = shadow.inspection
+        frame = replace(inspection.frame, image=_NO_IMAGE)  # the link needs no pixels
+        light = replace(shadow, inspection=replace(inspection, frame=frame, anomaly_map=None))
+        with self._lock:
+            if self._stop_event.is_set():
+                msg = f"record writer is stopped; shadow verdict of part {frame.part_id} is lost"
+                raise RuntimeError(msg)
+        self._queue.put(light)
+
     def stop(self, timeout: float = 10.0) -> None:
         """Write everything still queued, then end the thread.
 
@@ -203,9 +220,9 @@ class RecordWriter:
         except SQLAlchemyError as error:  # statistics are an optimisation, not a record
             logger.warning("PRAGMA optimize failed: %s", error)
 
-    def _collect(self) -> list[Inspection]:
+    def _collect(self) -> list[Inspection | ShadowVerdict]:
         """Wait for a first record, then gather more until the batch or the interval is full."""
-        batch: list[Inspection] = []
+        batch: list[Inspection | ShadowVerdict] = []
         deadline = time.monotonic() + self._flush_interval_s
         while len(batch) < self._max_batch:
             remaining = deadline - time.monotonic()
@@ -215,23 +232,49 @@ class RecordWriter:
                 item = self._queue.get(timeout=remaining)
             except queue.Empty:
                 break
-            if not isinstance(item, Inspection):  # the stop marker
+            if not isinstance(item, Inspection | ShadowVerdict):  # the stop marker
                 break
             batch.append(item)
         return batch
 
-    def _drain(self) -> list[Inspection]:
-        batch: list[Inspection] = []
+    def _drain(self) -> list[Inspection | ShadowVerdict]:
+        batch: list[Inspection | ShadowVerdict] = []
         while len(batch) < self._max_batch:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if isinstance(item, Inspection):
+            if isinstance(item, Inspection | ShadowVerdict):
                 batch.append(item)
         return batch
 
-    def _write(self, batch: list[Inspection]) -> None:
+    def _write(self, batch: list[Inspection | ShadowVerdict]) -> None:
+        shadows = [item for item in batch if isinstance(item, ShadowVerdict)]
+        inspections = [item for item in batch if isinstance(item, Inspection)]
+        if inspections:
+            self._write_records(inspections)
+        if shadows:  # after the records: each shadow verdict links to its part's row
+            self._write_shadows(shadows)
+
+    def _write_shadows(self, shadows: list[ShadowVerdict]) -> None:
+        delay = _FIRST_RETRY_S
+        while True:
+            try:
+                linked = add_shadow_verdicts(self._engine, self._station, shadows)
+                break
+            except OperationalError as exc:
+                self._report(f"database busy, {len(shadows)} shadow verdicts waiting: {exc.orig}")
+                time.sleep(delay)
+                delay = min(delay * 2, _MAX_RETRY_S)
+            except SQLAlchemyError as exc:
+                self._report(f"{len(shadows)} shadow verdicts refused by the database: {exc}")
+                return
+        if linked < len(shadows):
+            self._report(
+                f"{len(shadows) - linked} shadow verdicts not stored: their parts' records are lost"
+            )
+
+    def _write_records(self, batch: list[Inspection]) -> None:
         records = [r for r in map(self._prepare, batch) if r is not None]
         try:
             self._insert_retrying(records)

@@ -153,7 +153,7 @@ def _pgd(
     """
     # Grey images are perturbed through one channel, broadcast to three.
     clean = [
-        torch.from_numpy(i[..., :1] if _is_grey(i) else i).to(scorer.device, torch.float32)
+        torch.from_numpy(i[..., :1] if is_grey(i) else i).to(scorer.device, torch.float32)
         for i in images
     ]
     deltas = [torch.zeros_like(x, requires_grad=True) for x in clean]
@@ -182,7 +182,8 @@ def _pgd(
     return perturbed
 
 
-def _is_grey(image: np.ndarray) -> bool:
+def is_grey(image: np.ndarray) -> bool:
+    """Whether all three channels are equal (a monochrome camera's image)."""
     return bool((image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all())
 
 

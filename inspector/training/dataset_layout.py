@@ -9,7 +9,7 @@ One folder per class, ``good`` holding the defect-free parts::
 
 A mask is ``uint8``, 255 where the defect is, 0 elsewhere, the image's size.
 ``<stem>.png`` beside ``<stem>.jpg`` is the layout of the magnetic-tile set
-and of :func:`inspector.storage.reviews.export_reviewed_dataset`; a PNG image
+and of :func:`inspector.storage.review_export.export_reviewed_dataset`; a PNG image
 cannot share its stem with its mask, hence ``_mask`` for those (MVTec AD's
 suffix). Evaluation, fitting, prediction and import all split files into
 images and masks with :func:`split_masks`, so they never disagree about

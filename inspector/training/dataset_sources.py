@@ -24,7 +24,7 @@ from inspector.acquisition.image_files import IMAGE_EXTENSIONS
 from inspector.core.errors import SourceError
 from inspector.storage.engine import open_database
 from inspector.storage.image_store import ImageStore
-from inspector.storage.reviews import export_reviewed_dataset
+from inspector.storage.review_export import export_reviewed_dataset
 from inspector.training.dataset_checks import Problem, error, warning
 from inspector.training.dataset_layout import (
     MANIFEST_NAME,
@@ -157,7 +157,7 @@ def scan_database(database: str | Path, images: Path | None, workdir: Path) -> S
     """Reviewed inspections of the project's database, as labelled samples.
 
     The reviewed parts are exported with
-    :func:`~inspector.storage.reviews.export_reviewed_dataset` (the same
+    :func:`~inspector.storage.review_export.export_reviewed_dataset` (the same
     layout the QA tab writes) into ``workdir``, then read as a folder; parts
     the export could not write become problems, and each sample keeps its
     inspection and review ids, reviewer and box.

@@ -22,6 +22,7 @@ from inspector.ml.inferencer import AnomalyInferencer
 from inspector.ml.package import ModelPackage, load_package, save_package
 from inspector.ml.preprocess import preprocess
 from inspector.storage.audit import append_audit
+from inspector.storage.deployments import promote
 from inspector.storage.image_store import ImageStore
 from inspector.storage.repository import get_inspection
 from inspector.storage.reviews import ReviewDecision, add_review, latest_reviews
@@ -93,16 +94,24 @@ def learn_good_parts(
     *,
     actor: str,
     device: str = "cpu",
+    deploy: bool = False,
 ) -> LearnResult:
     """Teach the model that these stored parts are good; review and audit the change.
 
     Parts not yet reviewed as false rejects get that review (by ``actor``), so
     the review history and the model's training history agree.
 
+    Args:
+        deploy: Also record the new version as the production model of the
+            parts' station (the GUI's "this is OK", which switches the running
+            line at once): the line keeps it after a restart, and a rollback
+            returns to the model it learned from.
+
     Raises:
-        ValueError: an inspection does not exist or its image was not kept.
+        ValueError: an inspection does not exist or its image was not kept, or
+            ``deploy`` with parts of several stations.
     """
-    images = []
+    images, stations = [], set()
     for inspection_id in inspection_ids:
         stored = get_inspection(engine, inspection_id)
         if stored is None or stored.image_path is None:
@@ -110,6 +119,10 @@ def learn_good_parts(
             msg = f"inspection {inspection_id} {why}: the model can only learn from kept images"
             raise ValueError(msg)
         images.append(image_store.load(stored.image_path))
+        stations.add(stored.station)
+    if deploy and len(stations) != 1:
+        msg = f"parts of stations {sorted(stations)}: teach one station's parts at a time"
+        raise ValueError(msg)
     package = load_package(model_dir)
     extended, added = extend_with_good(package, images, device=device)
     learned = list(package.training.get("learned_good_inspections", [])) + list(inspection_ids)
@@ -135,4 +148,8 @@ def learn_good_parts(
         new_value=saved.version,
         reason="false rejects marked OK: inspections " + ", ".join(map(str, inspection_ids)),
     )
+    if deploy:
+        (station,) = stations
+        reason = "learned false rejects: inspections " + ", ".join(map(str, inspection_ids))
+        promote(engine, station, out_dir, saved.version, actor=actor, reason=reason)
     return LearnResult(package.version, saved.version, Path(out_dir), added)

@@ -11,7 +11,11 @@ An image that cannot be read gets ``{"path": str, "error": str}`` instead and
 the run goes on; the summary counts it so the caller can fail the run. Images
 are scored by :class:`~inspector.ml.inferencer.AnomalyInferencer` (or its
 torch-free twin on ONNX Runtime, see :mod:`inspector.ml.backend`) and sorted
-by :func:`inspector.decision.decide`, the live line's own path.
+by :func:`inspector.decision.decide`, the live line's own path. With a
+classifier package beside the model (``--classifier``), both run on each batch
+as on a line (:class:`~inspector.ml.combined_scorer.CombinedScorer`) and
+``defects[].class`` names the part's most probable defect class; without one
+the output is exactly what it was (``"anomaly"``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from inspector.core.verdict import Verdict
 from inspector.decision.decide import decide
 from inspector.decision.rules import DecisionRules
 from inspector.ml.backend import open_inferencer
+from inspector.ml.combined_scorer import open_combined_scorer
 from inspector.training.evaluate import without_masks
 
 if TYPE_CHECKING:
@@ -139,6 +144,7 @@ def predict_files(
     batch: int = 8,
     progress: Progress | None = None,
     backend: str = "auto",
+    classifier: str | Path | None = None,
 ) -> PredictSummary:
     """Score images and write one JSON line each to ``output``, flushing per batch.
 
@@ -154,12 +160,15 @@ def predict_files(
         progress: Called as ``progress(done, total)`` after each batch.
         backend: ``"auto"``, ``"torch"`` or ``"onnxruntime"`` (ignored for a
             built inferencer); see :func:`inspector.ml.backend.open_inferencer`.
+        classifier: Classifier package folder run beside the model to name each
+            defect's class (``None``: defects are ``"anomaly"``). A part over the
+            threshold that the classifier calls ``good`` is ``"review"``.
 
     Raises:
         ValueError: ``--maps`` would overwrite a map (two inputs share a stem), or
             ``threshold``/``batch`` is out of range.
         SourceError: a folder named in ``paths`` does not exist.
-        ModelPackageError: the package cannot be loaded.
+        ModelPackageError: the model or classifier package cannot be loaded.
     """
     files = expand_inputs(paths)
     maps_folder = Path(maps_dir) if maps_dir is not None else None
@@ -171,6 +180,8 @@ def predict_files(
         if isinstance(model, str | Path)
         else model
     )
+    if classifier is not None:
+        inferencer = open_combined_scorer(inferencer, classifier, device=device, max_batch=batch)
     rules = DecisionRules(inferencer.default_threshold if threshold is None else threshold)
     started = time.perf_counter()
     scored = failed = 0

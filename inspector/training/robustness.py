@@ -8,7 +8,9 @@ the clean baseline here is what ``evaluate`` measures on the same images.
 For torch anomaly packages it then searches, on a few defective images the
 model rejects, the smallest perturbation that makes it accept them
 (:mod:`inspector.training.adversarial`); ONNX Runtime packages have no
-gradients, so that part is skipped with a note.
+gradients, so that part is skipped with a note. A classifier package is
+scored by its defect probability and attacked with FGSM and PGD instead
+(:mod:`inspector.training.classifier_robustness`).
 
 The figures (AUROC, false-reject and escape rates) are computed from the
 scores and verdicts by :mod:`inspector.reports.robustness_report`, as the
@@ -30,6 +32,11 @@ from inspector.core.verdict import Verdict
 from inspector.decision.decide import decide
 from inspector.decision.rules import DecisionRules
 from inspector.ml.backend import ONNXRUNTIME, open_inferencer, package_backend
+from inspector.training.classifier_robustness import (
+    ADVERSARIAL_NOTE,
+    classifier_attacks,
+    open_classifier_scorer,
+)
 from inspector.training.corruptions import (
     CORRUPTIONS,
     SEVERITIES,
@@ -175,8 +182,14 @@ def run_robustness(
         msg = f"{data_dir} has only good images: robustness needs defective ones in other folders"
         raise SourceError(msg)
     items = stratified_sample(available, max_images, seed)
-    inferencer = open_inferencer(model_dir, backend, device=device, max_batch=batch)
-    rules = DecisionRules(inferencer.default_threshold)
+    classifier = open_classifier_scorer(
+        model_dir, backend, device, batch, items, adversarial_images
+    )
+    if classifier is not None:
+        inferencer, rules = classifier, classifier.rules
+    else:
+        inferencer = open_inferencer(model_dir, backend, device=device, max_batch=batch)
+        rules = DecisionRules(inferencer.default_threshold)
     plan = [(CLEAN, 0), *((name, s) for name in names for s in levels)]
     scored = _score_conditions(inferencer, rules, items, plan, batch, seed, progress)
     readable, unreadable, conditions = scored
@@ -187,17 +200,24 @@ def run_robustness(
     chosen = [items[i] for i in readable]
     examples = _examples(chosen, readable, conditions, levels, seed)
     made_for = package_backend(model_dir)
-    adversarial = _adversarial(
-        inferencer,
-        made_for,
-        rules,
-        chosen,
-        clean,
-        adversarial_images,
-        adversarial_steps,
-        seed,
-        progress,
-    )
+    attacks = None
+    if classifier is not None:
+        adversarial = AdversarialRun("skipped", ADVERSARIAL_NOTE)
+        if adversarial_images > 0:
+            sample = stratified_sample(chosen, adversarial_images, seed)
+            attacks = classifier_attacks(classifier, sample, adversarial_steps, progress)
+    else:
+        adversarial = _adversarial(
+            inferencer,
+            made_for,
+            rules,
+            chosen,
+            clean,
+            adversarial_images,
+            adversarial_steps,
+            seed,
+            progress,
+        )
     package = inferencer.package
     return RobustnessRun(
         model_version=inferencer.version,
@@ -225,6 +245,8 @@ def run_robustness(
         examples=examples,
         adversarial=adversarial,
         seconds=time.perf_counter() - started,
+        classifier_attacks=attacks,
+        model_kind="anomaly" if classifier is None else "classifier",
     )
 
 

@@ -98,6 +98,53 @@ class AdversarialRun:
 
 
 @dataclass(frozen=True, eq=False)
+class AttackAccuracy:
+    """A classifier's predictions under one attack at one epsilon.
+
+    Attributes:
+        method: ``"fgsm"`` or ``"pgd"``.
+        epsilon: L-infinity size of the perturbation, in grey levels.
+        accuracy: Share of images whose top class is their true class.
+        good_vs_defect_accuracy: Share whose top class is ``good`` exactly when
+            they are good; ``None`` for a model without a ``good`` class.
+        predictions: Top class of each perturbed image, in the attack's image order.
+    """
+
+    method: str
+    epsilon: int
+    accuracy: float
+    good_vs_defect_accuracy: float | None
+    predictions: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class ClassifierAttacks:
+    """FGSM and PGD against a defect classifier, on a labelled sample.
+
+    Attributes:
+        note: How the attacks were run, for the report.
+        epsilons: The perturbation sizes (grey levels).
+        steps: PGD steps per epsilon.
+        paths: The attacked images.
+        classes: Their true classes.
+        clean_predictions: The top class of each clean image.
+        clean_accuracy: Class accuracy on the clean images.
+        clean_good_vs_defect_accuracy: Good-vs-defect accuracy on them.
+        results: One entry per method and epsilon.
+    """
+
+    note: str
+    epsilons: tuple[int, ...]
+    steps: int
+    paths: tuple[Path, ...]
+    classes: tuple[str, ...]
+    clean_predictions: tuple[str, ...]
+    clean_accuracy: float
+    clean_good_vs_defect_accuracy: float | None
+    results: tuple[AttackAccuracy, ...]
+
+
+@dataclass(frozen=True, eq=False)
 class RobustnessRun:
     """Everything a robustness run measured, before any figure is computed.
 
@@ -118,8 +165,11 @@ class RobustnessRun:
         corruptions: ``{name: {"parameter", "unit", "levels"}}`` of the corruptions run.
         conditions: Clean first, then each corruption at each severity.
         examples: A defective image clean and under each corruption.
-        adversarial: The adversarial search.
+        adversarial: The adversarial search (anomaly models).
         seconds: Wall time.
+        classifier_attacks: FGSM and PGD accuracy (classifier packages; else ``None``).
+        model_kind: ``"anomaly"``, or ``"classifier"``: then the score is the
+            defect probability ``1 - P(good)`` and a part is accepted below 0.5.
     """
 
     model_version: str
@@ -140,3 +190,5 @@ class RobustnessRun:
     examples: tuple[ExampleImage, ...]
     adversarial: AdversarialRun
     seconds: float
+    classifier_attacks: ClassifierAttacks | None = None
+    model_kind: str = "anomaly"

@@ -22,12 +22,8 @@ slower on the process's main thread on some machines (see docs/architecture.md).
 
 from __future__ import annotations
 
-import contextlib
 import math
-import random
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -35,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from inspector.core.errors import InspectorError, SourceError
+from inspector.core.errors import SourceError
 from inspector.ml.classifier_inference import ClassifierInferencer
 from inspector.ml.classifier_package import (
     ClassifierPackage,
@@ -59,20 +55,18 @@ from inspector.training.classifier_metrics import ClassificationMetrics, classif
 from inspector.training.classifier_trainer import FINE_TUNE, HEAD, ClassifierTrainer
 from inspector.training.evaluate import LabelledImage
 from inspector.training.training_plot import plot_training_curves
+from inspector.training.training_run import (
+    Cancel,
+    Progress,
+    TrainingCancelled,
+    repeatable,
+    reporter,
+)
 
-Progress = Callable[[int, int, int, Mapping[str, Any]], None]
-"""``progress(epoch, step, total, metrics)``; ``metrics["stage"]`` says what is counted:
-``"read"`` and ``"cache"`` (epoch 0, before training), ``"train"`` (each step, with the
-running ``train_loss``), ``"epoch"`` (an epoch's end: ``step == total``, with its
-``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``, ``val_macro_f1`` and
-``best_epoch``) and ``"evaluate"`` (the kept weights, through the inference path)."""
-Cancel = threading.Event | Callable[[], bool]
+__all__ = ["CURVES_FILE", "TrainResult", "TrainingCancelled", "train_classifier"]
+
 CURVES_FILE = "training_curves.png"
 SELECTION = "lowest validation loss (plain cross-entropy)"
-
-
-class TrainingCancelled(InspectorError):
-    """Training was cancelled; nothing was saved."""
 
 
 @dataclass(frozen=True)
@@ -100,45 +94,6 @@ class TrainResult:
     stopped_early: bool
     seconds: float
     device: str
-
-
-@contextlib.contextmanager
-def _repeatable(seed: int, device: torch.device) -> Iterator[None]:
-    """Seed every generator and ask torch for deterministic algorithms, restoring after.
-
-    On the CPU every algorithm training uses has a deterministic version; on
-    CUDA some do not, so there torch only warns.
-    """
-    previous = (
-        torch.are_deterministic_algorithms_enabled(),
-        torch.is_deterministic_algorithms_warn_only_enabled(),
-        torch.backends.cudnn.deterministic,
-        torch.backends.cudnn.benchmark,
-    )
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = previous[2:]
-
-
-def _reporter(progress: Progress | None, cancel: Cancel | None) -> Progress:
-    """A progress function that first raises :class:`TrainingCancelled` when asked to stop."""
-    is_cancelled = cancel.is_set if isinstance(cancel, threading.Event) else cancel
-
-    def report(epoch: int, step: int, total: int, metrics: Mapping[str, Any]) -> None:
-        if is_cancelled is not None and is_cancelled():
-            msg = f"training cancelled ({metrics.get('stage')}, epoch {epoch}): nothing was saved"
-            raise TrainingCancelled(msg)
-        if progress is not None:
-            progress(epoch, step, total, metrics)
-
-    return report
 
 
 def _splits(
@@ -250,7 +205,7 @@ def train_classifier(
     pipeline, augmentation = training_augmentation(
         config.augment_file, config.rotate, config.image_size
     )
-    report = _reporter(progress, cancel)
+    report = reporter(progress, cancel)
     data = Path(data_dir)
     train_items, val_items, classes, val_source = _splits(
         data, Path(val_dir) if val_dir is not None else None, config
@@ -259,7 +214,7 @@ def train_classifier(
     val_labels = np.array([classes.index(i.defect_class) for i in val_items], np.int64)
     device = select_device(config.device)
     seconds: dict[str, float] = {}
-    with _repeatable(config.seed, device):
+    with repeatable(config.seed, device):
         clock = time.perf_counter()
         n_read = len(train_items) + len(val_items)
         train_images = load_resized(

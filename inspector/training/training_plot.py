@@ -15,24 +15,30 @@ from typing import Any
 from matplotlib.figure import Figure
 
 
-def plot_training_curves(curves: Sequence[Mapping[str, Any]], best_epoch: int) -> bytes:
-    """PNG of train/validation loss and accuracy per epoch, the kept epoch marked.
+def plot_training_curves(
+    curves: Sequence[Mapping[str, Any]], best_epoch: int, score: str = "accuracy"
+) -> bytes:
+    """PNG of train/validation loss and a score per epoch, the kept epoch marked.
 
     Args:
         curves: One mapping per epoch with ``epoch``, ``phase``, ``train_loss``,
-            ``val_loss``, ``train_accuracy``, ``val_accuracy``.
+            ``val_loss`` and ``val_<score>`` (``train_<score>`` drawn when present;
+            a ``None`` value, a score with nothing to measure, is left out).
         best_epoch: The epoch whose weights were kept.
+        score: The second panel's figure: ``accuracy`` (classifier), ``miou`` (segmenter).
     """
-    epochs = [row["epoch"] for row in curves]
     head = sum(row.get("phase") == "head" for row in curves)
     figure = Figure(figsize=(9, 3.6), dpi=100, layout="constrained")
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     for axes, key, title in (
         (loss_axes, "loss", "loss"),
-        (accuracy_axes, "accuracy", "accuracy"),
+        (accuracy_axes, score, "mIoU" if score == "miou" else score),
     ):
-        axes.plot(epochs, [row[f"train_{key}"] for row in curves], ".-", label="train")
-        axes.plot(epochs, [row[f"val_{key}"] for row in curves], ".-", label="validation")
+        for split, label in (("train", "train"), ("val", "validation")):
+            points = [(r["epoch"], r.get(f"{split}_{key}")) for r in curves]
+            points = [(x, y) for x, y in points if y is not None]
+            if points:
+                axes.plot(*zip(*points, strict=True), ".-", label=label)
         axes.axvline(best_epoch, color="grey", linestyle="--", label=f"kept (epoch {best_epoch})")
         if 0 < head < len(curves):
             axes.axvspan(0.5, head + 0.5, color="grey", alpha=0.1, label="head alone")

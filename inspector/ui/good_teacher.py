@@ -207,6 +207,7 @@ class GoodPartTeacher(QObject):
                 out_dir,
                 actor=actor,
                 device=self.device,
+                deploy=True,
             )
         except BaseException:
             shutil.rmtree(out_dir, ignore_errors=True)  # nothing half-written stays behind

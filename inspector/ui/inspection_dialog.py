@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
 from inspector.core.inspection import Inspection
 from inspector.overlay.compose import render_overlay
 from inspector.ui.image_view import ImageView
+from inspector.ui.why_panel import WhyPanel
 
 
 class InspectionDialog(QDialog):
@@ -28,6 +30,8 @@ class InspectionDialog(QDialog):
         parent: The owning window.
         actions: What can be done about the part (the main window's "this is OK"
             panel), shown under the defects; the dialog itself only shows.
+        classifier: The defect classifier the line runs beside its anomaly
+            model; adds the "Why?" choice of its Grad-CAM (:class:`WhyPanel`).
     """
 
     def __init__(
@@ -36,6 +40,7 @@ class InspectionDialog(QDialog):
         parent: QWidget | None = None,
         *,
         actions: QWidget | None = None,
+        classifier: Path | None = None,
     ) -> None:
         super().__init__(parent)
         self.inspection = inspection
@@ -59,6 +64,11 @@ class InspectionDialog(QDialog):
 
         side = QVBoxLayout()
         side.addWidget(self.overlay_box)
+        self.why: WhyPanel | None = None
+        if classifier is not None:
+            self.why = WhyPanel(classifier, frame.image, self)
+            self.why.changed.connect(self._redraw)
+            side.addWidget(self.why)
         side.addWidget(details)
         side.addWidget(QLabel("Defects"))
         side.addWidget(table, 1)
@@ -75,7 +85,10 @@ class InspectionDialog(QDialog):
         if not image.size:
             self.view.set_image(None)
             return
-        if self.overlay_box.isChecked():
+        if self.why is not None and self.why.showing_activation:
+            activation = self.why.activation_image()  # None while computing: the bare part
+            self.view.set_image(activation if activation is not None else image)
+        elif self.overlay_box.isChecked():
             self.view.set_image(render_overlay(self.inspection, scale=2.0))
         else:
             self.view.set_image(image)

@@ -34,17 +34,24 @@ from inspector.pipeline.line import LineSettings, load_scorer
 from inspector.pipeline.runner import LineRunner
 from inspector.pipeline.station import LineState, Scorer
 from inspector.storage.image_store import ImageStore
+from inspector.storage.users import Role
+from inspector.ui.access import AccessBar, AccessControl
+from inspector.ui.audit_view import AuditView
 from inspector.ui.bridge import StationBridge
 from inspector.ui.counters import CountersPanel
 from inspector.ui.good_teacher import GoodPartTeacher, TeachOutcome
 from inspector.ui.image_view import ImageView
 from inspector.ui.inspection_dialog import InspectionDialog
+from inspector.ui.models_view import ModelsView
 from inspector.ui.qa_tabs import QaTabs
 from inspector.ui.reject_strip import RejectStrip
-from inspector.ui.review_view import REVIEWER_KEY, ReviewView
+from inspector.ui.reports_view import ReportsView
+from inspector.ui.review_view import ReviewView
 from inspector.ui.source_bar import SourceBar
+from inspector.ui.station_editor import StationEditor
 from inspector.ui.status_line import StatusLine
-from inspector.ui.teach_good import TeachGoodPanel, ask_reviewer
+from inspector.ui.teach_good import TeachGoodPanel
+from inspector.ui.users_dialog import UsersDialog
 
 REFRESH_MS = 250
 LIVE_SCALE = 2.0
@@ -75,6 +82,10 @@ class MainWindow(QMainWindow):
         self.latest: Inspection | None = None
         # Remembers the reviewer's name for the Review tab and the "this is OK" button alike.
         self.reviewer_settings = QSettings()
+        # Nobody is logged in at start (operator level); actions above it ask for a login.
+        self.access = AccessControl(
+            lambda: self.qa_tabs.storage()[0], idle_minutes=settings.idle_lock_minutes, parent=self
+        )
         self.teacher = GoodPartTeacher(
             lambda: self.runner.settings.model_dir,
             self,
@@ -87,6 +98,7 @@ class MainWindow(QMainWindow):
         toolbar = QToolBar("Line")
         toolbar.setMovable(False)
         toolbar.addWidget(self.source_bar)
+        toolbar.addAction("Users…", self.manage_users)
         self.addToolBar(toolbar)
 
         self.live = ImageView("Press Start to run the line")
@@ -115,10 +127,35 @@ class MainWindow(QMainWindow):
         # The operator's live view is the first tab; the QA tabs are built when opened.
         self.tabs = QTabWidget()
         self.tabs.addTab(splitter, "Live")
-        self.qa_tabs = QaTabs(self.tabs, settings, factories={"Review": self._review_view})
+        self.qa_tabs = QaTabs(
+            self.tabs,
+            settings,
+            factories={"Review": self._review_view, "Reports": self._reports_view},
+        )
+        # The engineer's station file and its zones; saving never changes the running line.
+        self.station_editor = StationEditor(
+            audit_engine=lambda: self.qa_tabs.storage()[0],
+            actor=lambda: self.access.require_name(
+                Role.ENGINEER, self, "Saving the station configuration"
+            ),
+            latest_frame=lambda: self.latest.frame.image if self.latest else None,
+        )
+        self.tabs.addTab(self.station_editor, "Station")
+        self.audit_view = AuditView(lambda: self.qa_tabs.storage()[0], self.access)
+        self.tabs.addTab(self.audit_view, "Audit")
+        # The engineer's models: train, compare, promote / roll back, shadow (issue 4).
+        self.models_view = ModelsView(
+            lambda: self.qa_tabs.storage()[0],
+            self.access,
+            settings.station_name,
+            lambda: self.runner.settings.model_dir,
+        )
+        self.tabs.addTab(self.models_view, "Models")
         self.setCentralWidget(self.tabs)
         self.status = StatusLine()
         self.setStatusBar(self.status)
+        self.access_bar = AccessBar(self.access)
+        self.status.addPermanentWidget(self.access_bar)
 
         self.bridge.inspection_ready.connect(self._show_latest)
         self.bridge.alarm_raised.connect(self._show_alarm)
@@ -163,7 +200,12 @@ class MainWindow(QMainWindow):
 
     def open_inspection(self, inspection: Inspection) -> InspectionDialog:
         """Show one inspection large (non-modal, so the line view keeps updating)."""
-        dialog = InspectionDialog(inspection, self, actions=self._teach_panel(inspection))
+        dialog = InspectionDialog(
+            inspection,
+            self,
+            actions=self._teach_panel(inspection),
+            classifier=self.runner.settings.classifier_dir,
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         return dialog
@@ -179,13 +221,33 @@ class MainWindow(QMainWindow):
             self.teacher,
             engine,
             store,
-            actor=lambda: ask_reviewer(panel, self.reviewer_settings, REVIEWER_KEY),
+            actor=lambda: self.access.require_name(Role.QA, panel, "Teaching the model"),
         )
         panel.show_live(inspection, self.runner.settings.station_name)
         return panel
 
+    def _reports_view(self, engine: Engine, store: ImageStore) -> ReportsView:
+        """The Reports tab in the plant's zone and shifts (the station file's ``[reports]``)."""
+        return ReportsView(engine, store, calendar=self.runner.settings.shift_calendar)
+
+    def manage_users(self) -> UsersDialog | None:
+        """The user table, for an administrator only (asks for an admin login)."""
+        admin = self.access.require(Role.ADMIN, self, "Managing users")
+        if admin is None:
+            return None
+        dialog = UsersDialog(self.access.session().engine, admin.name, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
     def _review_view(self, engine: Engine, store: ImageStore) -> ReviewView:
-        return ReviewView(engine, store, settings=self.reviewer_settings, teacher=self.teacher)
+        return ReviewView(
+            engine,
+            store,
+            settings=self.reviewer_settings,
+            teacher=self.teacher,
+            actor=lambda: self.access.require_name(Role.QA, self, "Reviewing parts"),
+        )
 
     def _load_model(self, model_dir: Path) -> Scorer:
         """Loads a learned model for the line; runs on the teacher's worker thread."""
@@ -273,6 +335,7 @@ class MainWindow(QMainWindow):
         self._timer.stop()
         self.teacher.wait(TEACHER_WAIT_S)
         self.runner.stop()
+        self.models_view.close_processes()
         self.qa_tabs.close()
         super().closeEvent(event)
 

@@ -11,7 +11,6 @@ and a database that cannot be opened is explained in the tab, not at start-up.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
@@ -94,10 +93,7 @@ class QaTabs(QObject):
         """The line's database and image store, opened once for all QA tabs."""
         if self.engine is None or self.image_store is None:
             engine = open_database(self.settings.database_target)
-            db_file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
-            # The same rule as the line's build_line: images live beside the database file.
-            self.image_store = (
-                ImageStore.beside(Path(db_file)) if db_file else ImageStore(Path.cwd() / "images")
-            )
+            # The same rule as the line's build_line: [storage] images, else beside the database.
+            self.image_store = ImageStore.for_database(engine, self.settings.images)
             self.engine = engine
         return self.engine, self.image_store

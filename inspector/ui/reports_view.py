@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy import Engine
 
+from inspector.core.shifts import ShiftCalendar, local_zone
 from inspector.reports.charts import (
     DARK,
     confusion_rows,
@@ -54,7 +55,6 @@ from inspector.reports.charts import (
 )
 from inspector.reports.pdf_report import write_pdf_report
 from inspector.reports.period import PeriodReport, period_report
-from inspector.reports.quality import ShiftCalendar
 from inspector.storage.image_store import ImageStore
 from inspector.ui.history_model import TABLE_STYLE
 
@@ -69,7 +69,8 @@ class ReportsView(QWidget):
     Args:
         engine: The station's database.
         image_store: For the PDF's pictures of the worst parts.
-        calendar: Shift starts and the plant's time zone (this computer's zone by default).
+        calendar: Shift starts and the plant's time zone (this computer's zone by
+            default); the range fields and every label are in that zone.
     """
 
     def __init__(
@@ -83,10 +84,10 @@ class ReportsView(QWidget):
         super().__init__(parent)
         self.engine = engine
         self.image_store = image_store
-        self.calendar = calendar or ShiftCalendar(tz=datetime.now().astimezone().tzinfo or UTC)
+        self.calendar = calendar or ShiftCalendar(tz=local_zone())
         self.report: PeriodReport | None = None
 
-        now = QDateTime.currentDateTime()
+        now = QDateTime(datetime.now(self.calendar.tz).replace(tzinfo=None, microsecond=0))
         self.start_edit = _datetime_edit(now.addDays(-7))
         self.end_edit = _datetime_edit(now)
         self.quick = QComboBox()
@@ -104,6 +105,8 @@ class ReportsView(QWidget):
         self.message.setObjectName("error")
 
         self.summary = _table(["Figure", "Value"])
+        self.shifts = _table(["Shift", "Parts", "Yield"])
+        self.zone = QLabel(f"Times in {self.calendar.tz}")
         self.confusion = _table(["Machine", "Good", "Defective", "Reviewed"])
         self.notes = QLabel()
         self.notes.setWordWrap(True)
@@ -123,12 +126,15 @@ class ReportsView(QWidget):
             if label:
                 controls.addWidget(QLabel(label))
             controls.addWidget(widget)
+        controls.addWidget(self.zone)
         controls.addWidget(self.refresh_button)
         controls.addWidget(self.message, 1)
         controls.addWidget(self.pdf_button)
         tables = QVBoxLayout()
         tables.addWidget(_heading("Summary"))
         tables.addWidget(self.summary)
+        tables.addWidget(_heading("Per shift"))
+        tables.addWidget(self.shifts)
         tables.addWidget(_heading("Machine verdict vs. review"))
         tables.addWidget(self.confusion)
         tables.addWidget(self.notes)
@@ -152,15 +158,17 @@ class ReportsView(QWidget):
     # -- actions -----------------------------------------------------------------
 
     def period(self) -> tuple[datetime, datetime]:
-        """The chosen range as timezone-aware instants."""
-        start = self.start_edit.dateTime().toPython().astimezone(UTC)
-        end = self.end_edit.dateTime().toPython().astimezone(UTC)
+        """The chosen range as timezone-aware instants; the fields hold the plant's wall time."""
+        tz = self.calendar.tz
+        start = self.start_edit.dateTime().toPython().replace(tzinfo=tz).astimezone(UTC)
+        end = self.end_edit.dateTime().toPython().replace(tzinfo=tz).astimezone(UTC)
         return start, end
 
     def set_period(self, start: datetime, end: datetime) -> None:
-        """Show ``[start, end)`` (timezone-aware) in the range fields."""
-        self.start_edit.setDateTime(QDateTime(start.astimezone().replace(tzinfo=None)))
-        self.end_edit.setDateTime(QDateTime(end.astimezone().replace(tzinfo=None)))
+        """Show ``[start, end)`` (timezone-aware) in the range fields, in the plant's zone."""
+        tz = self.calendar.tz
+        self.start_edit.setDateTime(QDateTime(start.astimezone(tz).replace(tzinfo=None)))
+        self.end_edit.setDateTime(QDateTime(end.astimezone(tz).replace(tzinfo=None)))
 
     def refresh(self) -> PeriodReport | None:
         """Compute and show the report of the chosen range; a bad range is shown, not raised."""
@@ -180,6 +188,17 @@ class ReportsView(QWidget):
         self.message.clear()
         self.report = report
         _fill(self.summary, [list(row) for row in report.summary.rows()])
+        _fill(
+            self.shifts,
+            [
+                [
+                    s.name,
+                    f"{s.parts:,}",
+                    "–" if s.yield_percent is None else f"{s.yield_percent:.2f} %",
+                ]
+                for s in report.per_shift
+            ],
+        )
         _fill(self.confusion, confusion_rows(report)[1])
         rate = report.confusion
         lines = [

@@ -14,53 +14,51 @@ R                     reclassify: a defect of another class than the machine's
 O                     "this is OK": the model learns the part as good at once
                       (a new model version; see :mod:`inspector.ui.teach_good`)
 → / N, ← / P          next / previous part (skip without a decision)
+B                     box mode: drag a rectangle around the real defect
+M                     brush mode: paint the defect; E eraser, + / − brush size
+Esc                   clear the drawn correction
 ====================  ==============================================
 
-Every decision goes through :func:`inspector.storage.reviews.add_review`,
-which appends a review and never touches the machine's verdict; going back to
-a part and deciding again appends another review (the last one counts).
+A drawn correction (box and/or brush mask, see
+:mod:`inspector.ui.region_editor`) is stored with the C or R decision that
+follows. Every decision goes through
+:func:`inspector.storage.review_masks.add_corrected_review`, which appends a
+review and never touches the machine's verdict or defects; going back to a
+part and deciding again appends another review (the last one counts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListWidget,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
 from sqlalchemy import Engine
 
+from inspector.core.errors import InspectorError
 from inspector.core.record import StoredInspection
-from inspector.reports.part_images import load_part_image, render_stored
 from inspector.storage.image_store import ImageStore
-from inspector.storage.reviews import (
-    DatasetExport,
-    Review,
-    ReviewDecision,
-    add_review,
-    export_reviewed_dataset,
-    review_queue,
-)
+from inspector.storage.review_export import DatasetExport, export_reviewed_dataset
+from inspector.storage.review_masks import add_corrected_review
+from inspector.storage.reviews import Review, ReviewDecision
 from inspector.ui.good_teacher import GoodPartTeacher, TaughtPart
-from inspector.ui.image_view import ImageView
+from inspector.ui.region_editor import DrawMode, RegionEditor
+from inspector.ui.review_queue import ReviewQueue
+from inspector.ui.review_widgets import NameEdit, button, heading, part_facts
 from inspector.ui.teach_good import TeachGoodPanel
 
 DEFAULT_CLASSES = ("scratch", "spot", "crack", "chip", "dent", "stain", "anomaly")
 REVIEWER_KEY = "review/reviewer"
-BATCH = 100
-_CACHE = 4  # rendered images kept: current, next and a couple to go back to
 
 
 class ReviewView(QWidget):
@@ -74,6 +72,8 @@ class ReviewView(QWidget):
         station: Review only this station's parts; all by default.
         teacher: Teaches the line's model a part marked OK (key O); without one
             (no line, no model folder) that button stays disabled.
+        actor: Supplies the signed-in reviewer's name (``None``: nobody signed in);
+            when given it replaces the typed-name field.
     """
 
     def __init__(
@@ -86,6 +86,7 @@ class ReviewView(QWidget):
         settings: QSettings | None = None,
         station: str | None = None,
         teacher: GoodPartTeacher | None = None,
+        actor: Callable[[], str | None] | None = None,
     ) -> None:
         super().__init__(parent)
         if not 1 <= len(classes) <= 9:
@@ -94,21 +95,17 @@ class ReviewView(QWidget):
         self.engine = engine
         self.image_store = image_store
         self.classes = tuple(classes)
-        self.station = station
         self.settings = settings if settings is not None else QSettings()
-        self.items: list[StoredInspection] = []
-        self.index = 0
-        self.decided: dict[int, Review] = {}  # this session's reviews, by inspection id
+        self.queue = ReviewQueue(engine, image_store, station)
+        self.actor = actor
         self._chosen: str | None = None  # class picked with a digit for the current part
-        self._images: dict[int, np.ndarray] = {}
-        self._more = False  # the last queue read was a full batch: more are waiting
 
-        self.reviewer = _NameEdit(str(self.settings.value(REVIEWER_KEY, "") or ""))
+        self.reviewer = NameEdit(str(self.settings.value(REVIEWER_KEY, "") or ""))
         self.reviewer.setPlaceholderText("your user name (asked once)")
         self.reviewer.setMaximumWidth(220)
         self.progress = QLabel()
         self.progress.setObjectName("heading")
-        self.view = ImageView("No parts waiting for review")
+        self.editor = RegionEditor("No parts waiting for review")
         self.facts = QLabel()
         self.facts.setWordWrap(True)
         self.facts.setTextFormat(Qt.TextFormat.RichText)
@@ -119,27 +116,30 @@ class ReviewView(QWidget):
         self.message = QLabel()
         self.message.setObjectName("error")
         self.message.setWordWrap(True)
-        self.confirm_button = _button("Confirm defect  [C]", "confirmButton")
-        self.good_button = _button("Good – false reject  [G]", "goodButton")
-        self.reclassify_button = _button("Reclassify as picked class  [R]", "")
+        self.confirm_button = button("Confirm defect  [C]", "confirmButton")
+        self.good_button = button("Good – false reject  [G]", "goodButton")
+        self.reclassify_button = button("Reclassify as picked class  [R]", "")
         self.teach_panel = TeachGoodPanel(
             teacher, engine, image_store, actor=self._reviewer_name, shortcut="O"
         )
         self.teach_panel.button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.previous_button = _button("◀ Previous  [←]", "")
-        self.next_button = _button("Next  [→] ▶", "")
-        self.export_button = _button("Export reviewed dataset…", "")
-        self.reload_button = _button("Reload queue", "")
+        self.previous_button = button("◀ Previous  [←]", "")
+        self.next_button = button("Next  [→] ▶", "")
+        self.export_button = button("Export reviewed dataset…", "")
+        self.reload_button = button("Reload queue", "")
 
         top = QHBoxLayout()
-        top.addWidget(QLabel("Reviewer"))
-        top.addWidget(self.reviewer)
+        if actor is None:  # a signed-in user needs no name field
+            top.addWidget(QLabel("Reviewer"))
+            top.addWidget(self.reviewer)
+        else:
+            self.reviewer.hide()
         top.addWidget(self.progress, 1)
         top.addWidget(self.reload_button)
         top.addWidget(self.export_button)
         side = QVBoxLayout()
         side.addWidget(self.facts)
-        side.addWidget(_heading("Defect class (keys 1–9)"))
+        side.addWidget(heading("Defect class (keys 1–9)"))
         side.addWidget(self.class_list, 1)
         side.addWidget(self.confirm_button)
         side.addWidget(self.good_button)
@@ -151,7 +151,7 @@ class ReviewView(QWidget):
         side.addLayout(steps)
         side.addWidget(self.message)
         body = QHBoxLayout()
-        body.addWidget(self.view, 3)
+        body.addWidget(self.editor, 3)
         body.addLayout(side, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -175,7 +175,12 @@ class ReviewView(QWidget):
     @property
     def current(self) -> StoredInspection | None:
         """The part shown, or ``None`` when the queue is empty."""
-        return self.items[self.index] if self.index < len(self.items) else None
+        return self.queue.current
+
+    @property
+    def items(self) -> list[StoredInspection]:
+        """The parts listed so far, newest first."""
+        return self.queue.items
 
     @property
     def picked_class(self) -> str | None:
@@ -187,25 +192,17 @@ class ReviewView(QWidget):
 
     def reload(self) -> None:
         """Read the newest unreviewed parts and add those not listed yet."""
-        listed = {part.id for part in self.items}
-        fresh = review_queue(self.engine, limit=BATCH, station=self.station)
-        self._more = len(fresh) == BATCH
-        self.items.extend(part for part in fresh if part.id not in listed)
+        self.queue.reload()
         self._show()
 
     def next(self) -> None:
         """Show the next part (without deciding); reads more of the queue at the end."""
-        if self.index < len(self.items):
-            self.index += 1
-        if self.index >= len(self.items):
-            self.reload()  # shows the first new part, if any
-            return
+        self.queue.forward()
         self._show()
 
     def previous(self) -> None:
         """Go back one part, e.g. to change a decision (a new review is appended)."""
-        if self.index > 0:
-            self.index -= 1
+        if self.queue.back():
             self._show()
 
     # -- decisions ---------------------------------------------------------------
@@ -254,23 +251,36 @@ class ReviewView(QWidget):
         if decision is not ReviewDecision.FALSE_REJECT and defect_class is None:
             self.message.setText("This part has no machine class: pick one with 1–9.")
             return None
+        correction = self.editor.correction
+        drawn = correction is not None and not correction.is_empty
+        if decision is ReviewDecision.FALSE_REJECT and drawn:
+            self.message.setText("A good part has no defect region: Esc clears it, then G.")
+            return None
         try:
-            review = add_review(
+            review = add_corrected_review(
                 self.engine,
+                self.image_store,
                 part.id,
                 reviewer=reviewer,
                 decision=decision,
                 defect_class=defect_class,
+                box=correction.box if drawn else None,  # type: ignore[union-attr]
+                mask=correction.mask if drawn else None,  # type: ignore[union-attr]
             )
-        except ValueError as exc:
+        except (ValueError, InspectorError) as exc:
             self.message.setText(str(exc))
             return None
-        self.decided[part.id] = review
+        self.queue.record(review)
         self.next()
         return review
 
     def _reviewer_name(self) -> str | None:
         """Who decides; ``None`` after asking for the name (stored with every review)."""
+        if self.actor is not None:
+            reviewer = (self.actor() or "").strip()
+            if not reviewer:
+                self.message.setText("Sign in first: the reviewer is stored with each review.")
+            return reviewer or None
         reviewer = self.reviewer.text().strip()
         if not reviewer:
             self.message.setText("Type your user name first (it is stored with each review).")
@@ -280,7 +290,7 @@ class ReviewView(QWidget):
     def _taught(self, taught: TaughtPart) -> None:
         """The model learned a part: it is reviewed (a false reject), so move on if shown."""
         if taught.review is not None:
-            self.decided[taught.inspection_id] = taught.review
+            self.queue.record(taught.review)
         if self.current is not None and self.current.id == taught.inspection_id:
             self.next()
 
@@ -303,15 +313,33 @@ class ReviewView(QWidget):
             self.next()
         elif key in (Qt.Key.Key_Left, Qt.Key.Key_P):
             self.previous()
-        else:
+        elif not self._draw_key(key):
             super().keyPressEvent(event)
             return
         event.accept()
 
+    def _draw_key(self, key: Qt.Key) -> bool:
+        """B, M, E, +/−, Esc drive the region editor; ``False`` for any other key."""
+        if key == Qt.Key.Key_B:
+            self.editor.set_mode(DrawMode.BOX)
+        elif key == Qt.Key.Key_M:
+            self.editor.set_mode(DrawMode.BRUSH)
+        elif key == Qt.Key.Key_E:
+            self.editor.toggle_eraser()
+        elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal, Qt.Key.Key_BracketRight):
+            self.editor.resize_brush(+1)
+        elif key in (Qt.Key.Key_Minus, Qt.Key.Key_BracketLeft):
+            self.editor.resize_brush(-1)
+        elif key == Qt.Key.Key_Escape:
+            self.editor.clear_correction()
+        else:
+            return False
+        return True
+
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         """Take the keyboard when the tab opens, so the first key already decides."""
         super().showEvent(event)
-        if self.reviewer.text().strip():
+        if self.actor is not None or self.reviewer.text().strip():
             QTimer.singleShot(0, self.setFocus)
         else:
             QTimer.singleShot(0, self.reviewer.setFocus)
@@ -322,26 +350,20 @@ class ReviewView(QWidget):
         self._chosen = None
         self.message.clear()
         part = self.current
-        waiting = sum(1 for p in self.items[self.index :] if p.id not in self.decided)
-        self.progress.setText(
-            f"{waiting}{'+' if self._more else ''} waiting · "
-            f"{len(self.decided)} reviewed this session"
-            if part
-            else f"Queue empty · {len(self.decided)} reviewed this session"
-        )
-        for button in (self.confirm_button, self.good_button, self.reclassify_button):
-            button.setEnabled(part is not None)
-        self.previous_button.setEnabled(self.index > 0)
+        self.progress.setText(self.queue.progress())
+        for decision in (self.confirm_button, self.good_button, self.reclassify_button):
+            decision.setEnabled(part is not None)
+        self.previous_button.setEnabled(self.queue.index > 0)
         self.teach_panel.show_stored(part)
         if part is None:
-            self.view.set_image(None)
+            self.editor.set_part(None, None)
             self.facts.setText("")
             self._show_class()
             return
-        self.view.set_image(self._image(part))
-        self.facts.setText(_facts(part, self.decided.get(part.id)))
+        self.editor.set_part(*self.queue.picture(part))
+        self.facts.setText(part_facts(part, self.queue.decided.get(part.id)))
         self._show_class()
-        QTimer.singleShot(0, self._prepare_next)
+        QTimer.singleShot(0, self.queue.prepare_upcoming)
 
     def _show_class(self) -> None:
         picked = self.picked_class
@@ -353,18 +375,6 @@ class ReviewView(QWidget):
         if self._differs():
             label = f"Reclassify as {picked}"
         self.confirm_button.setText(f"{label}  [C]")
-
-    def _image(self, part: StoredInspection) -> np.ndarray:
-        if part.id not in self._images:
-            image, _why = load_part_image(part, self.image_store)
-            self._images[part.id] = render_stored(part, image, scale=2.0)
-            while len(self._images) > _CACHE:
-                self._images.pop(next(iter(self._images)))
-        return self._images[part.id]
-
-    def _prepare_next(self) -> None:
-        if self.index + 1 < len(self.items):
-            self._image(self.items[self.index + 1])
 
     def _class_clicked(self, row: int) -> None:
         if row >= 0:
@@ -393,60 +403,3 @@ class ReviewView(QWidget):
         skipped = f"; {len(result.skipped)} skipped (see manifest)" if result.skipped else ""
         self.message.setText(f"Exported to {result.out_dir}: {counts}{skipped}")
         self.setFocus()
-
-
-class _NameEdit(QLineEdit):
-    """The reviewer's name field; the Return that finishes the name stops here.
-
-    A plain QLineEdit passes Return on to its parent, where it would confirm a part.
-    """
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
-        super().keyPressEvent(event)
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            event.accept()
-
-
-def _facts(part: StoredInspection, review: Review | None) -> str:
-    score = "not scored" if part.score is None else f"{part.score:.3f}"
-    classes = ", ".join(dict.fromkeys(d.kind for d in part.defects)) or "none"
-    lines = [
-        f"<b style='font-size:14pt; color:{_VERDICT_COLOURS[part.verdict.value]}'>"
-        f"{part.verdict.value.upper()}</b> &nbsp; score {score} "
-        f"(threshold {part.threshold:.3f})",
-        f"<b>Machine class:</b> {classes}",
-        f"<b>Part</b> {part.part_id} · record {part.id}",
-        f"<b>{part.station}</b> / {part.camera_id}",
-        f"{part.captured_at.astimezone():%Y-%m-%d %H:%M:%S}",
-        f"<b>Model:</b> {part.model_version}",
-    ]
-    if review is not None:
-        what = review.decision.value.replace("_", " ")
-        lines.append(
-            f"<span style='color:#e0a526'><b>Reviewed:</b> {what} "
-            f"{review.defect_class or ''} by {review.reviewer}</span>"
-        )
-    return "<br>".join(lines)
-
-
-def _button(text: str, name: str) -> QPushButton:
-    button = QPushButton(text)
-    button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys belong to the view, not a button
-    button.setMinimumHeight(34)
-    if name:
-        button.setObjectName(name)
-        button.setStyleSheet(_BUTTON_STYLES[name])
-    return button
-
-
-_BUTTON_STYLES = {
-    "confirmButton": "QPushButton { background: #7a2630; border-color: #99323e; }",
-    "goodButton": "QPushButton { background: #1f6f43; border-color: #2a8c57; }",
-}
-_VERDICT_COLOURS = {"accept": "#2fa862", "reject": "#e5535e", "review": "#e0a526"}
-
-
-def _heading(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("heading")
-    return label

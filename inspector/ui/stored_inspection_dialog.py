@@ -8,6 +8,8 @@ stored, instead of showing a heat map it does not have.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -23,15 +25,21 @@ from sqlalchemy import Engine
 from inspector.core.record import StoredInspection
 from inspector.reports.part_images import load_part_image, render_stored
 from inspector.storage.image_store import ImageStore
+from inspector.storage.retention import image_removal
 from inspector.storage.reviews import Review, review_history
 from inspector.ui.history_model import TABLE_STYLE
 from inspector.ui.image_view import ImageView
+from inspector.ui.why_panel import WhyPanel
 
 NO_MAP_NOTE = "Anomaly map not stored: defects are drawn from their stored boxes."
 
 
 class StoredInspectionDialog(QDialog):
-    """Full view of a stored part, its defects table, metadata and review history."""
+    """Full view of a stored part, its defects table, metadata and review history.
+
+    With ``classifier`` (the line's defect classifier package) the "Why?"
+    choice can show its Grad-CAM on the kept image (:class:`WhyPanel`).
+    """
 
     def __init__(
         self,
@@ -39,6 +47,8 @@ class StoredInspectionDialog(QDialog):
         engine: Engine,
         image_store: ImageStore,
         parent: QWidget | None = None,
+        *,
+        classifier: Path | None = None,
     ) -> None:
         super().__init__(parent)
         self.stored = stored
@@ -47,6 +57,10 @@ class StoredInspectionDialog(QDialog):
         )
         self.resize(1100, 720)
         self.image, why = load_part_image(stored, image_store)
+        # Retention may have removed the image: say when and why, not "not kept".
+        self.removal = image_removal(engine, stored.id) if stored.image_path is None else None
+        if self.removal is not None:
+            why = self.removal.describe()
         self.view = ImageView(why or "image not available")
         self.overlay_box = QCheckBox("Overlay (O)")
         self.overlay_box.setShortcut("O")
@@ -57,7 +71,7 @@ class StoredInspectionDialog(QDialog):
         self.map_note.setWordWrap(True)
         self.map_note.setObjectName("note")
 
-        details = QLabel(_details(stored))
+        details = QLabel(_details(stored, why if self.removal is not None else None))
         details.setWordWrap(True)
         self.defects = _table(
             ["Class", "Confidence", "Box (x, y, w, h)", "Area px"],
@@ -71,6 +85,11 @@ class StoredInspectionDialog(QDialog):
         side = QVBoxLayout()
         side.addWidget(self.overlay_box)
         side.addWidget(self.map_note)
+        self.why: WhyPanel | None = None
+        if classifier is not None:
+            self.why = WhyPanel(classifier, self.image, self)
+            self.why.changed.connect(self._redraw)
+            side.addWidget(self.why)
         side.addWidget(details)
         side.addWidget(_heading("Defects"))
         side.addWidget(self.defects, 1)
@@ -85,12 +104,16 @@ class StoredInspectionDialog(QDialog):
         if self.image is None:
             self.view.set_image(None)
             return
+        if self.why is not None and self.why.showing_activation:
+            activation = self.why.activation_image()  # None while computing: the bare part
+            self.view.set_image(activation if activation is not None else self.image)
+            return
         self.view.set_image(
             render_stored(self.stored, self.image, overlay=self.overlay_box.isChecked())
         )
 
 
-def _details(stored: StoredInspection) -> str:
+def _details(stored: StoredInspection, removed: str | None) -> str:
     score = "not scored" if stored.score is None else f"{stored.score:.4g}"
     lines = [
         f"<b>Verdict:</b> {stored.verdict.value.upper()} (as decided on the line)",
@@ -100,7 +123,7 @@ def _details(stored: StoredInspection) -> str:
         f"<b>Score:</b> {score} (threshold {stored.threshold:.4g})",
         f"<b>Model:</b> {stored.model_version} &nbsp; <b>Rules:</b> {stored.rules_version}",
         f"<b>Latency:</b> {stored.latency_ms:.0f} ms (inference {stored.inference_ms:.1f} ms)",
-        f"<b>Image:</b> {stored.image_path or 'not kept'}",
+        f"<b>Image:</b> {stored.image_path or removed or 'not kept'}",
     ]
     if stored.error:
         lines.append(f"<b>Not inspected:</b> {stored.error}")

@@ -9,13 +9,14 @@ worker; the panel shows a busy bar meanwhile and then the result or the error.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Signal
-from PySide6.QtWidgets import QInputDialog, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 from sqlalchemy import Engine
 
 from inspector.core.inspection import Inspection
@@ -23,20 +24,36 @@ from inspector.core.record import StoredInspection
 from inspector.core.verdict import Verdict
 from inspector.storage.history import HistoryFilter, history_page
 from inspector.storage.image_store import ImageStore
+from inspector.storage.retention import ImageRemoval, image_removal
 from inspector.ui.good_teacher import GoodPartTeacher, TeachOutcome
 
 BUTTON_TEXT = "This is OK — teach the model"
 #: How long a click on a live reject waits for the record writer to commit the part.
 RECORD_WAIT_S = 5.0
 _TEACHABLE = (Verdict.REJECT, Verdict.REVIEW)
+#: Learning runs the torch backbone; the line-side bundle ships without torch.
+NEEDS_ENGINEERING_INSTALL = (
+    "teaching the model needs PyTorch, which this line-side install leaves out: teach the part "
+    "on an engineering install (this Review tab there, or 'inspector learn-good'), export the "
+    "new model with 'inspector export' and load that here"
+)
 
 
-def why_not_teachable(verdict: Verdict, has_image: bool, model_dir: Path | None) -> str | None:
+def why_not_teachable(
+    verdict: Verdict,
+    has_image: bool,
+    model_dir: Path | None,
+    removed: ImageRemoval | None = None,
+) -> str | None:
     """Why a part cannot be taught as OK now, or ``None`` when it can."""
+    if importlib.util.find_spec("torch") is None:
+        return NEEDS_ENGINEERING_INSTALL
     if model_dir is None:
         return "no model folder is known for this line: start the line on a model first"
     if verdict not in _TEACHABLE:
         return "only rejected or REVIEW parts can be taught as OK"
+    if not has_image and removed is not None:
+        return f"this part's {removed.describe()}: the model can only learn from kept images"
     if not has_image:
         return "this part's image was not kept: the model can only learn from kept images"
     return None
@@ -77,21 +94,6 @@ def stored_id_of(
         time.sleep(0.2)
 
 
-def ask_reviewer(parent: QWidget, settings: QSettings, key: str) -> str | None:
-    """The remembered reviewer name, or one asked for now (and remembered); ``None`` if refused."""
-    name = str(settings.value(key, "") or "").strip()
-    if name:
-        return name
-    name, ok = QInputDialog.getText(
-        parent, "Who says this part is OK?", "Your user name (stored with the review and audit):"
-    )
-    name = name.strip()
-    if not ok or not name:
-        return None
-    settings.setValue(key, name)
-    return name
-
-
 class TeachGoodPanel(QWidget):
     """The button, a busy bar while the model learns, and the result.
 
@@ -99,7 +101,8 @@ class TeachGoodPanel(QWidget):
         teacher: The window's teacher; ``None`` leaves the button disabled.
         engine: The database the part is stored in.
         image_store: Where its image was kept.
-        actor: Returns who is teaching (the reviewer), or ``None`` after telling
+        actor: Returns who is teaching (the logged-in engineer, asking for a
+            login when needed), or ``None`` after telling
             the user to give a name.
         shortcut: Key shown on the button (the Review tab's ``O``).
     """
@@ -152,7 +155,10 @@ class TeachGoodPanel(QWidget):
             self._set_target(None, "no part shown")
             return
         model_dir = self.teacher.model_dir() if self.teacher else None
-        why = why_not_teachable(part.verdict, part.image_path is not None, model_dir)
+        removed = None
+        if part.image_path is None and self.engine is not None:
+            removed = image_removal(self.engine, part.id)
+        why = why_not_teachable(part.verdict, part.image_path is not None, model_dir, removed)
         self._set_target(lambda: part.id, why)
 
     def show_live(self, inspection: Inspection, station: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import torch
 
 from inspector.cli import main
 from inspector.ml.classifier_inference import ClassifierInferencer
+from inspector.ml.segmenter_inference import SegmenterInferencer
 from tests.unit.training.synthetic_classes import CLASSES, write_dataset
+from tests.voc_from_masks import write_voc
 
 TINY = ["--image-size", "64", "--epochs", "2", "--batch-size", "8", "--strategy", "gradual"]
 
@@ -50,28 +53,69 @@ def test_train_classify_writes_a_package_that_classifies(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no partial folder left
 
 
-@pytest.mark.parametrize("task", ["segment", "detect"])
-def test_tasks_not_built_yet_say_so_and_exit_2(
-    task: str, data: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code = main(["train", "--data", str(data[0]), "--task", task, "--out", str(tmp_path / "m")])
-    assert code == 2
-    assert f"--task {task} is not yet available" in capsys.readouterr().err
-    assert not (tmp_path / "m").exists()
+def _tiles(source: Path, out: Path, per_class: int) -> list[Path]:
+    """A few real magnetic-tile images with their masks, copied to ``out/<class>/``."""
+    copied = []
+    for name in ("blowhole", "good", "uneven"):
+        (out / name).mkdir(parents=True)
+        for image in sorted((source / name).glob("*.jpg"))[:per_class]:
+            copied.append(Path(shutil.copy(image, out / name)))
+            if image.with_suffix(".png").exists():
+                shutil.copy(image.with_suffix(".png"), out / name)
+    return copied
 
 
-def test_bad_options_and_folders_are_reported(
-    data: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+SEGMENT_TINY = ["--image-size", "64", "--epochs", "2", "--batch-size", "4", "--device", "cpu"]
+
+
+def test_train_segment_writes_a_package_that_segments(
+    magnetic_tile: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = ["train", "--task", "classify", "--out", str(tmp_path / "m")]
-    assert main([*base, "--data", str(data[0]), "--head-epochs", "0", "--epochs", "0"]) == 2
-    assert "nothing would be trained" in capsys.readouterr().err
-    assert main([*base, "--data", str(data[0]), "--views", "-1"]) == 2
-    assert "views is -1, expected 0 or more" in capsys.readouterr().err
-    assert main([*base, "--data", str(tmp_path / "nowhere")]) == 1
-    assert "does not exist" in capsys.readouterr().err
-    augment = tmp_path / "aug.json"
-    augment.write_text('{"transforms": [{"name": "Twirl"}]}')
-    assert main([*base, "--data", str(data[0]), "--augment", str(augment), *TINY]) == 2
-    assert "unknown augmentation transform 'Twirl'" in capsys.readouterr().err
+    train = tmp_path / "train"
+    _tiles(magnetic_tile / "train", train, 4)
+    out = tmp_path / "model"
+    code = main(
+        ["train", "--data", str(train), "--task", "segment", "--out", str(out), *SEGMENT_TINY]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "mIoU of defect masks" in captured.out and "pixel AUROC" in captured.out
+    assert "(decoder): train loss" in captured.err
+    image = cv2.cvtColor(cv2.imread(str(next((train / "uneven").glob("*.jpg")))), cv2.COLOR_BGR2RGB)
+    (output,) = SegmenterInferencer(out, device="cpu").predict([image])
+    assert output.anomaly_map.shape == image.shape[:2] and 0.0 <= output.score <= 1.0
+
+
+def test_train_detect_on_an_imported_voc_set_reports_boxes(
+    magnetic_tile: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images = _tiles(magnetic_tile / "train", tmp_path / "tiles", 4)
+    voc = write_voc(images, tmp_path / "voc")
+    imported = tmp_path / "imported"
+    assert main(["dataset", "import", "--format", "voc", str(voc), "--out", str(imported)]) == 0
+    out = tmp_path / "model"
+    argv = ["train", "--data", str(imported), "--task", "detect", "--out", str(out)]
+    code = main([*argv, *SEGMENT_TINY])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "output maps: blowhole, uneven" in captured.out
+    assert "boxes at IoU 0.5: precision" in captured.out
+    assert SegmenterInferencer(out, device="cpu").outputs == ("blowhole", "uneven")
+
+
+@pytest.mark.parametrize(
+    ("task", "option"),
+    [("segment", "--dropout"), ("detect", "--strategy"), ("classify", "--threshold")],
+)
+def test_an_option_the_task_does_not_have_is_refused(
+    task: str,
+    option: str,
+    data: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    value = {"--dropout": "0.3", "--strategy": "full", "--threshold": "0.4"}[option]
+    argv = ["train", "--data", str(data[0]), "--task", task, "--out", str(tmp_path / "m")]
+    assert main([*argv, option, value]) == 2
+    assert f"--task {task} has no {option}" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()

@@ -81,7 +81,7 @@ def test_queue_is_rejects_and_review_newest_first_with_the_image(view: ReviewVie
     assert {p.verdict for p in view.items} == {Verdict.REJECT, Verdict.REVIEW}
     times = [p.captured_at for p in view.items]
     assert times == sorted(times, reverse=True)
-    assert view.view.has_image()
+    assert view.editor.has_image()
     assert view.picked_class == "scratch"  # the machine's class, preselected
     assert view.class_list.currentRow() == 0
 

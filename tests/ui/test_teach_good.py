@@ -24,13 +24,15 @@ from inspector.ml.package import load_package
 from inspector.pipeline.line import DEFAULT_MODEL_DIR, LineSettings
 from inspector.pipeline.station import LineState
 from inspector.storage.audit import audit_entries, verify_audit
+from inspector.storage.deployments import current_production
 from inspector.storage.engine import open_database
 from inspector.storage.image_store import ImageStore
 from inspector.storage.repository import add_inspections, get_inspection
 from inspector.storage.reviews import latest_reviews, review_history
+from inspector.storage.users import Role, add_user
 from inspector.ui.good_teacher import GoodPartTeacher, learned_package_dir
 from inspector.ui.main_window import MainWindow
-from inspector.ui.review_view import REVIEWER_KEY, ReviewView
+from inspector.ui.review_view import ReviewView
 from inspector.ui.teach_good import TeachGoodPanel, why_not_teachable
 from tests.records import new_record
 
@@ -99,6 +101,13 @@ def _review(qtbot, window: MainWindow) -> ReviewView:
     return view
 
 
+def _log_in_engineer(window: MainWindow, name: str) -> None:
+    """Teaching from the Live tab needs an engineer's login (the window asks otherwise)."""
+    engine = window.qa_tabs.storage()[0]
+    add_user(engine, name, Role.ENGINEER, "engineer-password", actor="admin")
+    assert window.access.session().login(name, "engineer-password") is not None
+
+
 def _sign_in(qtbot, view: ReviewView, name: str = "qa.kim") -> None:
     view.reviewer.setFocus()
     qtbot.keyClicks(view.reviewer, name)
@@ -128,13 +137,18 @@ def test_key_o_teaches_the_model_a_false_reject_and_the_line_switches(qtbot, win
     review = latest_reviews(view.engine, [part.id])[part.id]
     assert (review.decision.value, review.reviewer) == ("false_reject", "qa.kim")
     assert get_inspection(view.engine, part.id).verdict is Verdict.REJECT  # machine's verdict kept
-    entry = audit_entries(view.engine)[-1]
-    assert (entry.action, entry.actor, entry.new_value) == (
+    learned_entry, promoted_entry = audit_entries(view.engine)[-2:]
+    assert (learned_entry.action, learned_entry.actor, learned_entry.new_value) == (
         "model.learn_good",
         "qa.kim",
         package.version,
     )
+    assert (promoted_entry.action, promoted_entry.actor) == ("model.promote", "qa.kim")
     assert verify_audit(view.engine).ok
+    # Recorded as the station's production model: kept after a restart, one rollback undoes it.
+    deployed = current_production(view.engine, part.station)
+    assert (deployed.model_version, deployed.actor) == (package.version, "qa.kim")
+    assert Path(deployed.model_path) == learned
 
     assert window.runner.settings.model_dir == learned
     assert window.runner.model_version == package.version  # preloaded on the worker
@@ -143,7 +157,7 @@ def test_key_o_teaches_the_model_a_false_reject_and_the_line_switches(qtbot, win
     text = view.teach_panel.result.text()
     assert f"learned part 3: new version {package.version}" in text
     assert "128 patches added" in text
-    assert view.decided[part.id] is not None and view.current is not part  # moved on
+    assert view.queue.decided[part.id] is not None and view.current is not part  # moved on
     event = window.alarms.item(0).text()
     assert "learned part 3" in event and "qa.kim" in event and "next start uses it" in event
 
@@ -245,7 +259,7 @@ def test_learned_packages_are_siblings_with_one_suffix(tmp_path):
 def test_a_live_part_without_a_record_is_explained(qtbot, window):
     frame = Frame(np.zeros((32, 32, 3), np.uint8), "cam0", 99, 0.0, T0 + timedelta(hours=1))
     live = Inspection(frame, Verdict.REJECT, 9.0, 1.0, (), None, "m", "r", 1.0, 1.0)
-    window.reviewer_settings.setValue(REVIEWER_KEY, "op.lee")
+    _log_in_engineer(window, "op.lee")
     dialog = window.open_inspection(live)
     panel = dialog.actions
     assert isinstance(panel, TeachGoodPanel) and panel.button.isEnabled()
@@ -262,7 +276,7 @@ def test_a_live_part_without_a_record_is_explained(qtbot, window):
 def test_a_live_reject_is_taught_and_the_running_line_restarts_on_the_new_model(
     qtbot, window, model
 ):
-    window.reviewer_settings.setValue(REVIEWER_KEY, "op.lee")
+    _log_in_engineer(window, "op.lee")
     window.runner.change_source("demo", rate_hz=4.0)
     window.runner.settings = replace(window.runner.settings, defect_rate=1.0, seed=2)
     assert window.start_line()

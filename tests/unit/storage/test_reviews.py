@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from sqlalchemy import Engine, inspect, text
@@ -20,10 +21,11 @@ from inspector.storage.repository import (
     get_inspection,
     record_from_inspection,
 )
+from inspector.storage.review_export import export_reviewed_dataset
+from inspector.storage.review_masks import save_review_mask
 from inspector.storage.reviews import (
     ReviewDecision,
     add_review,
-    export_reviewed_dataset,
     latest_reviews,
     review_counts,
     review_history,
@@ -231,9 +233,9 @@ def test_export_writes_folder_per_class_with_masks_and_a_manifest(
     changed_mind = _store_part(engine, store, 5, Verdict.REVIEW)
     no_image = _store_part(engine, store, 6, Verdict.REJECT, keep_image=False)
     _store_part(engine, store, 7, Verdict.REJECT)  # never reviewed: not exported
-    mask = store.save(
-        np.zeros((8, 10), np.uint8), captured_at=WHEN, station="masks", part_id=2, verdict="mask"
-    )
+    painted = np.zeros((8, 10), np.uint8)
+    painted[2:5, 3:7] = 255
+    mask = save_review_mask(store, painted, inspection_id=confirmed, reviewed_at=WHEN)
     add_review(engine, false_reject, reviewer="qa", decision="false_reject")
     add_review(
         engine, confirmed, reviewer="qa", decision="confirm", defect_class="crack", mask_path=mask
@@ -269,6 +271,9 @@ def test_export_writes_folder_per_class_with_masks_and_a_manifest(
     assert manifest[changed_mind]["reviewer"] == "lead"
     assert manifest[changed_mind]["machine_verdict"] == "review"
     assert manifest[confirmed]["mask"] == f"crack/{confirmed:010d}.png"
+    assert manifest[confirmed]["mask_from"] == "mask"
+    exported = cv2.imread(str(out / f"crack/{confirmed:010d}.png"), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(exported, painted)
     assert manifest[escape]["class"] == "dent"
     assert not list(tmp_path.glob(".export.partial"))
 

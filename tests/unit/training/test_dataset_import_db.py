@@ -86,13 +86,15 @@ def test_reviewed_inspections_become_labelled_samples(station: Path, tmp_path: P
     assert crack["boxes"] == [{"class": "crack", "bbox": [4, 5, 6, 7]}]
     assert (crack["origin"]["reviewer"], crack["origin"]["decision"]) == ("anna", "confirm")
     dent = entries[3]
+    # The review export writes a corrected box as the part's mask file (the box filled in).
     assert (dent["class"], dent["mask_source"], dent["origin"]["machine_verdict"]) == (
         "dent",
-        "boxes",
+        "file",
         "accept",
     )
     mask = cv2.imread(str(out / dent["mask"]), cv2.IMREAD_UNCHANGED)
     assert mask.shape == SIZE and int(mask.sum()) == 255 * 3 * 4
+    assert mask[2:6, 1:4].all()  # box (x 1, y 2, w 3, h 4)
     assert entries[1]["class"] == "good" and entries[1]["mask"] is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset", "station"]
 

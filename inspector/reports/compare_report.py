@@ -1,0 +1,349 @@
+"""The side-by-side report of a candidate model against production, and its one-word verdict.
+
+Both columns come from :func:`inspector.reports.evaluation_report.summarize`
+over evaluations of the same images, so every figure means exactly what it
+means in an ``evaluate`` report. The verdict weighs what the line feels:
+escapes and false rejects at each model's own threshold, escapes at 1 %
+false rejects (the threshold an engineer could pick), image AUROC, and the
+escapes of each defect class (a class that escapes more makes the verdict
+``mixed`` at best, even when the totals improve).
+
+This module sits in ``reports`` and reads the evaluations through
+:class:`~inspector.reports.evaluation_report.EvaluationLike`, never through
+``training``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from inspector.core.verdict import Verdict
+from inspector.reports.evaluation_report import (
+    Evaluated,
+    EvaluationLike,
+    QualitySummary,
+    render_example,
+    summarize,
+)
+
+SCHEMA = "inspector-compare/1"
+AUROC_TOLERANCE = 0.001
+"""AUROC differences smaller than this are noise, not a reason for a verdict."""
+DISAGREEMENT_EXAMPLES = 8
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """An image the two models would send to different bins (accept vs. reject/review)."""
+
+    path: Path
+    defect_class: str
+    new_score: float
+    new_verdict: Verdict
+    baseline_score: float
+    baseline_verdict: Verdict
+
+    @property
+    def new_is_right(self) -> bool:
+        """Whether the candidate's bin matches the image's label."""
+        return (self.new_verdict == Verdict.ACCEPT) == (self.defect_class == "good")
+
+
+@dataclass(frozen=True)
+class ComparisonSummary:
+    """Both models' figures, where they disagree, and the verdict.
+
+    Attributes:
+        verdict: ``better``, ``worse``, ``mixed`` (better on some figures, worse
+            on others) or ``same`` (no figure differs).
+        reasons: One phrase per figure that differs, e.g. ``escapes 12.0 % -> 8.0 %``.
+    """
+
+    new: QualitySummary
+    baseline: QualitySummary
+    disagreements: tuple[Disagreement, ...]
+    verdict: str
+    reasons: tuple[str, ...]
+
+
+def compare_runs(new: EvaluationLike, baseline: EvaluationLike) -> ComparisonSummary:
+    """Summarise both runs and decide whether the candidate is better.
+
+    Raises:
+        ValueError: the runs are not over the same images.
+    """
+    if [i.path for i in new.images] != [i.path for i in baseline.images]:
+        msg = "the two evaluations are not over the same images: run both on the same folder"
+        raise ValueError(msg)
+    ours = summarize(new.images, new.rules.threshold)
+    theirs = summarize(baseline.images, baseline.rules.threshold)
+    disagreements = tuple(
+        _disagreement(a, b)
+        for a, b in zip(new.images, baseline.images, strict=True)
+        if (a.verdict == Verdict.ACCEPT) != (b.verdict == Verdict.ACCEPT)
+    )
+    verdict, reasons = _verdict(ours, theirs, len(new.images))
+    return ComparisonSummary(ours, theirs, disagreements, verdict, reasons)
+
+
+def verdict_line(summary: ComparisonSummary, new_version: str, baseline_version: str) -> str:
+    """The one line for the terminal."""
+    why = "; ".join(summary.reasons) if summary.reasons else "no figure differs"
+    return f"{summary.verdict}: {new_version} vs {baseline_version}: {why}"
+
+
+def _disagreement(a: Evaluated, b: Evaluated) -> Disagreement:
+    return Disagreement(a.path, a.defect_class, a.score, a.verdict, b.score, b.verdict)
+
+
+def _escape_at_one_percent(summary: QualitySummary) -> float | None:
+    for point in summary.operating_points:
+        if math.isclose(point.false_reject_rate, 0.01):
+            return point.escape_rate
+    return None
+
+
+def _verdict(
+    new: QualitySummary, baseline: QualitySummary, images: int
+) -> tuple[str, tuple[str, ...]]:
+    """Lower is better for the rates, higher for AUROC; a rate moves only by whole images.
+
+    The figures: escapes and false rejects at each model's threshold, escapes
+    at 1 % false rejects, image AUROC, and the escapes of each defect class.
+    """
+    figures = [
+        ("escapes", new.escape_rate, baseline.escape_rate, -1, 0.5 / images),
+        ("false rejects", new.false_reject_rate, baseline.false_reject_rate, -1, 0.5 / images),
+        (
+            "escapes at 1 % false rejects",
+            _escape_at_one_percent(new),
+            _escape_at_one_percent(baseline),
+            -1,
+            0.5 / images,
+        ),
+        ("image AUROC", new.image_auroc, baseline.image_auroc, 1, AUROC_TOLERANCE),
+    ]
+    # A class that escapes more is a regression even when the totals improve.
+    figures += [
+        (
+            f"{name} escapes",
+            rate,
+            baseline.escape_by_class.get(name),
+            -1,
+            0.5 / max(1, new.class_counts.get(name, 1)),
+        )
+        for name, rate in new.escape_by_class.items()
+    ]
+    better = worse = 0
+    reasons = []
+    for name, ours, theirs, sign, tolerance in figures:
+        if ours is None or theirs is None or abs(ours - theirs) < tolerance:
+            continue
+        if sign * (ours - theirs) > 0:
+            better += 1
+        else:
+            worse += 1
+        shown = (
+            (f"{theirs:.4f}", f"{ours:.4f}")
+            if sign > 0
+            else (f"{100 * theirs:.1f} %", f"{100 * ours:.1f} %")
+        )
+        reasons.append(f"{name} {shown[0]} -> {shown[1]}")
+    if better and worse:
+        return "mixed", tuple(reasons)
+    if better:
+        return "better", tuple(reasons)
+    if worse:
+        return "worse", tuple(reasons)
+    return "same", tuple(reasons)
+
+
+def _side(run: EvaluationLike, summary: QualitySummary) -> dict[str, Any]:
+    return {
+        "version": run.model_version,
+        "dir": str(run.model_dir),
+        "files_sha256": dict(run.model_files),
+        "device": run.device,
+        "rules_version": run.rules.version,
+        "metrics": asdict(summary),
+        "seconds": round(run.seconds, 2),
+    }
+
+
+def compare_data(
+    new: EvaluationLike, baseline: EvaluationLike, summary: ComparisonSummary
+) -> dict[str, Any]:
+    """Everything in ``compare.json`` (no NaN: figures that cannot be computed are null)."""
+    data = {
+        "schema": SCHEMA,
+        "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "verdict": summary.verdict,
+        "reasons": list(summary.reasons),
+        "data": {
+            "dir": str(new.data_dir),
+            "images": len(new.images),
+            "class_counts": summary.new.class_counts,
+            "unreadable": sorted(set(new.unreadable) | set(baseline.unreadable)),
+        },
+        "new": _side(new, summary.new),
+        "baseline": _side(baseline, summary.baseline),
+        "disagreements": [
+            {
+                "path": str(d.path),
+                "class": d.defect_class,
+                "new": {"score": d.new_score, "verdict": d.new_verdict.value},
+                "baseline": {"score": d.baseline_score, "verdict": d.baseline_verdict.value},
+                "new_is_right": d.new_is_right,
+            }
+            for d in summary.disagreements
+        ],
+    }
+    return _finite(data)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def write_compare_report(
+    new: EvaluationLike, baseline: EvaluationLike, summary: ComparisonSummary, out_dir: str | Path
+) -> Path:
+    """Write ``compare.json``, ``compare.html`` and overlays of disagreements; returns the HTML."""
+    out = Path(out_dir)
+    (out / "disagreements").mkdir(parents=True, exist_ok=True)
+    data = compare_data(new, baseline, summary)
+    (out / "compare.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    by_path = {i.path: i for i in new.images}, {i.path: i for i in baseline.images}
+    pictures: dict[Path, tuple[str, str]] = {}
+    for n, item in enumerate(summary.disagreements[:DISAGREEMENT_EXAMPLES]):
+        names = []
+        for side, images, threshold in (
+            ("new", by_path[0], summary.new.threshold),
+            ("baseline", by_path[1], summary.baseline.threshold),
+        ):
+            scene = render_example(images[item.path], threshold)
+            name = f"disagreements/{n:02d}_{side}.png"
+            if scene is not None:
+                cv2.imwrite(str(out / name), cv2.cvtColor(scene, cv2.COLOR_RGB2BGR))
+            names.append(name if scene is not None else "")
+        pictures[item.path] = (names[0], names[1])
+    page = out / "compare.html"
+    page.write_text(_html(data, summary, pictures), encoding="utf-8")
+    return page
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.1f} %"
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _metric_rows(new: QualitySummary, baseline: QualitySummary) -> list[tuple[str, str, str]]:
+    rows = [
+        ("image AUROC", _num(new.image_auroc), _num(baseline.image_auroc)),
+        ("pixel AUROC", _num(new.pixel_auroc), _num(baseline.pixel_auroc)),
+        ("threshold (each model's own)", _num(new.threshold, 6), _num(baseline.threshold, 6)),
+        (
+            "false-reject rate at threshold",
+            _pct(new.false_reject_rate),
+            _pct(baseline.false_reject_rate),
+        ),
+        ("escape rate at threshold", _pct(new.escape_rate), _pct(baseline.escape_rate)),
+    ]
+    for ours, theirs in zip(new.operating_points, baseline.operating_points, strict=True):
+        rows.append(
+            (
+                f"escape rate at {_pct(ours.false_reject_rate)} false rejects",
+                f"{_pct(ours.escape_rate)} (threshold {_num(ours.threshold, 4)})",
+                f"{_pct(theirs.escape_rate)} (threshold {_num(theirs.threshold, 4)})",
+            )
+        )
+    rows.append(
+        (
+            "mean inference time per image",
+            f"{new.latency_ms_mean:.1f} ms",
+            f"{baseline.latency_ms_mean:.1f} ms",
+        )
+    )
+    for name in new.escape_by_class:
+        rows.append(
+            (
+                f"escapes: {name} ({new.class_counts.get(name, 0)} images)",
+                _pct(new.escape_by_class.get(name)),
+                _pct(baseline.escape_by_class.get(name)),
+            )
+        )
+    return rows
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "\n".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{head}</tr>\n{body}</table>"
+
+
+def _html(
+    data: dict[str, Any], summary: ComparisonSummary, pictures: dict[Path, tuple[str, str]]
+) -> str:
+    new, baseline = data["new"], data["baseline"]
+    metrics = _table(
+        ("figure", f"new: {new['version']}", f"baseline: {baseline['version']}"),
+        _metric_rows(summary.new, summary.baseline),
+    )
+    rows = []
+    for d in summary.disagreements:
+        shown = pictures.get(d.path, ("", ""))
+        images = "".join(
+            f'<img src="{html.escape(name)}" alt="overlay">' if name else "" for name in shown
+        )
+        rows.append(
+            f"<tr><td>{html.escape(d.path.name)}</td><td>{html.escape(d.defect_class)}</td>"
+            f"<td>{d.new_verdict.value} ({d.new_score:.4g})</td>"
+            f"<td>{d.baseline_verdict.value} ({d.baseline_score:.4g})</td>"
+            f"<td>{'new' if d.new_is_right else 'baseline'}</td><td>{images}</td></tr>"
+        )
+    disagreements = (
+        "<table><tr><th>image</th><th>class</th><th>new</th><th>baseline</th>"
+        "<th>right</th><th>overlays (new, baseline)</th></tr>" + "\n".join(rows) + "</table>"
+        if rows
+        else "<p>none: both models send every image to the same bin</p>"
+    )
+    reasons = "".join(f"<li>{html.escape(r)}</li>" for r in summary.reasons) or "<li>none</li>"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{html.escape(new["version"])} vs {html.escape(baseline["version"])}</title>
+<style>
+body {{ font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
+table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; vertical-align: top; }}
+th {{ background: #f3f3f3; font-weight: normal; }} td img {{ max-height: 160px; margin: 2px; }}
+</style></head><body>
+<h1>Model comparison: <em>{html.escape(summary.verdict)}</em></h1>
+<p>Generated {html.escape(data["created_at"])} by <code>inspector compare</code> on
+{data["data"]["images"]} images of {html.escape(data["data"]["dir"])}; each model at its own
+calibrated threshold, through the live line's own inference and decision path.</p>
+<ul>{reasons}</ul>
+<h2>Figures</h2>{metrics}
+<h2>Images where they disagree ({len(summary.disagreements)})</h2>{disagreements}
+<p>Every figure and each disagreement is in <code>compare.json</code>.</p>
+</body></html>
+"""

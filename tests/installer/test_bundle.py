@@ -1,0 +1,136 @@
+"""The line-side bundle, built with PyInstaller and run as an operator's PC would run it.
+
+The bundle is built once per session by ``installer/build_bundle.py --reuse``
+into ``dist/`` (as ``make bundle`` does): an unchanged source tree and
+environment reuse the last bundle (the build checks the hash of every input
+and the bundle's file list), anything else rebuilds it (minutes). The bundled
+executable then runs in a scrubbed environment (no PYTHONPATH, a temporary
+HOME), so it can only use what is inside the bundle.
+"""
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from inspector.pipeline.line import DEFAULT_MODEL_DIR
+from inspector.storage.engine import MIGRATIONS_DIR
+
+pytestmark = [pytest.mark.slow, pytest.mark.installer]
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD_TIMEOUT_S = 3600  # PyInstaller's analysis on a shared 2-core CPU
+RUN_TIMEOUT_S = 300
+FRAMES = 20
+
+
+@pytest.fixture(scope="module")
+def bundle() -> Path:
+    """``dist/inspector``, built (or reused when its inputs are unchanged) for these tests."""
+    try:
+        import PyInstaller  # noqa: F401 - only its presence is checked here
+    except ImportError:
+        pytest.fail(
+            "PyInstaller is missing: install the installer extra "
+            "(pip install -e '.[installer]'; make test does it)"
+        )
+    build = subprocess.run(
+        [sys.executable, str(REPO / "installer" / "build_bundle.py"), "--reuse"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT_S,
+        check=False,
+    )
+    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-8000:]
+    return REPO / "dist" / "inspector"
+
+
+def _run(bundle: Path, home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTHON", "VIRTUAL_ENV", "QT_", "XDG_"))
+    }
+    clean.update(HOME=str(home), **env)
+    home.mkdir(exist_ok=True)
+    return subprocess.run(
+        [str(bundle / "inspector"), *args],
+        cwd=home,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+
+
+def test_the_bundle_holds_no_torch_and_ships_the_demo_model_for_onnx_runtime(bundle):
+    files = [path.relative_to(bundle) for path in bundle.rglob("*")]
+    assert not [path for path in files if "torch" in str(path).lower()]
+    size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file() and not p.is_symlink())
+    # build_bundle.MAX_SIZE_MB, a growth guard; issue 8's target, 400 MB, is not met.
+    assert size < 520e6, f"{size / 1e6:.0f} MB"
+    shipped = bundle / "_internal" / "models" / "demo-line" / "model.json"
+    assert json.loads(shipped.read_text(encoding="utf-8"))["backend"] == "onnxruntime"
+    info = json.loads((bundle / "build-info.json").read_text(encoding="utf-8"))
+    assert info["size_bytes"] == size - (bundle / "build-info.json").stat().st_size
+
+
+def test_the_bundled_app_runs_the_demo_line_headless_into_sqlite(bundle, tmp_path):
+    db = tmp_path / "line.db"
+    args = ("run", "--headless", "--source", "demo", "--rate", "0", "--seed", "5")
+    result = _run(bundle, tmp_path / "home", *args, "--frames", str(FRAMES), "--db", str(db))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Inspected {FRAMES} parts" in result.stdout
+    assert "ONNX Runtime" in result.stdout
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute(
+            "SELECT part_id, verdict, score, model_version, error, image_path "
+            "FROM inspections ORDER BY part_id"
+        ).fetchall()
+        (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert [row[0] for row in rows] == list(range(FRAMES))
+    assert {row[1] for row in rows} <= {"accept", "reject", "review"}
+    assert all(row[2] is not None and row[3].endswith("-onnx") and row[4] is None for row in rows)
+    for _, verdict, *_rest, image_path in rows:
+        if verdict != "accept":
+            assert image_path and (tmp_path / "images" / image_path).is_file()
+    # The bundle's own copy of the migrations ran, up to this source tree's newest one.
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert revision == ScriptDirectory.from_config(config).get_current_head()
+
+
+def test_the_bundled_window_opens_offscreen_and_shows_parts(bundle, tmp_path):
+    result = _run(bundle, tmp_path / "home", "gui", "--smoke-test", QT_QPA_PLATFORM="offscreen")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "smoke test passed" in result.stdout
+    assert not (tmp_path / "home" / ".local" / "share" / "inspector").exists()
+
+
+def test_engineering_commands_in_the_bundle_say_where_they_run(bundle, tmp_path):
+    fit = _run(bundle, tmp_path / "home", "fit", "--good", str(tmp_path), "--out", "m")
+    assert fit.returncode == 1
+    assert "needs torch, which the line-side install leaves out" in fit.stderr
+    assert "Traceback" not in fit.stderr
+    torch_model = _run(
+        bundle,
+        tmp_path / "home",
+        "run",
+        "--headless",
+        "--frames",
+        "1",
+        "--db",
+        str(tmp_path / "x.db"),
+        "--model",
+        str(DEFAULT_MODEL_DIR),
+    )
+    assert torch_model.returncode == 1
+    assert "PyTorch is not installed here" in torch_model.stderr

@@ -1,0 +1,123 @@
+"""compare, promote, rollback, shadow: from the command line, on real models and a real database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from inspector.cli import main
+from inspector.ml.backend import open_inferencer
+from inspector.reports.evaluation_report import summarize
+from inspector.storage.audit import audit_entries, verify_audit
+from inspector.storage.engine import open_database
+from inspector.storage.schema import InspectionRow, ShadowVerdictRow
+from inspector.training.evaluate import evaluate_package
+from tests.tiny_models import tiny_pair, write_labelled
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return tiny_pair(tmp_path_factory.getbasetemp() / "tiny-models")
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_labelled(tmp_path_factory.mktemp("labelled"))
+
+
+def test_compare_reports_both_models_side_by_side_with_a_verdict(
+    models: tuple[Path, Path], labelled: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    new, old = models
+    out = tmp_path / "cmp"
+    argv = ["compare", "--model", str(new), "--baseline", str(old), "--data", str(labelled)]
+    assert main([*argv, "--report", str(out), "--device", "cpu"]) == 0
+    data = json.loads((out / "compare.json").read_text())
+    printed = capsys.readouterr().out.splitlines()[0]
+    assert data["schema"] == "inspector-compare/1"
+    assert data["verdict"] in ("better", "worse", "mixed", "same")
+    assert printed.startswith(f"{data['verdict']}: {data['new']['version']} vs ")
+    assert data["data"]["images"] == 12
+    # The figures are the evaluation's own: the same as evaluating the model alone.
+    run = evaluate_package(new, labelled, device="cpu")
+    alone = summarize(run.images, run.rules.threshold)
+    figures = data["new"]["metrics"]
+    assert figures["image_auroc"] == pytest.approx(alone.image_auroc)
+    assert figures["escape_rate"] == pytest.approx(alone.escape_rate)
+    assert figures["false_reject_rate"] == pytest.approx(alone.false_reject_rate)
+    assert set(figures["escape_by_class"]) == {"blob"}
+    assert figures["latency_ms_mean"] > 0 and data["baseline"]["metrics"]["latency_ms_mean"] > 0
+    for item in data["disagreements"]:
+        assert (item["new"]["verdict"] == "accept") != (item["baseline"]["verdict"] == "accept")
+    html = (out / "compare.html").read_text()
+    assert data["new"]["version"] in html and data["baseline"]["version"] in html
+    assert len(list((out / "disagreements").glob("*.png"))) == 2 * min(
+        8, len(data["disagreements"])
+    )
+
+
+def test_promote_rollback_and_history_are_recorded_and_audited(
+    models: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    new, old = models
+    db = str(tmp_path / "line.db")
+    report = tmp_path / "compare.json"
+    new_version = open_inferencer(new, "auto", device="cpu").version
+    report.write_text(json.dumps({"verdict": "better", "new": {"version": new_version}}))
+    common = ["--station", "press-1", "--db", db, "--user", "eng.ada"]
+    assert main(["model", "promote", "--model", str(old), *common, "--reason", "first"]) == 0
+    wrong = ["--metrics", str(report), "--reason", "wrong report"]
+    assert main(["model", "promote", "--model", str(old), *common, *wrong]) == 2
+    assert "is about model" in capsys.readouterr().err
+    better = ["--metrics", str(report), "--reason", "fewer escapes"]
+    assert main(["model", "promote", "--model", str(new), *common, *better]) == 0
+    assert main(["model", "rollback", *common, "--reason", "lot 7 false rejects"]) == 0
+    capsys.readouterr()
+    assert main(["model", "history", "--station", "press-1", "--db", db]) == 0
+    history = capsys.readouterr().out.splitlines()
+    assert [line.split()[2] for line in history[:3]] == ["promote", "promote", "rollback"]
+    assert "[compare: better]" in history[1]
+    assert history[-1].startswith("production now: ")
+    assert new_version not in history[-1]
+
+    engine = open_database(db)
+    assert [e.action for e in audit_entries(engine)] == [
+        "model.promote",
+        "model.promote",
+        "model.rollback",
+    ]
+    assert verify_audit(engine).ok
+    engine.dispose()
+    assert main(["model", "rollback", *common, "--reason", "again"]) == 1  # nothing before
+
+
+def test_a_line_runs_the_promoted_model_and_its_shadow_and_reports_on_it(
+    models: tuple[Path, Path], labelled: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    new, old = models
+    db = str(tmp_path / "line.db")
+    who = ["--station", "s1", "--db", db, "--user", "eng.ada", "--reason", "trial"]
+    assert main(["model", "promote", "--model", str(new), *who]) == 0
+    assert main(["model", "shadow", "--model", str(old), *who]) == 0
+    run = ["run", "--headless", "--source", str(labelled / "blob"), "--frames", "6", "--db", db]
+    assert main([*run, "--station", "s1", "--model", str(old), "--device", "cpu"]) == 0
+    summary = capsys.readouterr().out
+    assert "runs its promoted model" in summary  # the configured one was overridden, and said so
+
+    engine = open_database(db)
+    with engine.connect() as connection:
+        versions = connection.execute(select(InspectionRow.model_version).distinct()).scalars()
+        assert list(versions) == [open_inferencer(new, "auto", device="cpu").version]
+        shadowed = connection.execute(
+            select(func.count()).select_from(ShadowVerdictRow.__table__)
+        ).scalar()
+    engine.dispose()
+    assert shadowed == 6
+    assert main(["model", "shadow-report", "--station", "s1", "--db", db]) == 0
+    report = capsys.readouterr().out
+    assert "6 parts seen" in report and "agreement" in report
