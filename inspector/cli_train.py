@@ -57,10 +57,10 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--epochs",
         type=int,
-        help="most epochs: classify's fine-tuning epochs (default 6); segment/detect (15)",
+        help="most epochs: classify's fine-tuning epochs (default 6); segment/detect (30)",
     )
     train.add_argument(
-        "--patience", type=int, help="early-stopping patience (classify 3, segment/detect 4)"
+        "--patience", type=int, help="early-stopping patience (classify 3, segment/detect 6)"
     )
     train.add_argument("--batch-size", type=int, help="(classify 16, segment/detect 8)")
     train.add_argument(

@@ -42,6 +42,7 @@ def main() -> None:
         from PySide6.QtWidgets import QApplication
 
         from inspector.pipeline.line import DEFAULT_MODEL_DIR, LineSettings
+        from inspector.storage.users import Role, add_user
         from inspector.ui.app import apply_style
         from inspector.ui.main_window import MainWindow
         from inspector.ui.review_view import REVIEWER_KEY
@@ -59,6 +60,11 @@ def main() -> None:
             str(scratch / "settings.ini"), QSettings.Format.IniFormat
         )
         window.reviewer_settings.setValue(REVIEWER_KEY, "j.okafor")
+        # Teaching, saving the station file and model actions ask for a login: be logged in.
+        engine = window.qa_tabs.storage()[0]
+        add_user(engine, "a.lind", Role.ENGINEER, "engineer-pw", actor="a.lind")
+        window.access.session().login("a.lind", "engineer-pw")
+        window.access.changed.emit()  # the status bar shows who is logged in
         window.resize(1360, 860)
         window.show()
         window.start_line()
@@ -147,16 +153,16 @@ def _station_screens(window, scratch: Path, out: Path, pump) -> None:  # noqa: A
 
 
 def _models_screen(window, scratch: Path, out: Path, pump) -> None:  # noqa: ANN001
-    """``models.png``: a real training run's curves, a real comparison, and the shadow panel.
+    """``models.png``: a real training run's curves, a real comparison, a live shadow run.
 
     The labelled folder is demo-line parts named after their first true
-    defect; the comparison sets the model that learned a part in the Review
-    tab against the line's original model, on those parts.
+    defect. The lesson in the Review tab promoted the taught model, so the
+    model before it is the candidate compared on those parts and then run in
+    shadow on the demo line for a few seconds.
     """
     import cv2
 
     from inspector.acquisition.demo_line import DemoLine
-    from inspector.training.launch import TrainRequest
 
     labelled = scratch / "labelled"
     line = DemoLine(rate_hz=0, defect_rate=0.5, seed=11)
@@ -165,34 +171,35 @@ def _models_screen(window, scratch: Path, out: Path, pump) -> None:  # noqa: ANN
         folder = labelled / (truth[0].kind if truth else "good")
         folder.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(folder / f"part_{n:03d}.png"), image[:, :, ::-1])
-    from inspector.storage.users import Role, add_user
-
-    add_user(window.qa_tabs.storage()[0], "a.lind", Role.ENGINEER, "engineer-pw", actor="a.lind")
-    window.access.session().login("a.lind", "engineer-pw")
     window.tabs.setCurrentWidget(window.models_view)
     view = window.models_view
-    training, compare = view.training, view.compare
+    training, compare, shadow = view.training, view.compare, view.shadow
     training.data.setText(str(labelled))
     training.out.setText(str(scratch / "models" / "classifier"))
-    training.start(
-        TrainRequest(labelled, scratch / "models" / "classifier", image_size=96, head_epochs=30)
-    )
+    training.image_size.setValue(96)
+    training.head_epochs.setValue(30)
+    training.epochs.setValue(0)
+    training.start()
     for _ in range(240):
         pump(0.5)
         if not training.process.running:
             break
-    compare.candidate.setText(str(window.runner.settings.model_dir))
+    # The lesson in the Review tab promoted the taught model: compare the one before it.
+    compare.candidate.setText(str(scratch / "models" / "demo-line"))
     compare.data.setText(str(labelled))
-    window.runner.change_model(scratch / "models" / "demo-line")  # production before the lesson
     compare.refresh()
     compare.compare()
     for _ in range(240):
         pump(0.5)
         if not compare.process.running:
             break
-    compare.reason.setText("learned a false reject; no new escapes on the demo parts")
-    compare.promote()
-    view.shadow.reason.setText("watch the taught model on live parts")
+    shadow.reason.setText("keep the model before the lesson in view")
+    shadow.start_shadow()
+    window.start_line()  # a line applies a shadow run at its start
+    pump(10.0)
+    window.stop_line()
+    shadow.refresh()
+    compare.reason.setText("no new escapes on the demo parts")
     pump(1.0)
     window.grab().save(str(out / "models.png"))
 

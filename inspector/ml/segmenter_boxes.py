@@ -16,6 +16,10 @@ import numpy as np
 
 MIN_BOX_PIXELS = 4
 """Components smaller than this are noise at any image size worth inspecting."""
+MIN_BOX_FRACTION = 0.001
+"""Boxes covering less than this share of the image are dropped: on magnetic-tile's
+validation images they were mostly specks on good surfaces (box precision 0.19 -> 0.30
+at the same recall 0.58, threshold 0.5)."""
 
 
 @dataclass(frozen=True)
@@ -34,13 +38,18 @@ class DetectedBox:
 
 
 def boxes_from_maps(
-    maps: np.ndarray, names: Sequence[str], threshold: float = 0.5
+    maps: np.ndarray,
+    names: Sequence[str],
+    threshold: float = 0.5,
+    min_fraction: float = MIN_BOX_FRACTION,
 ) -> list[DetectedBox]:
     """The boxes of one image's probability maps ``(K, H, W)``, largest score first.
 
     A region is a connected component (8-connected) of the pixels whose
     highest probability over the maps reaches ``threshold``; its label is the
-    map with the highest mean probability inside it.
+    map with the highest mean probability inside it. Regions of fewer than
+    :data:`MIN_BOX_PIXELS` pixels and boxes smaller than ``min_fraction`` of
+    the image are not reported.
 
     Raises:
         ValueError: ``maps`` is not ``(K, H, W)`` with ``K == len(names)``, or
@@ -57,9 +66,10 @@ def boxes_from_maps(
         (peak >= threshold).astype(np.uint8), connectivity=8
     )
     boxes = []
+    smallest_box = min_fraction * peak.size
     for index in range(1, count):
         x, y, w, h, area = (int(v) for v in stats[index])
-        if area < MIN_BOX_PIXELS:
+        if area < MIN_BOX_PIXELS or w * h < smallest_box:
             continue
         inside = labels == index
         label = names[int(np.argmax([m[inside].mean() for m in maps]))]

@@ -198,7 +198,7 @@ def build_line(
     settings = deployed.settings
     if scorer is None:
         scorer = load_scorer(settings.model_dir, settings.device, settings.backend)
-    scorer = _with_classifier(scorer, settings)
+    scorer = with_classifier(scorer, settings)
     store = ImageStore.for_database(engine, settings.images)
     threshold = settings.threshold if settings.threshold is not None else scorer.default_threshold
     rules = DecisionRules(
@@ -246,7 +246,7 @@ def build_line(
 
         def load(model_dir: Path) -> Scorer:
             loaded = load_scorer(model_dir, line_settings.device, line_settings.backend)
-            return _with_classifier(loaded, line_settings)
+            return with_classifier(loaded, line_settings)
 
         def swap(new: Scorer) -> None:
             keep = line_settings.threshold is not None  # a fixed threshold stays fixed
@@ -297,7 +297,7 @@ def build_line(
     )
 
 
-def _with_classifier(scorer: Scorer, settings: LineSettings) -> Scorer:
+def with_classifier(scorer: Scorer, settings: LineSettings) -> Scorer:
     """The scorer with the settings' classifier beside it, class rules checked against it."""
     if settings.classifier_dir is not None and not isinstance(scorer, CombinedScorer):
         scorer = open_combined_scorer(

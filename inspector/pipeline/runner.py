@@ -13,9 +13,9 @@ from inspector.pipeline.alarms import Alarm
 from inspector.pipeline.line import (
     Line,
     LineSettings,
-    _with_classifier,
     build_line,
     load_scorer,
+    with_classifier,
 )
 from inspector.pipeline.station import LineState, Scorer
 
@@ -59,7 +59,12 @@ class LineRunner:
 
     @property
     def model_version(self) -> str | None:
-        """Version of the model the next start uses; ``None`` until it is loaded."""
+        """Version of the model scoring a running line's parts (also after a promotion
+        the line picked up by itself), else the one the next start uses; ``None``
+        until it is loaded."""
+        line = self.line
+        if line is not None and line.station.state in _SWAPPABLE:
+            return line.station.model_version
         if self._scorer is None or self._scorer_key != self._model_key():
             return None
         return self._scorer.version
@@ -89,7 +94,7 @@ class LineRunner:
             self._scorer = scorer
             self._scorer_key = self._model_key()
         if running and scorer is not None:
-            scorer = _with_classifier(scorer, settings)  # the line's classifier stays
+            scorer = with_classifier(scorer, settings)  # the line's classifier stays
             station = line.station
             rules = None
             if settings.threshold is None:

@@ -13,8 +13,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-TASKS = ("classify",)
-"""Tasks the GUI offers: those ``inspector train`` can run today."""
+TASKS = ("classify", "segment", "detect")
+"""Tasks the GUI offers: those ``inspector train`` runs."""
 
 
 def inspector_command() -> list[str]:
@@ -50,7 +50,7 @@ class TrainRequest:
         task: One of :data:`TASKS`.
         val: Optional separate validation folder.
         image_size: Square model input side (smaller trains faster).
-        head_epochs: Epochs of the head alone.
+        head_epochs: Epochs of the head alone (``classify`` only: the others have no head phase).
         epochs: Most fine-tuning epochs after it.
         views: Versions of each image cached through the frozen layers (1 is fastest).
     """
@@ -102,11 +102,11 @@ class TrainRequest:
         args = ["train", "--data", str(self.data), "--task", self.task, "--out", str(self.out)]
         if self.val is not None:
             args += ["--val", str(self.val)]
+        if self.task == "classify":
+            args += ["--head-epochs", str(self.head_epochs)]
         args += [
             "--image-size",
             str(self.image_size),
-            "--head-epochs",
-            str(self.head_epochs),
             "--epochs",
             str(self.epochs),
             "--views",

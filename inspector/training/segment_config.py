@@ -11,8 +11,11 @@ images over-fit a fine-tuned backbone (as measured for the classifier, see
   cracks survive), 2 views of each defective image (itself and one
   augmented), good images once (they only show background, which every
   defective image shows as well, and they are most of a set);
-* AdamW at 3e-3 with a cosine schedule, batches of 8, at most 15 epochs,
-  stopping after 4 without a lower validation loss (Dice + BCE).
+* AdamW at 3e-3 with a cosine schedule, batches of 8, at most 30 epochs,
+  stopping after 6 without a lower validation loss (Dice + BCE). Measured
+  on magnetic-tile (train -> val, mIoU of defect masks at the image size):
+  15 epochs 0.48 (still improving at the last); these defaults 0.57 (kept
+  epoch 23, stopped at 29) in 7 minutes on a shared 2-core CPU.
 """
 
 from __future__ import annotations
@@ -54,8 +57,8 @@ class SegmentConfig:
     """
 
     task: str = "segment"
-    epochs: int = 15
-    patience: int = 4
+    epochs: int = 30
+    patience: int = 6
     batch_size: int = 8
     lr: float | None = None
     optimizer: str = "adamw"

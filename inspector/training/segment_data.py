@@ -35,6 +35,7 @@ from inspector.acquisition.image_files import read_image
 from inspector.core.errors import SourceError
 from inspector.training.classifier_data import list_class_images, stratified_split
 from inspector.training.evaluate import LabelledImage
+from inspector.training.voc import ANNOTATION_FOLDERS
 
 TASKS = ("segment", "detect")
 DEFECT_OUTPUT = "defect"
@@ -109,6 +110,9 @@ def split_items(
     Raises:
         SourceError: a folder is missing or badly laid out, or defective images lack masks.
     """
+    for folder in (data_dir, val_dir):
+        if folder is not None:
+            refuse_voc_folder(folder)
     items = list_class_images(data_dir)
     check_masks(items, data_dir)
     if val_dir is None:
@@ -117,6 +121,24 @@ def split_items(
     val = list_class_images(val_dir)
     check_masks(val, val_dir)
     return items, val, f"folder {val_dir}"
+
+
+def refuse_voc_folder(folder: Path) -> None:
+    """Refuse a Pascal VOC folder given where an imported one is expected, saying what to run.
+
+    Raises:
+        SourceError: ``folder`` holds an annotations folder with ``.xml`` files.
+    """
+    if not folder.is_dir():
+        return  # the listing names a missing folder
+    for sub in folder.iterdir():
+        if sub.is_dir() and sub.name.lower() in ANNOTATION_FOLDERS and any(sub.glob("*.xml")):
+            msg = (
+                f"{folder} is a Pascal VOC folder ({sub.name}/*.xml): import it first with "
+                f"`inspector dataset import --format voc {folder} --out DIR` (boxes become "
+                "masks, images go to class folders), then train on DIR"
+            )
+            raise SourceError(msg)
 
 
 def read_mask(item: LabelledImage, shape: tuple[int, int]) -> np.ndarray:
@@ -173,4 +195,3 @@ def load_images_and_masks(
         msg = f"{len(problems)} image(s) or mask(s) cannot be used: {shown}{more}"
         raise SourceError(msg)
     return images, masks
-

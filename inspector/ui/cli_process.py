@@ -102,10 +102,11 @@ class CliProcess(QObject):
 
     def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
         self._kill_timer.stop()
-        self._read_stdout()
+        # The diagnostics first: a command's closing summary (stdout) comes after them.
         self._read_stderr()
-        self._emit("out", b"", flush=True)
         self._emit("err", b"", flush=True)
+        self._read_stdout()
+        self._emit("out", b"", flush=True)
         self.finished.emit(code, status == QProcess.ExitStatus.NormalExit)
 
     def _failed_to_start(self, error: QProcess.ProcessError) -> None:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -41,7 +42,7 @@ from inspector.ui.cli_process import CliProcess
 from inspector.ui.deployment_table import DeploymentTable
 from inspector.ui.path_field import path_field
 
-VERDICT_COLOURS = {"better": "#1b7f3b", "worse": "#b00020", "mixed": "#b26a00", "same": "#555"}
+VERDICT_COLOURS = {"better": "#2fa862", "worse": "#e5535e", "mixed": "#e0a030", "same": "#c3c9d1"}
 
 
 class ComparePanel(QWidget):
@@ -95,7 +96,9 @@ class ComparePanel(QWidget):
         self.figures.setHorizontalHeaderLabels(("figure", "candidate", "production"))
         self.figures.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.figures.verticalHeader().setVisible(False)
-        self.figures.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.figures.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.reason = QLineEdit()
         self.reason.setPlaceholderText("reason (recorded with the promotion)")
         self.promote_button = QPushButton("Promote to production")
@@ -112,14 +115,15 @@ class ComparePanel(QWidget):
         actions.addWidget(self.open_button)
         actions.addStretch(1)
         promotion = QHBoxLayout()
-        promotion.addWidget(self.reason, 1)
         promotion.addWidget(self.promote_button)
         promotion.addWidget(self.rollback_button)
+        promotion.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(actions)
         layout.addWidget(self.verdict)
         layout.addWidget(self.figures, 1)
+        layout.addWidget(self.reason)
         layout.addLayout(promotion)
         layout.addWidget(self.message)
         layout.addWidget(QLabel("Deployment history (newest first)"))
@@ -147,7 +151,7 @@ class ComparePanel(QWidget):
         self.production.setText(f"{source} ({path})")
         self.history.show_history(history)
         self.rollback_button.setEnabled(
-            sum(d.action is deployments.DeploymentAction.PROMOTE for d in history) > 0
+            any(d.action is deployments.DeploymentAction.PROMOTE for d in history)
         )
 
     def compare(self) -> bool:
@@ -202,6 +206,9 @@ class ComparePanel(QWidget):
         if not self.reason.text().strip():
             self._say("say why you promote it (reason), it is recorded", error=True)
             return None
+        if outcome.verdict in ("worse", "mixed") and not self._confirm_against(outcome):
+            self._say(f"not promoted: the comparison says {outcome.verdict}")
+            return None
         actor = self._actor()
         if actor is None:
             self._say("promoting a model needs an engineer's login", error=True)
@@ -222,6 +229,18 @@ class ComparePanel(QWidget):
         self.reason.clear()
         self._done(done)
         return done
+
+    def _confirm_against(self, outcome: CompareOutcome) -> bool:
+        """Ask before promoting a candidate its own comparison does not call better."""
+        answer = QMessageBox.question(
+            self,
+            "Promote anyway?",
+            f"The comparison says {outcome.verdict}:\n{outcome.verdict_line()}\n\n"
+            "Promote this candidate to production anyway?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def rollback(self) -> deployments.Deployment | None:
         """Back to the production model before the current one, after a confirmation."""
@@ -293,10 +312,10 @@ class ComparePanel(QWidget):
             self.verdict.setText("Compare a candidate with production before promoting it.")
             self.verdict.setStyleSheet("")
             return
-        colour = VERDICT_COLOURS.get(outcome.verdict, "#555")
+        colour = VERDICT_COLOURS.get(outcome.verdict, "#c3c9d1")
         self.verdict.setText(outcome.verdict_line())
         self.verdict.setStyleSheet(f"color: {colour}; font-weight: bold;")
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.message.setText(text)
-        self.message.setStyleSheet("color: #b00020;" if error else "")
+        self.message.setStyleSheet("color: #e5535e;" if error else "")

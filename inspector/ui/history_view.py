@@ -72,6 +72,8 @@ class HistoryView(QWidget):
         engine: The station's database.
         image_store: Where the records' images are kept.
         page_size: Rows read per page as the table scrolls.
+        classifier: The line's defect classifier package, for the viewer's
+            "Why?" (Grad-CAM); ``None`` shows the anomaly map only.
     """
 
     def __init__(
@@ -81,10 +83,12 @@ class HistoryView(QWidget):
         parent: QWidget | None = None,
         *,
         page_size: int = 200,
+        classifier: Path | None = None,
     ) -> None:
         super().__init__(parent)
         self.engine = engine
         self.image_store = image_store
+        self.classifier = classifier
         self.model = HistoryTableModel(engine, page_size=page_size, parent=self)
 
         self.period = _combo(PERIODS, "Last 24 hours")
@@ -241,7 +245,9 @@ class HistoryView(QWidget):
     def open_row(self, row: int) -> StoredInspectionDialog:
         """Open the stored part shown on ``row`` (non-modal: the history stays usable)."""
         stored = self.model.row_at(row).inspection
-        dialog = StoredInspectionDialog(stored, self.engine, self.image_store, self)
+        dialog = StoredInspectionDialog(
+            stored, self.engine, self.image_store, self, classifier=self.classifier
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         return dialog

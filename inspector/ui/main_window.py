@@ -40,6 +40,7 @@ from inspector.ui.audit_view import AuditView
 from inspector.ui.bridge import StationBridge
 from inspector.ui.counters import CountersPanel
 from inspector.ui.good_teacher import GoodPartTeacher, TeachOutcome
+from inspector.ui.history_view import HistoryView
 from inspector.ui.image_view import ImageView
 from inspector.ui.inspection_dialog import InspectionDialog
 from inspector.ui.models_view import ModelsView
@@ -130,7 +131,11 @@ class MainWindow(QMainWindow):
         self.qa_tabs = QaTabs(
             self.tabs,
             settings,
-            factories={"Review": self._review_view, "Reports": self._reports_view},
+            factories={
+                "History": self._history_view,
+                "Review": self._review_view,
+                "Reports": self._reports_view,
+            },
         )
         # The engineer's station file and its zones; saving never changes the running line.
         self.station_editor = StationEditor(
@@ -225,6 +230,9 @@ class MainWindow(QMainWindow):
         )
         panel.show_live(inspection, self.runner.settings.station_name)
         return panel
+
+    def _history_view(self, engine: Engine, store: ImageStore) -> HistoryView:
+        return HistoryView(engine, store, classifier=self.runner.settings.classifier_dir)
 
     def _reports_view(self, engine: Engine, store: ImageStore) -> ReportsView:
         """The Reports tab in the plant's zone and shifts (the station file's ``[reports]``)."""

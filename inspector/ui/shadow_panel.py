@@ -71,11 +71,12 @@ class ShadowPanel(QWidget):
         self._grid = QGridLayout()
 
         buttons = QHBoxLayout()
-        buttons.addWidget(self.reason, 1)
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.stop_button)
+        buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.model)
+        layout.addWidget(self.reason)
         layout.addLayout(buttons)
         layout.addWidget(self.message)
         layout.addLayout(self._grid)
@@ -171,7 +172,9 @@ class ShadowPanel(QWidget):
         rows = [] if comparison is None else shadow_figures(comparison)
         for row, (label, value) in enumerate(rows):
             if label not in self.values:
-                self._grid.addWidget(QLabel(label), row, 0)
+                name = QLabel(label)
+                name.setWordWrap(True)
+                self._grid.addWidget(name, row, 0)
                 self.values[label] = QLabel()
                 self._grid.addWidget(self.values[label], row, 1)
             self.values[label].setText(value)
@@ -181,4 +184,4 @@ class ShadowPanel(QWidget):
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.message.setText(text)
-        self.message.setStyleSheet("color: #b00020;" if error else "")
+        self.message.setStyleSheet("color: #e5535e;" if error else "")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -54,6 +55,7 @@ class TrainingPanel(QWidget):
         self.curves = TrainingCurves()
         self.request: TrainRequest | None = None
         self.saved: Path | None = None
+        self._summary: list[str] = []
 
         self.data = path_field(self, "labelled folder: <class>/<image>", folder=True)
         self.val = path_field(self, "optional: a separate validation folder", folder=True)
@@ -71,7 +73,7 @@ class TrainingPanel(QWidget):
         sizes = QHBoxLayout()
         for label, spin in (
             ("image size", self.image_size),
-            ("head epochs", self.head_epochs),
+            ("head epochs (classify)", self.head_epochs),
             ("fine-tuning epochs", self.epochs),
         ):
             sizes.addWidget(QLabel(label))
@@ -79,7 +81,7 @@ class TrainingPanel(QWidget):
         form.addRow("Options", sizes)
 
         self.start_button = QPushButton("Start training")
-        self.start_button.clicked.connect(self.start)
+        self.start_button.clicked.connect(lambda: self.start())
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
@@ -98,6 +100,7 @@ class TrainingPanel(QWidget):
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(LOG_LINES)
         self.log.setMaximumHeight(110)
+        self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))  # tables
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -133,7 +136,7 @@ class TrainingPanel(QWidget):
         """Start training (the form's request unless one is given); ``False`` if it did not."""
         if self.unavailable is not None or self.process.running:
             return False
-        request = request if isinstance(request, TrainRequest) else self.form_request()
+        request = request or self.form_request()
         try:
             arguments = request.arguments()
         except ValueError as exc:
@@ -146,6 +149,7 @@ class TrainingPanel(QWidget):
         self.curves = TrainingCurves()
         self.plot.show_curves(self.curves)
         self.log.clear()
+        self._summary = []
         self.progress.setValue(0)
         self.stage.setText("starting (loading PyTorch)…")
         self._say(f"training into {request.out}")
@@ -166,7 +170,7 @@ class TrainingPanel(QWidget):
             self.log.appendPlainText(str(exc))
             return
         if event is None:
-            self.log.appendPlainText(line)
+            self._summary.append(line)  # the closing summary: shown after the progress lines
             return
         if event.event == SAVED:
             self.saved = Path(str(event.metrics["package"]))
@@ -177,6 +181,9 @@ class TrainingPanel(QWidget):
 
     def _finished(self, code: int, normal: bool) -> None:
         self._running(False)
+        for line in self._summary:
+            self.log.appendPlainText(line)
+        self._summary = []
         out = self.request.out if self.request is not None else None
         if self.saved is not None and code == 0:
             self.progress.setValue(1000)
@@ -200,7 +207,7 @@ class TrainingPanel(QWidget):
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.message.setText(text)
-        self.message.setStyleSheet("color: #b00020;" if error else "")
+        self.message.setStyleSheet("color: #e5535e;" if error else "")
 
 
 def _spin(low: int, high: int, value: int) -> QSpinBox:

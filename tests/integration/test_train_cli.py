@@ -119,3 +119,13 @@ def test_an_option_the_task_does_not_have_is_refused(
     assert main([*argv, option, value]) == 2
     assert f"--task {task} has no {option}" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+def test_a_raw_voc_folder_is_refused_with_the_import_command(
+    magnetic_tile: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    voc = write_voc(_tiles(magnetic_tile / "train", tmp_path / "tiles", 1), tmp_path / "voc")
+    argv = ["train", "--data", str(voc), "--task", "detect", "--out", str(tmp_path / "m")]
+    assert main(argv) == 1
+    assert "import it first with `inspector dataset import --format voc" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QInputDialog
+from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from inspector.core import Frame, Inspection, Verdict
 from inspector.core.inspection import ShadowVerdict
@@ -72,7 +72,10 @@ def test_a_tiny_training_run_shows_progress_and_curves_and_offers_its_package(
     assert panel.curves.epochs == [1, 2, 3]
     assert all(math.isfinite(v) for v in panel.curves.values["train_loss"])
     assert panel.progress.value() == 1000
-    assert "saved model" in panel.log.toPlainText()  # the CLI's summary, shown not dropped
+    log = panel.log.toPlainText().splitlines()
+    assert "reading images: 18/18" in log  # the command's stderr
+    saved = [n for n, line in enumerate(log) if line.startswith("saved model")]
+    assert saved and saved[0] > log.index("evaluate: 1/1")  # the summary: last, not dropped
     assert view.compare.candidate.text() == str(request.out)
     assert panel.start_button.isEnabled() and not panel.cancel_button.isEnabled()
 
@@ -84,7 +87,7 @@ def test_cancel_stops_the_child_cleanly_and_writes_nothing(
     panel = view.training
     request = _request(tmp_path, head_epochs=5000)
     assert panel.start(request)
-    qtbot.waitUntil(lambda: len(panel.curves.epochs) >= 2, timeout=180_000)
+    qtbot.waitUntil(lambda: len(panel.curves.epochs) >= 1, timeout=180_000)
     with qtbot.waitSignal(panel.process.finished, timeout=60_000) as finished:
         panel.cancel()
     assert finished.args == [130, True]  # the CLI's own clean cancel path, not a kill
@@ -93,11 +96,12 @@ def test_cancel_stops_the_child_cleanly_and_writes_nothing(
     assert not list(tmp_path.glob("new-model*"))  # no half-written .partial folder either
 
 
-def _write_comparison(tmp_path: Path, new_version: str) -> Path:
+def _write_comparison(tmp_path: Path, new_version: str, *, worse: bool = False) -> Path:
     """A real compare report of candidate ``new_version`` (package folder ``NAME-pkg``)."""
     data = tmp_path / "labelled-set"
-    new = replace(_run(data, new_version, BETTER), model_dir=tmp_path / f"{new_version}-pkg")
-    old = replace(_run(data, "old-1", BASELINE), model_dir=tmp_path / "old-pkg")
+    ours, theirs = (BASELINE, BETTER) if worse else (BETTER, BASELINE)
+    new = replace(_run(data, new_version, ours), model_dir=tmp_path / f"{new_version}-pkg")
+    old = replace(_run(data, "old-1", theirs), model_dir=tmp_path / "old-pkg")
     return write_compare_report(new, old, compare_runs(new, old), tmp_path / f"cmp-{new_version}")
 
 
@@ -226,3 +230,47 @@ def test_model_actions_ask_for_an_engineer_when_nobody_is_logged_in(
     assert asked == ["LoginDialog"]
     assert "engineer's login" in view.compare.message.text()
     assert deployments.deployment_history(engine, STATION) == []
+
+
+def test_a_worse_candidate_is_promoted_only_after_a_confirmation(
+    qtbot, view: ModelsView, engine, tmp_path: Path
+) -> None:
+    panel = view.compare
+    outcome = panel.show_report(_write_comparison(tmp_path, "new-2", worse=True).parent)
+    assert outcome is not None and outcome.verdict == "worse"
+    panel.reason.setText("needed for the new product variant")
+    declined = when_modal(qtbot, lambda box: box.button(QMessageBox.StandardButton.No).click())
+    assert panel.promote() is None and declined == ["QMessageBox"]
+    assert panel.message.text() == "not promoted: the comparison says worse"
+    assert deployments.deployment_history(engine, STATION) == []
+    confirmed = when_modal(qtbot, lambda box: box.button(QMessageBox.StandardButton.Yes).click())
+    done = panel.promote()
+    assert confirmed == ["QMessageBox"] and done is not None and done.metrics["verdict"] == "worse"
+
+
+def test_compare_runs_inspector_compare_in_a_child_process_and_shows_its_report(
+    qtbot, engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.tiny_models import tiny_pair, write_labelled  # torch: only for this test
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    production, candidate = tiny_pair(tmp_path / "models")
+    access = AccessControl(lambda: engine, idle_minutes=5)
+    assert access.session().login("eng", "eng-password") is not None
+    view = ModelsView(lambda: engine, access, STATION, lambda: production)
+    qtbot.addWidget(view)
+    panel = view.compare
+    panel.candidate.setText(str(candidate))
+    panel.data.setText(str(write_labelled(tmp_path / "labelled")))
+    with qtbot.waitSignal(panel.process.finished, timeout=240_000) as finished:
+        assert panel.compare()
+        assert not panel.compare_button.isEnabled()  # the window goes on; one run at a time
+    assert finished.args == [0, True], panel.message.text()
+    outcome = panel.outcome
+    assert outcome is not None and outcome.html.is_file()
+    assert outcome.folder.parent == candidate.parent  # compare-line-b-<time> beside it
+    assert outcome.new_version.startswith("line-b")
+    assert outcome.baseline_version.startswith("line-a")
+    assert panel.verdict.text() == outcome.verdict_line()
+    assert panel.figures.item(0, 0).text() == "image AUROC"
+    assert panel.promote_button.isEnabled() and panel.compare_button.isEnabled()

@@ -121,6 +121,10 @@ def test_boxes_come_from_regions_with_the_class_of_their_map() -> None:
         ((40, 25, 5, 10), "crack"),
     ]
     assert boxes[0].score == pytest.approx(0.9)
+    # Boxes under 5 % of the 40 x 60 image (120 px): the 5 x 10 crack is left out.
+    assert [b.label for b in boxes_from_maps(maps, ("blowhole", "crack"), min_fraction=0.05)] == [
+        "blowhole"
+    ]
     assert mask_boxes((maps.max(axis=0) >= 0.5).astype(np.uint8) * 255)[1:] == [
         (10, 5, 20, 10),
         (40, 25, 5, 10),

@@ -34,13 +34,16 @@ def test_a_good_request_becomes_train_arguments_with_json_progress(tmp_path: Pat
     assert args[args.index("--val") + 1] == str(tmp_path / "val")
     assert args[args.index("--image-size") + 1] == "64"
     assert args[args.index("--views") + 1] == "1"
+    assert args[args.index("--head-epochs") + 1] == "80"
     assert args[-1] == "--progress-json"
+    segment = TrainRequest(tmp_path / "data", tmp_path / "seg", task="segment").arguments()
+    assert "--head-epochs" not in segment  # the segmenter refuses classifier-only options
 
 
 def test_every_problem_of_a_request_is_named_at_once(tmp_path: Path) -> None:
     (tmp_path / "pkg").mkdir()
     request = TrainRequest(
-        tmp_path / "missing", tmp_path / "pkg", task="segment", val=tmp_path / "nope", epochs=-1
+        tmp_path / "missing", tmp_path / "pkg", task="pose", val=tmp_path / "nope", epochs=-1
     )
     with pytest.raises(ValueError) as caught:
         request.arguments()
@@ -48,7 +51,7 @@ def test_every_problem_of_a_request_is_named_at_once(tmp_path: Path) -> None:
     for expected in (
         "data folder",
         "validation folder",
-        "'segment' cannot be trained yet",
+        "'pose' cannot be trained yet",
         "already exists",
         "fine-tuning epochs must be at least 0",
     ):
