@@ -29,6 +29,7 @@ import torch
 from inspector.ml.package_fields import METADATA_FILE, PackageReader, sha256
 from inspector.ml.package_writer import check_extra_names, check_model_name, write_package
 from inspector.ml.segmenter import FEATURE_STAGES, DefectSegmenter
+from inspector.ml.weights_file import read_state_dict
 
 FORMAT_VERSION = 1
 KIND = "segmenter"
@@ -219,15 +220,8 @@ def load_segmenter_package(directory: str | Path) -> SegmenterPackage:
     if not 0 < threshold < 1:
         raise _fail(file, f"'default_threshold' is {threshold}, expected a number in (0, 1)")
     files = _field(meta, "files", dict, file)
-    data = _READER.hashed_files(folder, files, file, required=(WEIGHTS_FILE,))[WEIGHTS_FILE]
+    state = read_state_dict(_READER, folder, files, file, WEIGHTS_FILE)
     weights_path = folder / WEIGHTS_FILE
-    try:
-        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError... all mean "refused"
-        problem = f"is not a plain tensor file and was not loaded ({type(exc).__name__})"
-        raise _fail(weights_path, f"{problem}: it may be damaged or unsafe; re-train") from exc
-    if not isinstance(state, dict):
-        raise _fail(weights_path, f"holds a {type(state).__name__}, expected a state dict")
     problem = _check_state_dict(state, len(outputs))
     if problem is not None:
         raise _fail(weights_path, f"{problem} for {len(outputs)} maps: re-train the model")

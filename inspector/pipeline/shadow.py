@@ -20,6 +20,7 @@ from dataclasses import replace
 from inspector.core.inspection import Inspection, ShadowVerdict
 from inspector.decision import DecisionRules, decide
 from inspector.pipeline.alarms import Alarm, Severity
+from inspector.pipeline.batching import take_batch
 from inspector.pipeline.station import Scorer
 
 log = logging.getLogger(__name__)
@@ -127,19 +128,7 @@ class ShadowRunner:
                 return
 
     def _next_batch(self) -> tuple[list[Inspection], bool]:
-        first = self._queue.get()
-        if first is _STOP:
-            return [], True
-        batch = [first]
-        while len(batch) < self._max_batch:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is _STOP:
-                return batch, True
-            batch.append(item)
-        return batch, False
+        return take_batch(self._queue, self._max_batch, _STOP)
 
     def _score(self, batch: list[Inspection]) -> None:
         started = time.perf_counter()

@@ -34,6 +34,7 @@ from inspector.core.inspection import Inspection, ModelOutput
 from inspector.decision import DecisionRules, decide
 from inspector.pipeline.alarm_latch import AlarmLatch
 from inspector.pipeline.alarms import Alarm, Severity
+from inspector.pipeline.batching import take_batch
 from inspector.pipeline.missed_parts import MissedParts, not_captured
 from inspector.pipeline.part_assembler import PartAssembler
 from inspector.pipeline.statistics import LineStatistics, StatsSnapshot
@@ -483,19 +484,7 @@ class Station:
             self._done.set()
 
     def _next_batch(self) -> tuple[list[Frame], bool]:
-        first = self._queue.get()
-        if first is _END:
-            return [], True
-        batch = [first]
-        while len(batch) < self._max_batch:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is _END:
-                return batch, True
-            batch.append(item)
-        return batch, False
+        return take_batch(self._queue, self._max_batch, _END)
 
     def _take_swap(self) -> None:
         """Apply a pending :meth:`swap_scorer` (on the inference thread, between batches)."""
