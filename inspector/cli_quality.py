@@ -27,7 +27,16 @@ def add_quality_commands(subparsers: argparse._SubParsersAction) -> None:
         "is 1 when any did.",
     )
     predict.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image or folder")
-    predict.add_argument("--model", required=True, type=Path, help="model package folder")
+    predict.add_argument(
+        "--model", type=Path, help="model package folder (default: the --config station's)"
+    )
+    predict.add_argument(
+        "--config",
+        type=Path,
+        help="station TOML: its model, classifier and decision rules (zones, class rules, "
+        "review band), so images are judged as on the line; --model/--classifier/--threshold "
+        "override it",
+    )
     predict.add_argument("--output", required=True, type=Path, help="JSONL file to write")
     predict.add_argument("--maps", type=Path, help="folder for anomaly maps (<stem>.npy)")
     predict.add_argument(
@@ -54,6 +63,50 @@ def add_quality_commands(subparsers: argparse._SubParsersAction) -> None:
     evaluate.set_defaults(handler=run_evaluate)
 
 
+def _predict(args: argparse.Namespace, output):  # noqa: ANN001, ANN202 - PredictSummary
+    from inspector.training.predict import predict_files
+
+    model, rules = _model_and_rules(args)
+    return predict_files(
+        model,
+        args.paths,
+        output,
+        maps_dir=args.maps,
+        threshold=args.threshold,
+        device=args.device,
+        batch=args.batch,
+        progress=_progress("predict"),
+        backend=args.backend,
+        classifier=None if args.config else args.classifier,
+        rules=rules,
+    )
+
+
+def _model_and_rules(args: argparse.Namespace):  # noqa: ANN202 - (model, rules)
+    """Without --config: the model folder and no rules (the model's threshold). With it:
+    the station's scorer (classifier included) and its whole decision rules."""
+    if args.config is None:
+        return args.model, None
+    from dataclasses import replace
+
+    from inspector.ml.backend import open_inferencer
+    from inspector.pipeline.line import line_rules, with_classifier
+    from inspector.pipeline.station_config import load_station_config
+
+    settings = load_station_config(args.config).line_settings()
+    settings = replace(
+        settings,
+        model_dir=args.model or settings.model_dir,
+        classifier_dir=args.classifier or settings.classifier_dir,
+        threshold=args.threshold if args.threshold is not None else settings.threshold,
+        device=args.device,
+    )
+    backend = args.backend if args.backend != "auto" else settings.backend
+    scorer = open_inferencer(settings.model_dir, backend, device=args.device, max_batch=args.batch)
+    scorer = with_classifier(scorer, settings)
+    return scorer, line_rules(settings, scorer.default_threshold)
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, help="override the model's threshold")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -76,25 +129,12 @@ def _progress(stage: str):  # noqa: ANN202 - a progress callback
 
 def run_predict(args: argparse.Namespace) -> int:
     """``inspector predict``: returns 1 when some image could not be read."""
-    from inspector.training.predict import predict_files
-
+    if args.model is None and args.config is None:
+        print("error: predict needs --model MODEL_DIR or --config station.toml", file=sys.stderr)
+        return 2
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with args.output.open("w", encoding="utf-8") as output:
-        summary = call_on_worker(
-            lambda: predict_files(
-                args.model,
-                args.paths,
-                output,
-                maps_dir=args.maps,
-                threshold=args.threshold,
-                device=args.device,
-                batch=args.batch,
-                progress=_progress("predict"),
-                backend=args.backend,
-                classifier=args.classifier,
-            ),
-            name="predict",
-        )
+        summary = call_on_worker(lambda: _predict(args, output), name="predict")
     print(
         f"scored {summary.scored} image(s) with {summary.model_version} (threshold "
         f"{summary.threshold:.6g}) in {summary.seconds:.1f} s "

@@ -200,16 +200,7 @@ def build_line(
         scorer = load_scorer(settings.model_dir, settings.device, settings.backend)
     scorer = with_classifier(scorer, settings)
     store = ImageStore.for_database(engine, settings.images)
-    threshold = settings.threshold if settings.threshold is not None else scorer.default_threshold
-    rules = DecisionRules(
-        threshold=threshold,
-        review_margin=settings.review_margin,
-        min_defect_area_px=settings.min_defect_area_px,
-        fail_safe=settings.fail_safe,
-        zones=settings.zones,
-        classes=settings.class_rules,
-        on_classifier_good=settings.on_classifier_good,
-    )
+    rules = line_rules(settings, scorer.default_threshold)
 
     # The writer and the gate report through the station's alarms; the closures
     # see ``station`` once it exists, before either output is started.
@@ -294,6 +285,24 @@ def build_line(
         settings=settings,
         gate=gate,
         retention=retention,
+    )
+
+
+def line_rules(settings: LineSettings, default_threshold: float) -> DecisionRules:
+    """The decision rules of a line: the settings' threshold or the model's, zones, classes.
+
+    One function for the station and ``inspector predict --config``, so a
+    station file's rules judge images the same way in both.
+    """
+    threshold = settings.threshold if settings.threshold is not None else default_threshold
+    return DecisionRules(
+        threshold=threshold,
+        review_margin=settings.review_margin,
+        min_defect_area_px=settings.min_defect_area_px,
+        fail_safe=settings.fail_safe,
+        zones=settings.zones,
+        classes=settings.class_rules,
+        on_classifier_good=settings.on_classifier_good,
     )
 
 

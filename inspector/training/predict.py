@@ -145,6 +145,7 @@ def predict_files(
     progress: Progress | None = None,
     backend: str = "auto",
     classifier: str | Path | None = None,
+    rules: DecisionRules | None = None,
 ) -> PredictSummary:
     """Score images and write one JSON line each to ``output``, flushing per batch.
 
@@ -182,7 +183,8 @@ def predict_files(
     )
     if classifier is not None:
         inferencer = open_combined_scorer(inferencer, classifier, device=device, max_batch=batch)
-    rules = DecisionRules(inferencer.default_threshold if threshold is None else threshold)
+    if rules is None:
+        rules = DecisionRules(inferencer.default_threshold if threshold is None else threshold)
     started = time.perf_counter()
     scored = failed = 0
     for start in range(0, len(files), batch):
