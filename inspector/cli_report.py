@@ -31,6 +31,9 @@ def add_report_command(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--to", dest="end", required=True, type=_instant, metavar="ISO")
     report.add_argument("--pdf", required=True, type=Path, help="PDF file to write")
     report.add_argument("--csv", type=Path, help="also write every record of the range as CSV")
+    report.add_argument(
+        "--audit-csv", type=Path, help="also write every audited change of the range as CSV"
+    )
     report.add_argument("--db", help="SQLite file or SQLAlchemy URL (default: user data folder)")
     report.add_argument(
         "--config",
@@ -50,8 +53,10 @@ def run_report(args: argparse.Namespace) -> int:
     from inspector.core.errors import InspectorError
     from inspector.core.shifts import ShiftCalendar, local_zone
     from inspector.pipeline.station_config import load_station_config
+    from inspector.reports.audit_csv import write_audit_csv
     from inspector.reports.csv_export import write_history_csv
     from inspector.reports.pdf_report import write_pdf_report
+    from inspector.storage.audit_query import AuditFilter, find_audit_entries
     from inspector.storage.engine import default_database_path, open_database
     from inspector.storage.history import HistoryFilter
     from inspector.storage.image_store import ImageStore
@@ -72,8 +77,8 @@ def run_report(args: argparse.Namespace) -> int:
     args.start, args.end = (
         t if t.tzinfo else t.replace(tzinfo=calendar.tz) for t in (args.start, args.end)
     )
-    db_file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
-    store = ImageStore.beside(Path(db_file)) if db_file else None
+    images = config.storage.images if args.config is not None else None
+    store = ImageStore.for_database(engine, images)
     try:
         report = write_pdf_report(
             engine,
@@ -85,10 +90,15 @@ def run_report(args: argparse.Namespace) -> int:
             calendar=calendar,
             station=args.station,
         )
-        written = None
+        written = audited = None
         if args.csv is not None:
             filt = HistoryFilter(start=args.start, end=args.end, station=args.station)
             written = write_history_csv(engine, filt, args.csv)
+        if args.audit_csv is not None:
+            changes = find_audit_entries(
+                engine, AuditFilter(start=args.start, end=args.end), limit=None
+            )
+            audited = write_audit_csv(reversed(changes), args.audit_csv)
     except OSError as exc:
         print(f"error: cannot write {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -105,6 +115,8 @@ def run_report(args: argparse.Namespace) -> int:
         print(f"  {shift.name}: {shift.parts:,} parts, yield {shift_yield}")
     if written is not None:
         print(f"{written:,} records written to {args.csv}")
+    if audited is not None:
+        print(f"{audited:,} audited changes written to {args.audit_csv}")
     return EXIT_OK
 
 

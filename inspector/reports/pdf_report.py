@@ -33,11 +33,15 @@ from inspector.reports.charts import (
 from inspector.reports.part_images import load_part_image, render_stored
 from inspector.reports.period import PeriodReport, period_report
 from inspector.reports.quality import Bucket, ShiftCalendar
+from inspector.storage.audit import verify_audit
+from inspector.storage.audit_query import AuditFilter, find_audit_entries
 from inspector.storage.history import HistoryFilter, history_page
 from inspector.storage.image_store import ImageStore
 
 A4 = (8.27, 11.69)  # inches, portrait
 TOP_PARTS = 6
+AUDIT_ROWS = 30
+"""Changes listed on the report's audit page (the CSV export has them all)."""
 _CANDIDATES = 40  # rejects read to find TOP_PARTS with a kept image
 
 
@@ -84,6 +88,7 @@ def write_pdf_report(
             pdf.savefig(_chart_page(report, (draw_pareto, draw_drift)))
             if image_store is not None:
                 pdf.savefig(_parts_page(engine, image_store, report, calendar))
+            pdf.savefig(_audit_page(engine, report, calendar))
         os.replace(partial, destination)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -167,6 +172,51 @@ def _parts_page(
         fig.text(0.08, 0.9, "No rejected part of this period has a kept image.", fontsize=9)
     fig.subplots_adjust(left=0.06, right=0.94, top=0.9, bottom=0.04, hspace=0.35)
     return fig
+
+
+def _audit_page(engine: Engine, report: PeriodReport, calendar: ShiftCalendar) -> Figure:
+    """Who changed how parts are judged in the period, and whether the record is intact."""
+    fig = Figure(figsize=A4)
+    fig.text(0.08, 0.94, "Audit trail of the period", fontsize=14, weight="bold")
+    check = verify_audit(engine)
+    state = (
+        f"hash chain verified: {check.entries} entries intact"
+        if check.ok
+        else f"HASH CHAIN BROKEN at entry {check.first_bad_id}: the audit log was altered"
+    )
+    filt = AuditFilter(start=report.start, end=report.end)
+    entries = find_audit_entries(engine, filt, limit=AUDIT_ROWS + 1)
+    more = len(entries) > AUDIT_ROWS
+    fig.text(0.08, 0.91, state, fontsize=9, color="#1d7a33" if check.ok else "#c0392b")
+    if not entries:
+        fig.text(0.08, 0.87, "No change was recorded in this period.", fontsize=9)
+        return fig
+    rows = [
+        [
+            _when(e.at, calendar),
+            e.actor,
+            e.action,
+            _short(f"{e.old_value or '–'} -> {e.new_value or '–'}"),
+            _short(e.reason or ""),
+        ]
+        for e in reversed(entries[:AUDIT_ROWS])
+    ]
+    table = fig.add_axes((0.04, 0.08, 0.92, 0.80))
+    _table(table, ["When", "Who", "What", "Old -> new", "Reason"], rows)
+    if more:
+        fig.text(
+            0.08,
+            0.05,
+            f"Only the latest {AUDIT_ROWS} changes are shown: "
+            "inspector report --audit-csv FILE writes them all.",
+            fontsize=8,
+        )
+    return fig
+
+
+def _short(text: str, limit: int = 38) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _table(ax, header: list[str], rows: list[list[str]]) -> None:  # noqa: ANN001 - Axes

@@ -40,7 +40,7 @@ class AuditFilter:
 
 
 def find_audit_entries(
-    engine: Engine, filt: AuditFilter = AuditFilter(), *, limit: int = DEFAULT_LIMIT
+    engine: Engine, filt: AuditFilter = AuditFilter(), *, limit: int | None = DEFAULT_LIMIT
 ) -> list[AuditEntry]:
     """Entries matching ``filt``, newest first, at most ``limit`` of them."""
     statement = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)

@@ -146,8 +146,6 @@ class MainWindow(QMainWindow):
             latest_frame=lambda: self.latest.frame.image if self.latest else None,
         )
         self.tabs.addTab(self.station_editor, "Station")
-        self.audit_view = AuditView(lambda: self.qa_tabs.storage()[0], self.access)
-        self.tabs.addTab(self.audit_view, "Audit")
         # The engineer's models: train, compare, promote / roll back, shadow (issue 4).
         self.models_view = ModelsView(
             lambda: self.qa_tabs.storage()[0],
@@ -156,6 +154,8 @@ class MainWindow(QMainWindow):
             lambda: self.runner.settings.model_dir,
         )
         self.tabs.addTab(self.models_view, "Models")
+        self.audit_view = AuditView(lambda: self.qa_tabs.storage()[0], self.access)
+        self.tabs.addTab(self.audit_view, "Audit")
         self.setCentralWidget(self.tabs)
         self.status = StatusLine()
         self.setStatusBar(self.status)

@@ -159,7 +159,7 @@ def test_main_window_keeps_live_first_and_opens_history_on_the_line_database(qtb
     window = MainWindow(LineSettings(database=db))
     qtbot.addWidget(window)
     tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert tabs == ["Live", "History", "Review", "Reports", "Station", "Audit"]
+    assert tabs == ["Live", "History", "Review", "Reports", "Station", "Models", "Audit"]
     assert window.tabs.currentIndex() == 0
     assert not window.qa_tabs.views  # nothing built until a QA tab is opened
     window.tabs.setCurrentIndex(1)

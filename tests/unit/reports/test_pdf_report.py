@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import text as sql
 
 from inspector.cli_report import add_report_command
 from inspector.core import Defect, Verdict
@@ -82,7 +83,7 @@ def test_pdf_report_holds_the_hand_counted_summary(db: Path, tmp_path: Path) -> 
     assert (s.parts, s.accepted, s.rejected, s.review) == (10, 7, 2, 1)
     assert (s.reviewed, s.escapes, s.false_rejects) == (3, 1, 1)
     reader = PdfReader(out)
-    assert len(reader.pages) == 4  # summary, two chart pages, worst parts
+    assert len(reader.pages) == 5  # summary, two chart pages, worst parts, audit trail
     text = _text(out)
     for expected in (
         "Parts inspected 10",
@@ -146,3 +147,44 @@ def test_report_command_refuses_a_time_that_is_not_iso(tmp_path: Path) -> None:
                 str(tmp_path / "x.pdf"),
             ]
         )
+
+
+def test_the_report_lists_the_periods_audited_changes_and_checks_the_chain(
+    db: Path, tmp_path: Path, capsys
+) -> None:
+    now = datetime.now(UTC)  # the fixture's four reviews were audited just now
+    engine = open_database(db)
+    out = tmp_path / "audit.pdf"
+    write_pdf_report(engine, out, now - timedelta(hours=1), now + timedelta(hours=1))
+    text = _text(out)
+    assert "Audit trail of the period" in text
+    assert "hash chain verified: 4 entries intact" in text
+    assert text.count("review") >= 4 and "qa" in text
+    with engine.begin() as connection:  # someone edits a stored review entry
+        connection.execute(sql("UPDATE audit_log SET actor = 'someone' WHERE id = 2"))
+    write_pdf_report(engine, out, now - timedelta(hours=1), now + timedelta(hours=1))
+    assert "HASH CHAIN BROKEN at entry 2" in _text(out)
+    engine.dispose()
+
+    parser = argparse.ArgumentParser()
+    add_report_command(parser.add_subparsers(dest="command"))
+    changes = tmp_path / "changes.csv"
+    args = parser.parse_args(
+        [
+            "report",
+            "--from",
+            START.isoformat(),
+            "--to",
+            (now + timedelta(hours=1)).isoformat(),
+            "--pdf",
+            str(tmp_path / "all.pdf"),
+            "--audit-csv",
+            str(changes),
+            "--db",
+            str(db),
+        ]
+    )
+    assert args.handler(args) == 0
+    with changes.open(encoding="utf-8-sig") as stream:
+        assert len(list(csv.DictReader(stream))) == 4
+    assert "4 audited changes written to" in capsys.readouterr().out
