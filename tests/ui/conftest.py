@@ -1,0 +1,28 @@
+"""Shared set-up of the GUI tests."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+WORKERS = ("grad-cam", "learn-good")
+"""Threads the views start for model work (they build torch modules off the GUI thread)."""
+
+
+@pytest.fixture(autouse=True)
+def _settle_workers_and_garbage() -> Iterator[None]:
+    """After each test: wait for its model workers, then collect its garbage.
+
+    A crash seen once in CI (segfault in the GUI thread's cyclic garbage
+    collection while a worker thread was building a torch model) involved
+    garbage left by earlier tests; collecting at a quiet point between tests
+    keeps one test's Qt and torch objects from being finalised during the next.
+    """
+    yield
+    for thread in threading.enumerate():
+        if thread.name in WORKERS and thread is not threading.current_thread():
+            thread.join(timeout=60)
+    gc.collect()
