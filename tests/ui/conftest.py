@@ -10,6 +10,8 @@ import pytest
 
 WORKERS = ("grad-cam", "learn-good")
 """Threads the views start for model work (they build torch modules off the GUI thread)."""
+LINE_THREADS = ("acquisition", "inference", "gate", "record-writer", "shadow", "deployments")
+"""Threads of a line a test started; a closed window has stopped them, or is stopping them."""
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +25,10 @@ def _settle_workers_and_garbage() -> Iterator[None]:
     """
     yield
     for thread in threading.enumerate():
-        if thread.name in WORKERS and thread is not threading.current_thread():
+        if thread is threading.current_thread():
+            continue
+        if thread.name in WORKERS:
             thread.join(timeout=60)
+        elif thread.name in LINE_THREADS:
+            thread.join(timeout=10)
     gc.collect()
