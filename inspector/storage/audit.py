@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, Select, select
 
 from inspector.storage.schema import AuditRow
 
@@ -111,22 +111,27 @@ def audit_entries(engine: Engine, *, limit: int | None = None) -> list[AuditEntr
     statement = select(AuditRow).order_by(AuditRow.id.desc())
     if limit is not None:
         statement = statement.limit(limit)
+    return list(reversed(read_entries(engine, statement)))
+
+
+def read_entries(engine: Engine, statement: Select) -> list[AuditEntry]:
+    """The entries a ``select(AuditRow)`` statement finds, in its order."""
     with engine.connect() as connection:
         rows = connection.execute(statement).mappings().all()
-    return [
-        AuditEntry(
-            r["id"],
-            r["at"],
-            r["actor"],
-            r["action"],
-            r["subject"],
-            r["old_value"],
-            r["new_value"],
-            r["reason"],
-            r["hash"],
-        )
-        for r in reversed(rows)
-    ]
+    return [AuditEntry(**{f: r[f] for f in _ENTRY_FIELDS}) for r in rows]
+
+
+_ENTRY_FIELDS = (
+    "id",
+    "at",
+    "actor",
+    "action",
+    "subject",
+    "old_value",
+    "new_value",
+    "reason",
+    "hash",
+)
 
 
 def verify_audit(engine: Engine) -> AuditCheck:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from inspector.storage.audit import AuditEntry
+from inspector.storage.audit import AuditEntry, read_entries
 from inspector.storage.schema import AuditRow
 
 DEFAULT_LIMIT = 5000
@@ -52,22 +52,7 @@ def find_audit_entries(
         statement = statement.where(AuditRow.at >= filt.start)
     if filt.end is not None:
         statement = statement.where(AuditRow.at < filt.end)
-    with engine.connect() as connection:
-        rows = connection.execute(statement).mappings().all()
-    return [
-        AuditEntry(
-            r["id"],
-            r["at"],
-            r["actor"],
-            r["action"],
-            r["subject"],
-            r["old_value"],
-            r["new_value"],
-            r["reason"],
-            r["hash"],
-        )
-        for r in rows
-    ]
+    return read_entries(engine, statement)
 
 
 def audit_choices(engine: Engine) -> tuple[list[str], list[str]]:
