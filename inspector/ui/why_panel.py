@@ -48,6 +48,47 @@ class _Relay(QObject):
 
     finished = Signal(object, object, object)  # target (str | None), ClassActivation, error
 
+    def report(self, target: str | None, result: object, error: str | None) -> None:
+        """Emit from the worker; a viewer closed meanwhile has nobody waiting."""
+        try:
+            self.finished.emit(target, result, error)
+        except RuntimeError:  # the panel (which owns this relay) was deleted
+            log.debug("Grad-CAM finished after its viewer closed")
+
+
+class _GradCamJob:
+    """The worker's side of the panel, plain Python: a worker thread never holds a widget.
+
+    A widget whose last Python reference went away on a worker thread would be
+    destroyed there, outside the GUI thread; the worker keeps only this job and
+    the relay, which the panel owns (Qt parent), so both die on the GUI thread.
+    """
+
+    def __init__(self, classifier_dir: Path, image: np.ndarray | None, device: str) -> None:
+        self.classifier_dir = classifier_dir
+        self.image = image
+        self.device = device
+        self.inferencer: ClassifierInferencer | None = None
+        self.lock = threading.Lock()  # one Grad-CAM at a time: the inferencer is not thread-safe
+
+    def run(self, target: str | None, relay: _Relay) -> None:
+        with self.lock:
+            try:
+                from inspector.ml.classifier_inference import ClassifierInferencer  # torch: lazy
+                from inspector.ml.grad_cam import class_activation_maps
+
+                if self.inferencer is None:
+                    self.inferencer = ClassifierInferencer(
+                        self.classifier_dir, device=self.device, max_batch=1
+                    )
+                [result] = class_activation_maps(self.inferencer, [self.image], target)
+            except Exception as exc:  # every failure reaches the user, none kills the thread
+                if not isinstance(exc, ValueError | InspectorError | OSError):
+                    log.exception("Grad-CAM failed")
+                relay.report(target, None, str(exc))
+                return
+        relay.report(target, result, None)
+
 
 class WhyPanel(QWidget):
     """The "Why?" choice, its state line, and the Grad-CAMs computed so far.
@@ -79,9 +120,8 @@ class WhyPanel(QWidget):
         self.device = device
         self.state = "anomaly"
         self._results: dict[str | None, ClassActivation] = {}
-        self._inferencer: ClassifierInferencer | None = None
-        self._lock = threading.Lock()  # one Grad-CAM at a time: the inferencer is not thread-safe
-        self._relay = _Relay()
+        self._job = _GradCamJob(self.classifier_dir, self.image, device)
+        self._relay = _Relay(self)
         self._relay.finished.connect(self._finished)
         self.choice = QComboBox()
         self.choice.addItem(ANOMALY)
@@ -135,33 +175,9 @@ class WhyPanel(QWidget):
             self.state = "computing"
             self.status.setText(COMPUTING)
             threading.Thread(
-                target=self._work, args=(self.target,), name="grad-cam", daemon=True
+                target=self._job.run, args=(self.target, self._relay), name="grad-cam", daemon=True
             ).start()
         self.changed.emit()
-
-    def _work(self, target: str | None) -> None:
-        with self._lock:
-            try:
-                from inspector.ml.classifier_inference import ClassifierInferencer  # torch: lazy
-                from inspector.ml.grad_cam import class_activation_maps
-
-                if self._inferencer is None:
-                    self._inferencer = ClassifierInferencer(
-                        self.classifier_dir, device=self.device, max_batch=1
-                    )
-                [result] = class_activation_maps(self._inferencer, [self.image], target)
-            except Exception as exc:  # every failure reaches the user, none kills the thread
-                if not isinstance(exc, ValueError | InspectorError | OSError):
-                    log.exception("Grad-CAM failed")
-                self._emit(target, None, str(exc))
-                return
-        self._emit(target, result, None)
-
-    def _emit(self, target: str | None, result: object, error: str | None) -> None:
-        try:
-            self._relay.finished.emit(target, result, error)
-        except RuntimeError:  # the dialog was closed meanwhile: nobody is waiting
-            log.debug("Grad-CAM finished after its viewer closed")
 
     def _finished(
         self, target: str | None, result: ClassActivation | None, error: str | None
