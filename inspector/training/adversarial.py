@@ -101,21 +101,37 @@ def resize_operators(height: int, width: int, size: int) -> tuple[np.ndarray, np
     return operators[0], operators[1]
 
 
-class _Scorer:
-    """The model's score as a differentiable function of camera-image pixels."""
+class PixelPath:
+    """A model's input batch as a differentiable function of camera-image pixels.
 
-    def __init__(self, inferencer: AnomalyInferencer) -> None:
-        package = inferencer.package
-        self.model = inferencer.model
-        self.device = inferencer.device
-        self.size = inferencer.input_size
-        std = torch.tensor(package.std, dtype=torch.float32, device=self.device)
-        mean = torch.tensor(package.mean, dtype=torch.float32, device=self.device)
-        self.scale = (1.0 / (255.0 * std)).view(1, 3, 1, 1)
-        self.shift = (mean / std).view(1, 3, 1, 1)
+    The same resize (as matrices, so gradients reach every camera pixel) and
+    normalisation as the inferencers, for the attacks on anomaly models and
+    on classifiers alike.
+
+    Args:
+        device: Where the model runs.
+        size: Side of the model's square input.
+        mean: Per-channel normalisation mean of the package.
+        std: Per-channel normalisation standard deviation.
+    """
+
+    def __init__(
+        self,
+        device: torch.device,
+        size: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+    ) -> None:
+        self.device = device
+        self.size = size
+        std_t = torch.tensor(std, dtype=torch.float32, device=device)
+        mean_t = torch.tensor(mean, dtype=torch.float32, device=device)
+        self.scale = (1.0 / (255.0 * std_t)).view(1, 3, 1, 1)
+        self.shift = (mean_t / std_t).view(1, 3, 1, 1)
         self._operators: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
 
     def operators(self, shape: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row and column resize matrices for images of ``shape`` (cached)."""
         if shape not in self._operators:
             a, b = resize_operators(shape[0], shape[1], self.size)
             self._operators[shape] = (
@@ -124,14 +140,28 @@ class _Scorer:
             )
         return self._operators[shape]
 
-    def scores(self, pixels: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Scores ``(N,)`` of float ``(H, W, 3)`` images in grey levels (any sizes)."""
+    def batch(self, pixels: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The normalised ``(N, 3, S, S)`` input of float ``(H, W, 3)`` images in grey levels."""
         resized = []
         for image in pixels:
             a, b = self.operators((image.shape[0], image.shape[1]))
             resized.append(a @ image.permute(2, 0, 1) @ b.T)  # (3, S, S)
         batch = torch.stack(resized) * self.scale - self.shift
-        return self.model(batch.contiguous(memory_format=torch.channels_last)).scores
+        return batch.contiguous(memory_format=torch.channels_last)
+
+
+class _Scorer:
+    """The model's score as a differentiable function of camera-image pixels."""
+
+    def __init__(self, inferencer: AnomalyInferencer) -> None:
+        package = inferencer.package
+        self.model = inferencer.model
+        self.device = inferencer.device
+        self.path = PixelPath(self.device, inferencer.input_size, package.mean, package.std)
+
+    def scores(self, pixels: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Scores ``(N,)`` of float ``(H, W, 3)`` images in grey levels (any sizes)."""
+        return self.model(self.path.batch(pixels)).scores
 
 
 def _pgd(

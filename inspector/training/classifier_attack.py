@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from inspector.ml.classifier_inference import ClassifierInferencer
 from inspector.ml.pixels import check_image
-from inspector.training.adversarial import is_grey, resize_operators
+from inspector.training.adversarial import PixelPath, is_grey
 from inspector.training.robustness_results import AttackAccuracy, ClassifierAttacks
 
 CLASSIFIER_EPSILONS: tuple[int, ...] = (1, 2, 4, 8, 16)
@@ -52,28 +52,11 @@ class _Logits:
         package = inferencer.package
         self.model = inferencer.model
         self.device = inferencer.device
-        self.size = package.input_size
-        std = torch.tensor(package.std, dtype=torch.float32, device=self.device)
-        mean = torch.tensor(package.mean, dtype=torch.float32, device=self.device)
-        self.scale = (1.0 / (255.0 * std)).view(1, 3, 1, 1)
-        self.shift = (mean / std).view(1, 3, 1, 1)
-        self._operators: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+        self.path = PixelPath(self.device, package.input_size, package.mean, package.std)
 
     def __call__(self, pixels: Sequence[torch.Tensor]) -> torch.Tensor:
         """Logits ``(N, classes)`` of float ``(H, W, 3)`` images in grey levels."""
-        resized = []
-        for image in pixels:
-            shape = (image.shape[0], image.shape[1])
-            if shape not in self._operators:
-                a, b = resize_operators(shape[0], shape[1], self.size)
-                self._operators[shape] = (
-                    torch.from_numpy(a).to(self.device),
-                    torch.from_numpy(b).to(self.device),
-                )
-            a, b = self._operators[shape]
-            resized.append(a @ image.permute(2, 0, 1) @ b.T)
-        batch = torch.stack(resized) * self.scale - self.shift
-        return self.model(batch.contiguous(memory_format=torch.channels_last)).float()
+        return self.model(self.path.batch(pixels)).float()
 
 
 def _perturb(
