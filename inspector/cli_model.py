@@ -66,8 +66,12 @@ def add_model_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     """``inspector compare``: prints the verdict line; 1 when some image could not be read."""
+    from inspector.reports.classifier_compare import (
+        compare_classifier_runs,
+        write_classifier_compare_report,
+    )
     from inspector.reports.compare_report import compare_runs, verdict_line, write_compare_report
-    from inspector.training.compare import compare_packages
+    from inspector.training.compare import ClassifierComparison, compare_packages
 
     def progress(done: int, total: int) -> None:
         end = "\n" if done >= total else ""
@@ -86,9 +90,15 @@ def run_compare(args: argparse.Namespace) -> int:
         name="compare",
     )
     new, baseline = result.new, result.baseline
-    summary = compare_runs(new, baseline)
     out = args.report or Path(f"compare-{new.model_version}-vs-{baseline.model_version}")
-    page = write_compare_report(new, baseline, summary, out)
+    if isinstance(result, ClassifierComparison):
+        summary = compare_classifier_runs(result.new, result.baseline)
+        page = write_classifier_compare_report(result.new, result.baseline, summary, out)
+        for note in summary.notes:
+            print(f"note: {note}")
+    else:
+        summary = compare_runs(result.new, result.baseline)
+        page = write_compare_report(result.new, result.baseline, summary, out)
     print(verdict_line(summary, new.model_version, baseline.model_version))
     print(f"{len(summary.disagreements)} image(s) where they disagree; report: {page}")
     if new.unreadable:
@@ -162,6 +172,12 @@ def _check_user(engine, name: str) -> None:  # noqa: ANN001 - sqlalchemy Engine
 def _loadable_version(model_dir: Path) -> str:
     """The package's version; it must load (hashes checked), or it is not deployed."""
     from inspector.ml.backend import open_inferencer
+    from inspector.ml.runtime_package import read_metadata
+    from inspector.reports.compare_json import NOT_A_PRODUCTION_MODEL
+
+    if read_metadata(model_dir).get("kind") == "classifier":
+        msg = f"{model_dir} {NOT_A_PRODUCTION_MODEL}"
+        raise ValueError(msg)
 
     return call_on_worker(lambda: open_inferencer(model_dir, "auto", device="cpu").version)
 

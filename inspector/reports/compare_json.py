@@ -18,6 +18,13 @@ from inspector.reports.compare_report import SCHEMA
 
 BULKY_KEYS = ("images", "roc", "disagreements")
 """Parts of the report too big for a deployment record (they stay in the report folder)."""
+CLASSIFY = "classify"
+NOT_A_PRODUCTION_MODEL = (
+    "is a defect classifier: a station's production model (what promotion and shadow runs "
+    "change) is its anomaly model; a classifier runs beside it, named by [model] classifier "
+    "in the station file"
+)
+"""Why a classifier is refused as a station's production or shadow model."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,11 @@ class CompareOutcome:
     data: dict[str, Any]
 
     @property
+    def task(self) -> str:
+        """``classify`` for two classifiers, ``anomaly`` for two anomaly models."""
+        return str(self.data.get("task", "anomaly"))
+
+    @property
     def html(self) -> Path:
         """The report page."""
         return self.folder / "compare.html"
@@ -54,6 +66,8 @@ class CompareOutcome:
     def key_figures(self) -> list[tuple[str, str, str]]:
         """``(figure, candidate, production)`` rows of what decides a promotion."""
         new, old = self.data["new"]["metrics"], self.data["baseline"]["metrics"]
+        if self.task == CLASSIFY:
+            return _classifier_figures(new, old)
         rows = [
             ("image AUROC", _num(new.get("image_auroc")), _num(old.get("image_auroc"))),
             ("escape rate", _pct(new.get("escape_rate")), _pct(old.get("escape_rate"))),
@@ -124,6 +138,26 @@ def read_compare_report(folder: str | Path) -> CompareOutcome:
     except (KeyError, TypeError) as exc:
         msg = f"{path} lacks {exc}: it was not written by 'inspector compare'; run it again"
         raise ValueError(msg) from exc
+
+
+def _classifier_figures(new: dict[str, Any], old: dict[str, Any]) -> list[tuple[str, str, str]]:
+    rows = [
+        (label, _pct(new.get(key)), _pct(old.get(key)))
+        for label, key in (
+            ("accuracy", "accuracy"),
+            ("good-vs-defect accuracy", "good_vs_defect_accuracy"),
+            ("defect-class accuracy", "defect_class_accuracy"),
+            ("escape rate", "escape_rate"),
+            ("false-reject rate", "false_reject_rate"),
+        )
+    ]
+    for name, figures in new.get("per_class", {}).items():
+        theirs = old.get("per_class", {}).get(name) or {}
+        rows.append((f"recall: {name}", _pct(figures.get("recall")), _pct(theirs.get("recall"))))
+    rows.append(
+        ("inference per image", _ms(new.get("latency_ms_mean")), _ms(old.get("latency_ms_mean")))
+    )
+    return rows
 
 
 def _pct(value: float | None) -> str:

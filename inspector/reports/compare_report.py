@@ -22,11 +22,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 
 from inspector.core.verdict import Verdict
+from inspector.reports.compare_verdict import AUROC_TOLERANCE, Figure, weigh, whole_image
 from inspector.reports.evaluation_report import (
     Evaluated,
     EvaluationLike,
@@ -36,8 +37,6 @@ from inspector.reports.evaluation_report import (
 )
 
 SCHEMA = "inspector-compare/1"
-AUROC_TOLERANCE = 0.001
-"""AUROC differences smaller than this are noise, not a reason for a verdict."""
 DISAGREEMENT_EXAMPLES = 8
 
 
@@ -95,7 +94,14 @@ def compare_runs(new: EvaluationLike, baseline: EvaluationLike) -> ComparisonSum
     return ComparisonSummary(ours, theirs, disagreements, verdict, reasons)
 
 
-def verdict_line(summary: ComparisonSummary, new_version: str, baseline_version: str) -> str:
+class Decided(Protocol):
+    """A comparison's outcome, of anomaly models or of classifiers."""
+
+    verdict: str
+    reasons: tuple[str, ...]
+
+
+def verdict_line(summary: Decided, new_version: str, baseline_version: str) -> str:
     """The one line for the terminal."""
     why = "; ".join(summary.reasons) if summary.reasons else "no figure differs"
     return f"{summary.verdict}: {new_version} vs {baseline_version}: {why}"
@@ -121,50 +127,35 @@ def _verdict(
     at 1 % false rejects, image AUROC, and the escapes of each defect class.
     """
     figures = [
-        ("escapes", new.escape_rate, baseline.escape_rate, -1, 0.5 / images),
-        ("false rejects", new.false_reject_rate, baseline.false_reject_rate, -1, 0.5 / images),
-        (
+        Figure("escapes", new.escape_rate, baseline.escape_rate, False, whole_image(images)),
+        Figure(
+            "false rejects",
+            new.false_reject_rate,
+            baseline.false_reject_rate,
+            False,
+            whole_image(images),
+        ),
+        Figure(
             "escapes at 1 % false rejects",
             _escape_at_one_percent(new),
             _escape_at_one_percent(baseline),
-            -1,
-            0.5 / images,
+            False,
+            whole_image(images),
         ),
-        ("image AUROC", new.image_auroc, baseline.image_auroc, 1, AUROC_TOLERANCE),
+        Figure("image AUROC", new.image_auroc, baseline.image_auroc, True, AUROC_TOLERANCE, False),
     ]
     # A class that escapes more is a regression even when the totals improve.
     figures += [
-        (
+        Figure(
             f"{name} escapes",
             rate,
             baseline.escape_by_class.get(name),
-            -1,
-            0.5 / max(1, new.class_counts.get(name, 1)),
+            False,
+            whole_image(new.class_counts.get(name, 1)),
         )
         for name, rate in new.escape_by_class.items()
     ]
-    better = worse = 0
-    reasons = []
-    for name, ours, theirs, sign, tolerance in figures:
-        if ours is None or theirs is None or abs(ours - theirs) < tolerance:
-            continue
-        if sign * (ours - theirs) > 0:
-            better += 1
-        else:
-            worse += 1
-        shown = (
-            (f"{theirs:.4f}", f"{ours:.4f}")
-            if sign > 0
-            else (f"{100 * theirs:.1f} %", f"{100 * ours:.1f} %")
-        )
-        reasons.append(f"{name} {shown[0]} -> {shown[1]}")
-    if better and worse:
-        return "mixed", tuple(reasons)
-    if better:
-        return "better", tuple(reasons)
-    if worse:
-        return "worse", tuple(reasons)
-    return "same", tuple(reasons)
+    return weigh(figures)
 
 
 def _side(run: EvaluationLike, summary: QualitySummary) -> dict[str, Any]:

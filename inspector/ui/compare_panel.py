@@ -35,7 +35,12 @@ from PySide6.QtWidgets import (
 from sqlalchemy import Engine
 
 from inspector.core.errors import InspectorError
-from inspector.reports.compare_json import CompareOutcome, read_compare_report
+from inspector.reports.compare_json import (
+    CLASSIFY,
+    NOT_A_PRODUCTION_MODEL,
+    CompareOutcome,
+    read_compare_report,
+)
 from inspector.storage import deployments
 from inspector.training.launch import compare_arguments
 from inspector.ui.cli_process import CliProcess
@@ -202,6 +207,9 @@ class ComparePanel(QWidget):
         outcome = self.outcome
         if outcome is None:
             self._say("compare the candidate with production first", error=True)
+            return None
+        if outcome.task == CLASSIFY:
+            self._say(f"{outcome.new_version} {NOT_A_PRODUCTION_MODEL}", error=True)
             return None
         if not self.reason.text().strip():
             self._say("say why you promote it (reason), it is recorded", error=True)

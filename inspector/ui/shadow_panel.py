@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from sqlalchemy import Engine
 
 from inspector.core.errors import InspectorError
-from inspector.reports.compare_json import CompareOutcome
+from inspector.reports.compare_json import CLASSIFY, NOT_A_PRODUCTION_MODEL, CompareOutcome
 from inspector.reports.shadow_figures import shadow_assessment, shadow_figures
 from inspector.storage import deployments
 from inspector.storage.shadow import ShadowComparison, latest_shadow_version, shadow_comparison
@@ -122,6 +122,9 @@ class ShadowPanel(QWidget):
         outcome = self._candidate()
         if outcome is None:
             self._say("compare a candidate first: the shadow runs the compared one", error=True)
+            return None
+        if outcome.task == CLASSIFY:
+            self._say(f"{outcome.new_version} {NOT_A_PRODUCTION_MODEL}", error=True)
             return None
         return self._act(
             "starting a shadow model",

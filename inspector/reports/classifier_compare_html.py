@@ -1,0 +1,147 @@
+"""The HTML page of a classifier comparison, drawn from its ``compare.json`` data alone.
+
+Rendering only what the file holds keeps the page and the file (which the
+Models tab and promotion records read) from ever telling different stories.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.1f} %"
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "\n".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{head}</tr>\n{body}</table>"
+
+
+def _figure_rows(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    rows = [
+        ("accuracy", _pct(new["accuracy"]), _pct(old["accuracy"])),
+        ("macro F1", _num(new["macro_f1"]), _num(old["macro_f1"])),
+        (
+            "good-vs-defect accuracy",
+            _pct(new["good_vs_defect_accuracy"]),
+            _pct(old["good_vs_defect_accuracy"]),
+        ),
+        (
+            "defect-class accuracy (defective images)",
+            _pct(new["defect_class_accuracy"]),
+            _pct(old["defect_class_accuracy"]),
+        ),
+        ("escapes (defective called good)", _pct(new["escape_rate"]), _pct(old["escape_rate"])),
+        (
+            "false rejects (good called defective)",
+            _pct(new["false_reject_rate"]),
+            _pct(old["false_reject_rate"]),
+        ),
+        ("image AUROC of 1 - P(good)", _num(new["image_auroc"]), _num(old["image_auroc"])),
+        (
+            "mean inference time per image",
+            f"{new['latency_ms_mean']:.1f} ms",
+            f"{old['latency_ms_mean']:.1f} ms",
+        ),
+    ]
+    rows += [
+        (f"escapes: {name}", _pct(rate), _pct(old["escape_by_class"].get(name)))
+        for name, rate in new["escape_by_class"].items()
+    ]
+    return rows
+
+
+def _per_class_rows(
+    new: Mapping[str, Any], old: Mapping[str, Any], counts: Mapping[str, int]
+) -> list[list[str]]:
+    rows = []
+    for name in sorted(set(new["per_class"]) | set(old["per_class"])):
+        row = [name, str(counts.get(name, 0))]
+        for side in (new, old):
+            figures = side["per_class"].get(name)
+            row += (
+                [_num(figures[k]) for k in ("precision", "recall", "f1")]
+                if figures
+                else ["not a class"] * 3
+            )
+        rows.append(row)
+    return rows
+
+
+def _confusion(side: Mapping[str, Any]) -> str:
+    classes = side["metrics"]["classes"]
+    rows = [
+        [f"true {name}", *(str(v) for v in row)]
+        for name, row in zip(classes, side["metrics"]["confusion"], strict=True)
+    ]
+    return _table(["", *(f"said {name}" for name in classes)], rows)
+
+
+def classifier_compare_html(data: Mapping[str, Any], pictures: Mapping[Path, str]) -> str:
+    """The page; ``pictures`` maps a disagreement's image to its thumbnail file."""
+    new, old = data["new"], data["baseline"]
+    counts = data["data"]["class_counts"]
+    figures = _table(
+        ("figure", f"new: {new['version']}", f"baseline: {old['version']}"),
+        _figure_rows(new["metrics"], old["metrics"]),
+    )
+    per_class = _table(
+        ("class", "images", "new precision", "new recall", "new F1")
+        + ("baseline precision", "baseline recall", "baseline F1"),
+        _per_class_rows(new["metrics"], old["metrics"], counts),
+    )
+    rows = []
+    for d in data["disagreements"]:
+        picture = pictures.get(Path(d["path"]))
+        image = f'<img src="{html.escape(picture)}" alt="image">' if picture else ""
+        rows.append(
+            f"<tr><td>{html.escape(Path(d['path']).name)}</td><td>{html.escape(d['class'])}</td>"
+            f"<td>{html.escape(d['new']['class'])} ({d['new']['probability']:.2f})</td>"
+            f"<td>{html.escape(d['baseline']['class'])} ({d['baseline']['probability']:.2f})</td>"
+            f"<td>{html.escape(d['right'])}</td><td>{image}</td></tr>"
+        )
+    disagreements = (
+        "<table><tr><th>image</th><th>class</th><th>new says</th><th>baseline says</th>"
+        "<th>right</th><th>image</th></tr>" + "\n".join(rows) + "</table>"
+        if rows
+        else "<p>none: both classifiers name every image the same</p>"
+    )
+    reasons = "".join(f"<li>{html.escape(r)}</li>" for r in data["reasons"]) or "<li>none</li>"
+    notes = "".join(f"<p><strong>Note:</strong> {html.escape(n)}</p>" for n in data["notes"])
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{html.escape(new["version"])} vs {html.escape(old["version"])}</title>
+<style>
+body {{ font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
+table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; vertical-align: top; }}
+th {{ background: #f3f3f3; font-weight: normal; }} td img {{ max-height: 120px; }}
+</style></head><body>
+<h1>Classifier comparison: <em>{html.escape(data["verdict"])}</em></h1>
+<p>Generated {html.escape(data["created_at"])} by <code>inspector compare</code> on
+{data["data"]["images"]} images of {html.escape(data["data"]["dir"])}; each classifier names the
+most probable class, through the classifiers' own inference path. A part called
+<code>good</code> is accepted.</p>
+{notes}
+<ul>{reasons}</ul>
+<h2>Figures</h2>{figures}
+<h2>Per class</h2>{per_class}
+<h2>Confusion matrices</h2>
+<h3>new: {html.escape(new["version"])}</h3>{_confusion(new)}
+<h3>baseline: {html.escape(old["version"])}</h3>{_confusion(old)}
+<h2>Images they name differently ({len(data["disagreements"])})</h2>{disagreements}
+<p>Every figure and each disagreement is in <code>compare.json</code>.</p>
+</body></html>
+"""
