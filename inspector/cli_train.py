@@ -401,8 +401,13 @@ def format_result(result) -> str:  # noqa: ANN001 - training.train_classifier.Tr
         f"kept epoch {result.best_epoch} of {result.epochs_run} ({stop}); "
         f"{result.seconds:.0f} s on {result.device}",
         f"validation ({m.count} images): accuracy {num(m.accuracy)}, macro-F1 {num(m.macro_f1)}, "
-        f"good-vs-defect accuracy {num(m.good_vs_defect_accuracy)}, "
-        f"defect-class accuracy {num(m.defect_class_accuracy)}",
+        + (
+            f"good-vs-defect accuracy {num(m.good_vs_defect_accuracy)}, "
+            f"defect-class accuracy {num(m.defect_class_accuracy)}"
+            if "good" in m.classes
+            else "no 'good' class: every class is a defect, so good-vs-defect and "
+            "defect-class accuracy do not apply (accuracy is the class accuracy)"
+        ),
         "  class        precision  recall     F1  images",
     ]
     lines += [

@@ -11,8 +11,13 @@ the folder given:
 
 Each XML names its image in ``<filename>`` (a bare name; any directory part
 is dropped, so an annotation cannot point outside the source); when no image
-has that name, one with the XML's stem is used. An image's class is the class
-of its largest box; an annotation without objects is a ``good`` part.
+has that name, one with the XML's stem is used (so ``<path>``, which often
+names another machine's file, and a ``<filename>`` whose extension differs
+from the file's are no obstacle). An image's class is the class its boxes
+cover most; an image with boxes of several classes is imported under that
+class with a ``mixed_classes`` warning naming them all. An annotation
+without objects is a ``good`` part. ``<difficult>``, ``<truncated>`` and
+``<pose>`` do not change the sample: a difficult defect is still a defect.
 ``<bndbox>`` corners become ``(x, y, w, h) = (xmin, ymin, xmax - xmin,
 ymax - ymin)``: both the 1-based devkit convention and the 0-based one of
 most tools then fit in ``[0, width] x [0, height]``.
@@ -28,7 +33,7 @@ from pathlib import Path
 
 from inspector.acquisition.image_files import IMAGE_EXTENSIONS
 from inspector.core.errors import SourceError
-from inspector.training.dataset_checks import Problem, error
+from inspector.training.dataset_checks import Problem, error, warning
 from inspector.training.dataset_layout import GOOD_CLASS, safe_class_name
 from inspector.training.dataset_sources import Box, SourceSample, SourceScan
 
@@ -174,15 +179,48 @@ def _read_annotation(
     if object_problems:
         problems.extend(object_problems)
         return None
-    label = max(boxes, key=lambda b: b.bbox[2] * b.bbox[3]).defect_class if boxes else GOOD_CLASS
+    image_item = found[0].relative_to(root).as_posix()
+    label = _image_class(boxes, image_item, problems)
     return SourceSample(
-        item=found[0].relative_to(root).as_posix(),
+        item=image_item,
         image=found[0],
         label=label,
         boxes=tuple(boxes),
         declared_size=_size(tree),
         origin={"annotation": item},
     )
+
+
+def _image_class(boxes: list[Box], item: str, problems: list[Problem]) -> str:
+    """The class covering the most box area; an image with boxes of several classes is reported.
+
+    A classifier learns one class per image, so the image must take one; the
+    warning names every class and the one chosen, so a wrongly labelled image
+    can be found and fixed rather than silently taught.
+    """
+    if not boxes:
+        return GOOD_CLASS
+    area: dict[str, float] = defaultdict(float)
+    count: dict[str, int] = defaultdict(int)
+    for box in boxes:
+        area[box.defect_class] += box.bbox[2] * box.bbox[3]
+        count[box.defect_class] += 1
+    label = max(area, key=lambda name: (area[name], count[name]))
+    if len(area) > 1:
+        listed = ", ".join(
+            f"{name} ({count[name]} box{'es' if count[name] > 1 else ''}, {area[name]:g} px²)"
+            for name in sorted(area)
+        )
+        problems.append(
+            warning(
+                "mixed_classes",
+                item,
+                f"boxes of several classes: {listed}; imported as '{label}', the class covering "
+                "the most area, which classify and detect training learn for all its boxes "
+                "(dataset.json keeps each box's own class): relabel the objects if that is wrong",
+            )
+        )
+    return label
 
 
 def _image_problem(

@@ -130,3 +130,57 @@ def test_a_box_labelled_good_is_refused(tmp_path: Path) -> None:
     (tmp_path / "set" / "a.xml").write_text(_xml("a.jpg", ("Good", 1, 1, 5, 5)))
     [problem] = scan_voc(tmp_path / "set").problems
     assert problem.kind == "voc_xml" and "the defect-free class" in problem.message
+
+
+def _tool_xml(filename: str, path: str, *objects: tuple[str, int, int, int, int, int]) -> str:
+    """An annotation as labelling tools write it: folder, path, source, flags, grey depth."""
+    boxes = "".join(
+        f"<object><name>{name}</name><pose>Unspecified</pose><truncated>{flag}</truncated>"
+        f"<difficult>{flag}</difficult><bndbox><xmin>{x0}</xmin><ymin>{y0}</ymin>"
+        f"<xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>"
+        for name, x0, y0, x1, y1, flag in objects
+    )
+    return (
+        f"<annotation><folder>cr</folder><filename>{filename}</filename><path>{path}</path>"
+        "<source><database>NEU-DET</database></source><size><width>20</width>"
+        f"<height>16</height><depth>1</depth></size><segmented>0</segmented>{boxes}</annotation>"
+    )
+
+
+@pytest.mark.parametrize("image_sets", [False, True])
+def test_typical_voc_quirks_are_imported_and_mixed_classes_reported(
+    tmp_path: Path, image_sets: bool
+) -> None:
+    source = tmp_path / "set"
+    images = source / "JPEGImages"
+    files = {  # image file -> (<filename>, objects)
+        "noext.jpg": ("noext", [("crazing", 1, 1, 9, 9, 0)]),
+        "upper.JPG": ("upper.jpg", [("crazing", 2, 2, 8, 8, 1)]),
+        "bitmap.bmp": ("bitmap.jpg", [("scratches", 0, 0, 20, 16, 1)]),
+        "lossless.png": ("lossless.png", [("scratches", 3, 3, 6, 6, 0)]),
+        "clean.jpg": ("clean.jpg", []),
+        "both.jpg": ("both.jpg", [("crazing", 1, 1, 3, 3, 0), ("scratches", 4, 4, 19, 15, 1)]),
+    }
+    (source / "Annotations").mkdir(parents=True)
+    for seed, (name, (filename, objects)) in enumerate(files.items()):
+        write_image(images / name, seed=seed)
+        elsewhere = f"C:\\Users\\labeller\\Desktop\\NEU-DET\\IMAGES\\{filename}"
+        xml = _tool_xml(filename, elsewhere, *objects)
+        (source / "Annotations" / f"{Path(name).stem}.xml").write_text(xml)
+    if image_sets:
+        (source / "ImageSets" / "Main").mkdir(parents=True)
+        (source / "ImageSets" / "Main" / "train.txt").write_text("noext\nupper\n")
+
+    result = import_dataset(source, tmp_path / "out", fmt="voc")
+
+    report = result.report
+    assert report.errors == ()
+    assert dict(report.classes) == {"crazing": 2, "good": 1, "scratches": 3}
+    [mixed] = [p for p in report.warnings if p.kind == "mixed_classes"]
+    assert mixed.item == "JPEGImages/both.jpg"
+    assert "crazing (1 box, 4 px²), scratches (1 box, 165 px²)" in mixed.message
+    assert "imported as 'scratches'" in mixed.message
+    manifest = json.loads((tmp_path / "out" / "dataset.json").read_text())
+    sources = {e["source"]: e["class"] for e in manifest["images"]}
+    assert sources["JPEGImages/bitmap.bmp"] == "scratches"
+    assert sources["JPEGImages/upper.JPG"] == "crazing"
