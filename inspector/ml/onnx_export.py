@@ -53,6 +53,7 @@ from inspector.ml.inferencer import AnomalyInferencer, build_patchcore
 from inspector.ml.onnx_inferencer import BANK_INPUT, IMAGES_INPUT, OUTPUTS, OnnxAnomalyInferencer
 from inspector.ml.package import ModelPackage, load_package
 from inspector.ml.patchcore import PatchCore, check_input_size
+from inspector.ml.retrieval import retrieved_distance
 from inspector.ml.runtime_package import (
     METADATA_FILE,
     RuntimePackage,
@@ -94,12 +95,30 @@ class ExportablePatchCore(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Scores ``(N,)`` and smoothed maps ``(N, S, S)`` of normalised images ``(N, 3, S, S)``."""
         features, descriptors = self.model.embed_all(images)
+        return self.score_features(features, descriptors, memory_bank)
+
+    def score_features(
+        self, features: torch.Tensor, descriptors: torch.Tensor | None, memory_bank: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores and maps from the backbone's outputs: everything after the backbone.
+
+        Apart so that an INT8 export can put a quantised backbone in front of
+        it (:mod:`inspector.ml.onnx_split`).
+        """
         n, dim, h, w = features.shape
         rows = features.permute(0, 2, 3, 1).reshape(-1, dim)
-        bank_sq = (memory_bank * memory_bank).sum(dim=1)
-        d2 = torch.addmm(bank_sq, rows, memory_bank.t(), alpha=-2.0)
-        cells = d2.amin(dim=1) + (rows * rows).sum(dim=1)
-        cells = cells.clamp_min(0.0).sqrt().view(n, 1, h, w)
+        if self.model.retrieval_k and descriptors is not None:
+            cells = retrieved_distance(
+                rows.view(n, h * w, dim),
+                self.model.global_distances(descriptors),
+                memory_bank,
+                self.model.retrieval_k,
+            ).view(n, 1, h, w)
+        else:
+            bank_sq = (memory_bank * memory_bank).sum(dim=1)
+            d2 = torch.addmm(bank_sq, rows, memory_bank.t(), alpha=-2.0)
+            cells = d2.amin(dim=1) + (rows * rows).sum(dim=1)
+            cells = cells.clamp_min(0.0).sqrt().view(n, 1, h, w)
         size = (self.input_size, self.input_size)
         maps = F.interpolate(cells, size=size, mode="bilinear", align_corners=False)
         maps = self.model.smooth(maps).squeeze(1)
@@ -166,24 +185,39 @@ def _export_graph(model: PatchCore, package: ModelPackage, opset: int) -> bytes:
     ):
         msg = "the export form of the model does not compute what the model does: report this"
         raise ModelPackageError(msg)
-    batch = torch.export.Dim("batch", min=1, max=4096)
-    rows = torch.export.Dim("bank_rows", min=1)
+    dynamic = {"images": {0: BATCH_DIM}, "memory_bank": {0: ROWS_DIM}}
+    return to_onnx(wrapper, (images, bank), [IMAGES_INPUT, BANK_INPUT], OUTPUTS, dynamic, opset)
+
+
+BATCH_DIM = torch.export.Dim("batch", min=1, max=4096)
+ROWS_DIM = torch.export.Dim("bank_rows", min=1)
+
+
+def to_onnx(
+    module: nn.Module,
+    example: tuple[torch.Tensor, ...],
+    inputs: Sequence[str],
+    outputs: Sequence[str],
+    dynamic: dict[str, dict[int, torch.export.Dim]],
+    opset: int,
+) -> bytes:
+    """``module`` as ONNX bytes, through the one exporter this project uses (see above)."""
     with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints its progress
         program = torch.onnx.export(
-            wrapper,
-            (images, bank),
+            module,
+            example,
             dynamo=True,
-            input_names=[IMAGES_INPUT, BANK_INPUT],
-            output_names=list(OUTPUTS),
+            input_names=list(inputs),
+            output_names=list(outputs),
             opset_version=opset,
-            dynamic_shapes={"images": {0: batch}, "memory_bank": {0: rows}},
+            dynamic_shapes=dynamic,
             optimize=True,
             verbose=False,
         )
     return program.model_proto.SerializeToString()
 
 
-def _branches(source: ModelPackage) -> dict[str, object]:
+def branches_of(source: ModelPackage) -> dict[str, object]:
     """The image-level branch and normalisation as the source states them (both in the graph)."""
     if source.global_stage is None or source.global_bank is None or source.normalisation is None:
         return {}
@@ -255,7 +289,7 @@ def export_onnx(
         exporter=exporter,
         training=source.training,
         metrics=source.metrics,
-        branches=_branches(source),
+        branches=branches_of(source),
         source_files=source.files,
         created_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
     )

@@ -50,6 +50,27 @@ def _onnxruntime():  # noqa: ANN202 - the module, imported where it is needed
     return onnxruntime
 
 
+def session_for(
+    network: bytes,
+    threads: int | None,
+    providers: Sequence[str | tuple[str, dict]] = ("CPUExecutionProvider",),
+):  # noqa: ANN201 - an onnxruntime.InferenceSession
+    """An ONNX Runtime session on ``network`` with this project's settings.
+
+    Raises:
+        ModelPackageError: ONNX Runtime is not installed.
+    """
+    ort = _onnxruntime()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or 0
+    options.inter_op_num_threads = 1
+    # Idle worker threads sleep instead of spinning: on a CPU shared with acquisition,
+    # storage and other processes, spinning cost 25 against 32-40 images/s (2 cores).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(network, options, providers=list(providers))
+
+
 class OnnxAnomalyInferencer:
     """Scores images with a runtime package on ONNX Runtime.
 
@@ -88,18 +109,10 @@ class OnnxAnomalyInferencer:
         self.package = (
             package if isinstance(package, RuntimePackage) else load_runtime_package(package)
         )
-        ort = _onnxruntime()
-        providers = _providers(device, ort.get_available_providers())
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or 0
-        options.inter_op_num_threads = 1
-        # Idle worker threads sleep instead of spinning: on a CPU shared with acquisition,
-        # storage and other processes, spinning cost 25 against 32-40 images/s (2 cores).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = _providers(device, _onnxruntime().get_available_providers())
         self.threads = threads
         try:
-            self.session = ort.InferenceSession(self.package.network, options, providers=providers)
+            self.session = session_for(self.package.network, threads, providers)
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph types
             msg = f"ONNX Runtime cannot load {self._where}: {exc}; export the model again"
             raise ModelPackageError(msg) from exc

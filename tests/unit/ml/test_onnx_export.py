@@ -14,7 +14,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -31,12 +30,10 @@ from inspector.decision.rules import DecisionRules
 from inspector.ml.backend import open_inferencer, package_backend
 from inspector.ml.inferencer import AnomalyInferencer
 from inspector.ml.onnx_inferencer import OnnxAnomalyInferencer
-from inspector.ml.onnx_quantize import quantize_package
 from inspector.ml.package import load_package
 from inspector.ml.runtime_package import BANK_FILE, NETWORK_FILE, load_runtime_package
 from inspector.pipeline.line import DEFAULT_MODEL_DIR
 from inspector.pipeline.station_config import ConfigError, load_station_config
-from inspector.reports.int8_quality import Int8Quality, refusal
 from inspector.training.evaluate import evaluate_package
 from inspector.training.fit_anomaly import fit_anomaly
 from tests.unit.ml.synthetic_parts import SIZE, textured_part, with_blob
@@ -362,119 +359,3 @@ def test_headless_line_runs_on_onnxruntime(package_dir: Path, tmp_path: Path, ca
         rows = connection.execute("SELECT model_version, error FROM inspections").fetchall()
     assert len(rows) == 6
     assert all(version.endswith("-onnx") and error is None for version, error in rows)
-
-
-# --- INT8 -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def demo_parts() -> list[tuple[np.ndarray, bool]]:
-    """Rendered demo-line parts and whether each carries a defect."""
-    with DemoLine(rate_hz=0, defect_rate=0.5, seed=5, max_parts=28) as line:
-        return [(frame.image, bool(frame.truth)) for frame in line]
-
-
-@pytest.fixture(scope="module")
-def int8_package(package_dir: Path, demo_parts: list[tuple[np.ndarray, bool]]):  # noqa: ANN201
-    good = [image for image, defective in demo_parts if not defective]
-    return quantize_package(load_runtime_package(package_dir), good[:10])
-
-
-def test_int8_quantises_the_convolutions_and_nothing_after_them(int8_package) -> None:  # noqa: ANN001
-    graph = onnx.load_from_string(int8_package.network).graph
-    ops = [node.op_type for node in graph.node]
-    assert ops.count("QuantizeLinear") > 0 and ops.count("DequantizeLinear") > 0
-    quantised_inputs = {
-        out for node in graph.node if node.op_type == "DequantizeLinear" for out in node.output
-    }
-    conv_inputs = {i for node in graph.node if node.op_type == "Conv" for i in node.input}
-    assert conv_inputs & quantised_inputs, "the convolutions read dequantised int8 tensors"
-    tainted = {"memory_bank"}
-    for node in graph.node:  # distances to the bank and the map smoothing stay float32
-        if tainted & set(node.input):
-            tainted |= set(node.output)
-            assert node.op_type not in ("QuantizeLinear", "DequantizeLinear"), node.name
-            assert not set(node.input) & quantised_inputs, node.name
-    assert int8_package.version.endswith("-onnx-int8")
-    assert int8_package.quantization["calibration_images"] == 10
-
-
-def test_int8_needs_enough_good_images(package_dir: Path, demo_images: list[np.ndarray]) -> None:
-    with pytest.raises(ValueError, match="at least 8 good-part images"):
-        quantize_package(load_runtime_package(package_dir), demo_images[:3])
-
-
-def _labelled_folder(root: Path, parts: list[tuple[np.ndarray, bool]]) -> Path:
-    for index, (image, defective) in enumerate(parts):
-        folder = root / ("defect" if defective else "good")
-        folder.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(folder / f"part{index:02d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    return root
-
-
-@pytest.mark.slow
-def test_cli_int8_export_checks_quality_refuses_a_loss_and_records_what_it_keeps(
-    tmp_path: Path, demo_parts: list[tuple[np.ndarray, bool]]
-) -> None:
-    calibration = _labelled_folder(tmp_path / "cal", [p for p in demo_parts[:16] if not p[1]])
-    check = _labelled_folder(tmp_path / "check", demo_parts[16:])
-    out = tmp_path / "int8"
-    args = ["export", "--model", str(DEFAULT_MODEL_DIR), "--out", str(out), "--int8"]
-    assert main(args) == 2  # calibration and check data are required
-    args += ["--calibration", str(calibration / "good"), "--check-data", str(check)]
-    printed, errors = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
-        strict = main([*args, "--max-auroc-drop", "0"])
-    measured = printed.getvalue()
-    assert "image AUROC" in measured
-    # On these parts INT8 features drift from the fp32 bank (good parts score ~35 against ~21),
-    # so a zero-loss limit must refuse, name the loss, and write nothing.
-    assert strict == 1, measured
-    assert "INT8 refused: image AUROC falls by" in errors.getvalue()
-    assert not out.exists()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        loose = main(
-            [
-                *args,
-                "--max-auroc-drop",
-                "1",
-                "--max-escape-increase",
-                "1",
-                "--max-false-reject-increase",
-                "1",
-                "--overwrite",
-            ]
-        )
-    assert loose == 0
-    package = load_runtime_package(out)
-    figures = package.quantization["check"]
-    assert figures["images"] == len(demo_parts) - 16
-    assert figures["auroc_fp32"] is not None and figures["speedup"] > 0
-    assert package.quantization["limits"] == {
-        "max_auroc_drop": 1.0,
-        "max_escape_increase": 1.0,
-        "max_false_reject_increase": 1.0,
-    }
-    with contextlib.redirect_stdout(io.StringIO()):
-        assert (
-            main(
-                ["predict", "--model", str(out), "--output", str(tmp_path / "p.jsonl"), str(check)]
-            )
-            == 0
-        )
-
-
-def test_int8_refusal_says_by_how_much() -> None:
-    fine = Int8Quality(40, 0.95, 0.945, 0.10, 0.11, 0.02, 0.02, 30.0, 15.0)
-    assert refusal(fine) is None and fine.speedup == 2.0
-    worse = replace(fine, auroc_int8=0.80, escape_int8=0.30)
-    reason = refusal(worse)
-    assert "image AUROC falls by 0.150 (0.950 -> 0.800" in reason
-    assert "escape rate at the threshold rises by 20.0%" in reason
-    assert refusal(worse, max_auroc_drop=0.2, max_escape_increase=0.25) is None
-    rejecting = replace(fine, false_reject_int8=0.40)
-    assert "false-reject rate at the threshold rises by 38.0%" in refusal(rejecting)
-    with pytest.raises(ValueError, match="max_auroc_drop"):
-        refusal(fine, max_auroc_drop=-0.1)
-    with pytest.raises(ValueError, match="good and defective"):
-        refusal(replace(fine, auroc_fp32=None))
