@@ -3,8 +3,11 @@
 ``<class>/<stem>.<ext>`` images with same-stem masks (``good`` images may
 have none: their mask is empty) teach a light decoder over the frozen,
 ImageNet-pretrained EfficientNet-Lite0 (:class:`~inspector.ml.segmenter.DefectSegmenter`)
-to draw where defects are. The weights of the epoch with the lowest
-validation loss (Dice + BCE) are kept; the validation figures in the package
+to draw where defects are. The weights of the epoch with the highest
+validation mIoU (at the model's input size) are kept, the figure the package
+reports: the validation loss follows it only loosely (its BCE rises when the
+maps sharpen around small defects), and early stopping on the loss ended
+runs while the mIoU was still climbing. The validation figures in the package
 (:mod:`inspector.training.segment_metrics`) are then measured through
 :class:`~inspector.ml.segmenter_inference.SegmenterInferencer` at each
 image's own size, the path every later prediction takes.
@@ -65,7 +68,10 @@ from inspector.training.training_plot import plot_training_curves
 from inspector.training.training_run import Cancel, Progress, repeatable, reporter
 
 CURVES_FILE = "training_curves.png"
-SELECTION = "lowest validation loss (Dice + BCE)"
+SELECTION = (
+    "highest validation mIoU at the input size (lowest validation loss without "
+    "defective validation images)"
+)
 METRIC_DEFINITIONS = {
     "miou": "mean over defective validation images of the IoU of the predicted mask "
     "(probability >= threshold) with the true mask, at the image's own size",
@@ -229,15 +235,18 @@ def train_segmenter(
             config, model, train_cache, train_maps, val_cache, val_maps, device, report
         )
         initial_loss, _ = trainer.validate()  # the fresh decoder: what training improved on
-        best_loss, best_epoch, best_state = math.inf, 0, trainer.state()
+        best_key, best_epoch, best_state = -math.inf, 0, trainer.state()
+        best_loss, best_miou = initial_loss, None
         curves: list[dict[str, Any]] = []
         stopped_early = False
         for epoch in range(1, config.epochs + 1):
             clock_epoch = time.perf_counter()
             row: dict[str, Any] = {"epoch": epoch, **trainer.train_epoch(epoch)}
             val_loss, val_miou = trainer.validate()
-            if val_loss < best_loss:
-                best_loss, best_epoch, best_state = val_loss, epoch, trainer.state()
+            key = val_miou if val_miou is not None else -val_loss
+            if key > best_key:
+                best_key, best_epoch, best_state = key, epoch, trainer.state()
+                best_loss, best_miou = val_loss, val_miou
             row |= {
                 "val_loss": val_loss,
                 "val_miou": val_miou,
@@ -279,11 +288,12 @@ def train_segmenter(
             "options": config.to_dict(),
             "augmentation": [spec.to_dict() for spec in augmentation],
             "strategy": "frozen backbone, decoder trained on cached stage outputs",
-            "loss": "BCE + soft Dice per output map",
+            "loss": "BCE + soft Dice per image and output map",
             "selection": SELECTION,
             "best_epoch": best_epoch,
             "initial_val_loss": initial_loss,
             "best_val_loss": best_loss,
+            "best_val_miou": best_miou,
             "epochs_run": len(curves),
             "stopped_early": stopped_early,
             "cached_views": int(counts.sum()),
