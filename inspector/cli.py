@@ -212,6 +212,29 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         default=5,
         help="backbone stage of the image-level branch, 'none' for a patch-only model",
     )
+    parser.add_argument(
+        "--retrieval",
+        type=int,
+        default=None,
+        metavar="K",
+        help="compare each part's patches with its K most similar good images only "
+        "(default 10 with the image-level branch; 0 = one coreset bank of all images)",
+    )
+    parser.add_argument(
+        "--gallery-fraction",
+        type=float,
+        default=0.25,
+        help="with --retrieval: share of each good image's patches kept",
+    )
+
+
+def _retrieval_k(args: argparse.Namespace) -> int:
+    """``--retrieval`` as given, else the default for the chosen branches."""
+    from inspector.ml.retrieval import DEFAULT_RETRIEVAL_K
+
+    if args.retrieval is not None:
+        return args.retrieval
+    return DEFAULT_RETRIEVAL_K if args.global_stage is not None else 0
 
 
 def _stage_or_none(text: str) -> int | None:
@@ -354,6 +377,8 @@ def _fit_and_report(args: argparse.Namespace, good: object, name: str, **extra: 
             backbone=args.backbone,
             global_stage=args.global_stage,
             target_false_reject=args.target_false_reject,
+            retrieval_k=_retrieval_k(args),
+            gallery_fraction=args.gallery_fraction,
             progress=_print_progress,
             **extra,
         ),

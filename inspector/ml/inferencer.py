@@ -62,6 +62,7 @@ def build_patchcore(package: ModelPackage) -> PatchCore:
         global_stage=package.global_stage,
         global_bank=package.global_bank,
         normalisation=package.normalisation,
+        retrieval_k=package.retrieval_k,
     )
 
 

@@ -17,7 +17,11 @@ is stored float16, halving the file; distances are computed in float32.
 A model with an image-level branch also has ``global_branch`` (``stage``,
 ``descriptor``, ``bank_size``), ``score_normalisation`` (centre and scale of
 each branch on held-out good parts) and the file ``global_bank.pt``; packages
-without them are patch-only, exactly as before.
+without them are patch-only, exactly as before. A retrieval model
+(:mod:`inspector.ml.retrieval`) also has ``retrieval`` (``k``,
+``rows_per_image``): its memory bank is a gallery of ``rows_per_image`` rows
+per image of the image-level bank, in that bank's order; packages without it
+search the whole bank, as before.
 """
 
 from __future__ import annotations
@@ -77,6 +81,9 @@ class ModelPackage:
         global_stage: Stage of the image-level branch, ``None`` for patch-only models.
         global_bank: ``(G, 2 C)`` float32 descriptors of good images for that branch.
         normalisation: Branch score normalisation (required with an image-level branch).
+        retrieval_k: Good images each part's patches are compared with (0: the
+            whole bank); the bank then holds the same number of rows per
+            ``global_bank`` image, in its order.
     """
 
     name: str
@@ -99,6 +106,24 @@ class ModelPackage:
     global_stage: int | None = None
     global_bank: torch.Tensor | None = None
     normalisation: ScoreNormalisation | None = None
+    retrieval_k: int = 0
+
+    def gallery_rows_per_image(self) -> int:
+        """Bank rows per good image of a retrieval model.
+
+        Raises:
+            ValueError: not a retrieval model, or its bank does not split evenly.
+        """
+        images = 0 if self.global_bank is None else int(self.global_bank.shape[0])
+        rows = int(self.memory_bank.shape[0])
+        if self.retrieval_k < 1 or images == 0 or rows % images:
+            msg = (
+                f"retrieval (k={self.retrieval_k}) needs the image-level bank and the same "
+                f"number of memory-bank rows per good image ({rows} rows, {images} images): "
+                "refit the model"
+            )
+            raise ValueError(msg)
+        return rows // images
 
 
 def check_name(name: str) -> None:
@@ -145,6 +170,8 @@ def save_package(
     ):
         msg = "a model with an image-level branch needs its descriptor bank and normalisation"
         raise ValueError(msg)
+    if package.retrieval_k:
+        package.gallery_rows_per_image()
     folder = Path(directory)
     if (folder / METADATA_FILE).exists() and not overwrite:
         msg = f"{folder} already holds a model package: choose another folder or overwrite it"
@@ -196,6 +223,11 @@ def save_package(
             "bank_size": int(saved.global_bank.shape[0]),
         }
         metadata["score_normalisation"] = saved.normalisation._asdict()
+    if saved.retrieval_k:
+        metadata["retrieval"] = {
+            "k": saved.retrieval_k,
+            "rows_per_image": saved.gallery_rows_per_image(),
+        }
     text = json.dumps(metadata, indent=2, allow_nan=False) + "\n"
     for name, data in contents.items():
         (folder / name).write_bytes(data)
@@ -319,6 +351,7 @@ def load_package(directory: str | Path) -> ModelPackage:
             f"for layers {list(layers)}: refit the model"
         )
         raise _fail(folder / BANK_FILE, problem)
+    retrieval_k = _read_retrieval(meta, file, bank, global_bank)
     return ModelPackage(
         name=_field(meta, "name", str, file),
         memory_bank=bank,
@@ -340,4 +373,27 @@ def load_package(directory: str | Path) -> ModelPackage:
         global_stage=global_stage,
         global_bank=global_bank,
         normalisation=normalisation,
+        retrieval_k=retrieval_k,
     )
+
+
+def _read_retrieval(
+    meta: Mapping[str, Any], file: Path, bank: torch.Tensor, global_bank: torch.Tensor | None
+) -> int:
+    """A retrieval model's ``k``, its gallery checked against the image-level bank; 0 else."""
+    retrieval = meta.get("retrieval")
+    if retrieval is None:
+        return 0
+    k = retrieval.get("k") if isinstance(retrieval, dict) else None
+    rows = retrieval.get("rows_per_image") if isinstance(retrieval, dict) else None
+    valid = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (k, rows))
+    if not valid or global_bank is None:
+        problem = f"'retrieval' is {retrieval!r}, expected positive 'k' and 'rows_per_image'"
+        raise _fail(file, f"{problem} with an image-level branch: refit the model")
+    if bank.shape[0] != rows * global_bank.shape[0]:
+        problem = (
+            f"'retrieval' says {rows} bank rows per good image, but the memory bank has "
+            f"{bank.shape[0]} rows for {global_bank.shape[0]} images"
+        )
+        raise _fail(file, f"{problem}: refit the model")
+    return int(k)

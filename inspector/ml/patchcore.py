@@ -35,6 +35,7 @@ from inspector.ml.efficientnet_lite import (
     stage_channels,
     stage_stride,
 )
+from inspector.ml.retrieval import retrieved_distance
 
 DEFAULT_LAYERS = (2, 4)
 """Stages 2 (40 ch, stride 8) and 4 (112 ch, stride 16) of EfficientNet-Lite0."""
@@ -129,6 +130,11 @@ class PatchCore(nn.Module):
         global_bank: ``(G, 2 C)`` descriptors of good images for that branch.
         normalisation: Branch score normalisation; ``None`` leaves raw values
             (a model with an image-level branch needs it to combine them).
+        retrieval_k: Compare each patch only with the patches of the part's
+            ``retrieval_k`` nearest good images (:mod:`inspector.ml.retrieval`);
+            the memory bank is then a gallery of the same number of rows per
+            image of ``global_bank``, in its order. 0 (packages made before it):
+            the whole bank.
     """
 
     def __init__(
@@ -143,8 +149,16 @@ class PatchCore(nn.Module):
         global_stage: int | None = None,
         global_bank: torch.Tensor | None = None,
         normalisation: ScoreNormalisation | None = None,
+        retrieval_k: int = 0,
     ) -> None:
         super().__init__()
+        if retrieval_k < 0 or (retrieval_k and global_stage is None):
+            msg = (
+                f"retrieval_k={retrieval_k}: retrieval needs a positive k and the "
+                "image-level branch (global_stage) that finds the nearest good images"
+            )
+            raise ValueError(msg)
+        self.retrieval_k = int(retrieval_k)
         self.layers = tuple(layers)
         if not self.layers:
             msg = "PatchCore needs at least one backbone stage in layers"
@@ -289,14 +303,50 @@ class PatchCore(nn.Module):
 
     def global_distance(self, descriptors: torch.Tensor) -> torch.Tensor:
         """Distance ``(N,)`` of each image descriptor to the nearest good image's."""
+        return self.global_distances(descriptors).amin(dim=1)
+
+    def global_distances(self, descriptors: torch.Tensor) -> torch.Tensor:
+        """Distance ``(N, G)`` of each image descriptor to every good image's."""
         if self.global_bank.shape[0] == 0:
             msg = "this PatchCore's image-level branch is empty: fit it before scoring images"
             raise RuntimeError(msg)
         query = (descriptors.float() - self.global_mean) / self.global_std
         bank_sq = (self.global_bank * self.global_bank).sum(dim=1)
         d2 = torch.addmm(bank_sq, query, self.global_bank.t(), alpha=-2.0)
-        d2 = d2.amin(dim=1) + (query * query).sum(dim=1)
+        d2 = d2 + (query * query).sum(dim=1, keepdim=True)
         return d2.clamp_min(0.0).sqrt()
+
+    def check_gallery(self) -> int:
+        """Rows per good image of a retrieval model's bank; refuses a bank that does not split.
+
+        Raises:
+            ValueError: the bank's rows are not a whole number per image-level bank image.
+        """
+        images, rows = self.global_bank.shape[0], self.memory_bank.shape[0]
+        if images == 0 or rows == 0 or rows % images:
+            msg = (
+                f"a retrieval model needs the same number of bank rows per good image: "
+                f"{rows} rows for {images} images do not split evenly; refit the model"
+            )
+            raise ValueError(msg)
+        return rows // images
+
+    def retrieval_cells(self, rows: torch.Tensor, image_distances: torch.Tensor) -> torch.Tensor:
+        """Patch distances ``(N, P)`` through retrieval, a few images at a time to bound memory."""
+        per_image = self.check_gallery()
+        k = min(self.retrieval_k, self.global_bank.shape[0])
+        step = max(1, self.max_distance_elements // (rows.shape[1] * k * per_image))
+        return torch.cat(
+            [
+                retrieved_distance(
+                    rows[start : start + step],
+                    image_distances[start : start + step],
+                    self.memory_bank,
+                    k,
+                )
+                for start in range(0, rows.shape[0], step)
+            ]
+        )
 
     def global_leave_one_out(self) -> torch.Tensor:
         """Distance ``(G,)`` of each bank image to its nearest *other* bank image.
@@ -325,10 +375,18 @@ class PatchCore(nn.Module):
         # Distances, resizing and smoothing stay float32 under CUDA autocast: scores are
         # compared with a threshold, and float16 would round them to 3 significant digits.
         with torch.autocast(device_type=x.device.type, enabled=False):
-            cells = self.nearest_distance(rows).view(n, 1, h, w)
+            global_scores = None
+            if self.retrieval_k and descriptors is not None:
+                image_distances = self.global_distances(descriptors)
+                global_scores = image_distances.amin(dim=1)
+                cells = self.retrieval_cells(rows.float().view(n, h * w, -1), image_distances)
+            else:
+                cells = self.nearest_distance(rows)
+                if descriptors is not None:
+                    global_scores = self.global_distance(descriptors)
+            cells = cells.view(n, 1, h, w)
             maps = F.interpolate(cells, size=x.shape[-2:], mode="bilinear", align_corners=False)
             maps = self.smooth(maps).squeeze(1)
-            global_scores = self.global_distance(descriptors) if descriptors is not None else None
             norm = self.normalisation
             if norm is not None:
                 maps = (maps - norm.patch_centre) / norm.patch_scale

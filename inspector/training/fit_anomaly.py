@@ -35,6 +35,7 @@ from inspector.ml.patchcore import (
     check_input_size,
 )
 from inspector.ml.preprocess import check_image, preprocess
+from inspector.ml.retrieval import DEFAULT_GALLERY_FRACTION, gallery_rows, rows_per_image
 from inspector.training.calibration import (
     ScoreStats,
     calibrate_threshold,
@@ -158,6 +159,16 @@ def _extract_features(
     return torch.cat(parts), torch.cat(descriptors) if descriptors else None, backbone_sha256
 
 
+def _gallery(
+    features: torch.Tensor, images: int, per_image: int, seed: int, report: Progress
+) -> torch.Tensor:
+    """A retrieval gallery: ``per_image`` covering rows of each image's patches, in image order."""
+    report("coreset", 0, images)
+    rows = gallery_rows(features.view(images, -1, features.shape[1]), per_image, seed=seed)
+    report("coreset", images, images)
+    return rows.cpu()
+
+
 def fit_anomaly(
     good: Sequence[np.ndarray] | str | Path,
     out_dir: str | Path,
@@ -172,6 +183,8 @@ def fit_anomaly(
     backbone: str = DEFAULT_VARIANT,
     global_stage: int | None = None,
     target_false_reject: float | None = None,
+    retrieval_k: int = 0,
+    gallery_fraction: float = DEFAULT_GALLERY_FRACTION,
     device: str = "auto",
     seed: int = 0,
     name: str = "anomaly",
@@ -212,6 +225,12 @@ def fit_anomaly(
             patch-only model. Needs at least 2 held-out images.
         target_false_reject: Share of good parts the default threshold may reject
             (see :func:`calibrate_threshold`); ``None`` for the maximum rule.
+        retrieval_k: Compare each part's patches with its ``retrieval_k`` nearest
+            good images only (``retrieval.DEFAULT_RETRIEVAL_K``, which ``inspector
+            fit`` uses); needs ``global_stage``. The bank is then a gallery of
+            ``gallery_fraction`` of each good image's patches (training and
+            held-out images) instead of a coreset of all, and ``bank_size`` is unused.
+        gallery_fraction: Share of each image's patches a retrieval gallery keeps.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         seed: Seeds the split and the coreset, so a fit is repeatable.
         name: Model name, the first part of the version string.
@@ -232,6 +251,12 @@ def fit_anomaly(
         raise ValueError(msg)
     if bank_size < 1:
         msg = f"bank_size must be at least 1, got {bank_size}"
+        raise ValueError(msg)
+    if retrieval_k < 0 or (retrieval_k and global_stage is None):
+        msg = (
+            f"retrieval_k={retrieval_k}: retrieval needs a positive k and the image-level "
+            "branch (global_stage) that finds each part's nearest good images"
+        )
         raise ValueError(msg)
     layers = tuple(layers)
     check_input_size(input_size, layers)
@@ -275,10 +300,15 @@ def fit_anomaly(
     features, descriptors, backbone_sha256 = _extract_features(
         reader, train, input_size, layers, torch_device, report, backbone, global_stage
     )
-    chosen = greedy_coreset(
-        features, bank_size, seed=seed, progress=lambda d, t: report("coreset", d, t)
-    )
-    n_patches, bank = features.shape[0], features[chosen].cpu()
+    n_patches = features.shape[0]
+    if retrieval_k:
+        per_image = rows_per_image(n_patches // len(descriptors), gallery_fraction)
+        bank = _gallery(features, len(descriptors), per_image, seed, report)
+    else:
+        chosen = greedy_coreset(
+            features, bank_size, seed=seed, progress=lambda d, t: report("coreset", d, t)
+        )
+        bank = features[chosen].cpu()
     del features
     package = ModelPackage(
         name=name,
@@ -294,6 +324,7 @@ def fit_anomaly(
         backbone_variant=backbone,
         global_stage=global_stage,
         global_bank=descriptors,
+        retrieval_k=retrieval_k,
     )
 
     inferencer = AnomalyInferencer(package, device=str(torch_device), max_batch=BATCH)
@@ -326,6 +357,14 @@ def fit_anomaly(
         held_out = [d for _, _, d in branches if d is not None]
         global_bank = torch.cat([package.global_bank, torch.stack(held_out)])
         package = replace(package, normalisation=norm, global_bank=global_bank)
+        if retrieval_k:
+            # ...and so may the gallery, in the same order: image g owns rows g * R onwards.
+            held_features, _, _ = _extract_features(
+                _Reader(), holdout, input_size, layers, torch_device, report, backbone, None
+            )
+            held_rows = _gallery(held_features, len(held_out), per_image, seed, report)
+            bank = torch.cat([package.memory_bank, held_rows])
+            package = replace(package, memory_bank=bank)
         # Training images measured against the others are good parts too: their
         # image-level scores widen the threshold's view of good variation.
         calibration = scores + [(g - norm.global_centre) / norm.global_scale for g in loo]

@@ -21,6 +21,7 @@ from inspector.ml.device import inference_context
 from inspector.ml.inferencer import AnomalyInferencer
 from inspector.ml.package import ModelPackage, load_package, save_package
 from inspector.ml.preprocess import preprocess
+from inspector.ml.retrieval import gallery_rows
 from inspector.storage.audit import append_audit
 from inspector.storage.deployments import promote
 from inspector.storage.image_store import ImageStore
@@ -60,14 +61,21 @@ def extend_with_good(
     with inference_context(inferencer.device):
         features, descriptors = model.embed_all(batch)
         patches = features.float().permute(0, 2, 3, 1).reshape(-1, model.dim)
-        distances = model.nearest_distance(patches)
+        distances = None if package.retrieval_k else model.nearest_distance(patches)
     per_image = patches.shape[0] // len(images)
-    chosen = []
-    for index in range(len(images)):
-        rows = slice(index * per_image, (index + 1) * per_image)
-        order = torch.argsort(distances[rows], descending=True)[:PATCHES_PER_IMAGE]
-        chosen.append(patches[rows][order].cpu())
-    added = torch.cat(chosen)
+    if package.retrieval_k:
+        # A retrieval gallery keeps whole images: the part becomes one more good image
+        # its look-alikes are compared with, its rows at the end as its descriptor is.
+        added = gallery_rows(
+            patches.view(len(images), per_image, -1), package.gallery_rows_per_image()
+        ).cpu()
+    else:
+        chosen = []
+        for index in range(len(images)):
+            rows = slice(index * per_image, (index + 1) * per_image)
+            order = torch.argsort(distances[rows], descending=True)[:PATCHES_PER_IMAGE]
+            chosen.append(patches[rows][order].cpu())
+        added = torch.cat(chosen)
     bank = torch.cat([package.memory_bank.float(), added])
     global_bank = package.global_bank
     if global_bank is not None and descriptors is not None:

@@ -1,0 +1,91 @@
+"""Patch distances to the most similar good images only (retrieval, as in SPADE).
+
+A memory bank of patches from *all* good images (PatchCore's coreset) lets a
+defect patch find a look-alike anywhere: the edge of one tile matches a
+crack, the dark corner of another a blowhole. Comparing a part's patches only
+with the patches of the good images that look most like the whole part
+(nearest by the image-level descriptor) keeps that context: a crack has to be
+explained by tiles like this one. Cohen and Hoshen, "Sub-Image Anomaly
+Detection with Deep Pyramid Correspondences" (2020), do the same retrieval
+before pixel matching.
+
+Measured on magnetic-tile (Lite0, 224 px, fit on ``train/good``, ``val/``):
+the patch branch's image AUROC rose from 0.888 (a 4,000-row coreset of all
+images) to 0.954 (the 10 nearest images), pixel AUROC from 0.80 to 0.88;
+keeping a quarter of each image's patches (a per-image coreset) cost 0.002.
+
+The bank is the gallery: ``rows_per_image`` rows per good image, stored one
+image after another in the order of the image-level branch's bank, so image
+``g`` owns rows ``g * R .. (g + 1) * R``. Everything here is plain tensor
+arithmetic, so the ONNX export traces it unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from inspector.ml.coreset import greedy_coreset
+
+DEFAULT_RETRIEVAL_K = 10
+"""Good images each part is compared with: 3 / 5 / 10 gave patch-branch AUROC
+0.956 / 0.952 / 0.954 and, with the image-level branch, 0.969 / 0.968 / 0.971
+on magnetic-tile ``val/``; more neighbours tolerate a tile whose twin in the
+training set is missing."""
+DEFAULT_GALLERY_FRACTION = 0.25
+"""Share of each good image's patches kept in the gallery (0.25 / 0.5 / 1 gave
+0.952 / 0.953 / 0.954 patch AUROC): a quarter keeps the package and the search small."""
+
+
+def retrieved_distance(
+    rows: torch.Tensor, image_distances: torch.Tensor, bank: torch.Tensor, k: int
+) -> torch.Tensor:
+    """Distance of each patch to its nearest patch among its image's ``k`` nearest good images.
+
+    Args:
+        rows: ``(N, P, D)`` patch features of ``N`` images.
+        image_distances: ``(N, G)`` distance of each image to each good image.
+        bank: ``(G * R, D)`` gallery rows, ``R`` per good image, in that order.
+        k: Good images to compare with (at most ``G``).
+
+    Returns:
+        ``(N, P)`` float32 Euclidean distances.
+    """
+    n, patches, dim = rows.shape
+    images = image_distances.shape[1]
+    per_image = bank.shape[0] // images
+    nearest = image_distances.topk(min(k, images), dim=1, largest=False).indices
+    gallery = bank.view(images, per_image, dim)[nearest].reshape(n, -1, dim)
+    gallery_sq = (gallery * gallery).sum(dim=2).unsqueeze(1)
+    d2 = torch.baddbmm(gallery_sq, rows, gallery.transpose(1, 2), alpha=-2.0)
+    d2 = d2.amin(dim=2) + (rows * rows).sum(dim=2)
+    return d2.clamp_min(0.0).sqrt()
+
+
+def gallery_rows(features: torch.Tensor, rows_per_image: int, *, seed: int = 0) -> torch.Tensor:
+    """Each image's ``rows_per_image`` most covering patches: ``(N, P, D)`` -> ``(N * R, D)``.
+
+    A greedy k-center coreset per image, so the kept patches still cover the
+    whole image. An image with fewer distinct patches repeats chosen ones
+    (a repeated row changes no nearest distance), so every image owns exactly
+    ``R`` rows and image ``g``'s rows stay at ``g * R``.
+    """
+    n, patches, dim = features.shape
+    if not 1 <= rows_per_image <= patches:
+        msg = f"rows per image must be between 1 and {patches} patches, got {rows_per_image}"
+        raise ValueError(msg)
+    kept = []
+    for index in range(n):
+        image = features[index]
+        chosen = greedy_coreset(image, rows_per_image, seed=seed + index)
+        if chosen.numel() < rows_per_image:
+            chosen = chosen.repeat(rows_per_image // chosen.numel() + 1)[:rows_per_image]
+        kept.append(image[chosen])
+    return torch.cat(kept)
+
+
+def rows_per_image(patches: int, fraction: float = DEFAULT_GALLERY_FRACTION) -> int:
+    """Gallery rows kept per good image with ``patches`` patches."""
+    if not 0.0 < fraction <= 1.0:
+        msg = f"gallery fraction must be in (0, 1], got {fraction}"
+        raise ValueError(msg)
+    return max(1, round(patches * fraction))

@@ -1,0 +1,121 @@
+"""Retrieval: each part's patches against its nearest good images only (ml/retrieval.py)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from inspector.core.errors import ModelPackageError
+from inspector.ml.inferencer import AnomalyInferencer
+from inspector.ml.package import METADATA_FILE, load_package, save_package
+from inspector.ml.retrieval import gallery_rows, retrieved_distance, rows_per_image
+from inspector.training.fit_anomaly import FitResult, fit_anomaly
+from inspector.training.learn_good import extend_with_good
+from tests.unit.ml.synthetic_parts import SIZE, textured_part, with_blob
+
+
+@pytest.fixture(scope="module")
+def fitted_retrieval(tmp_path_factory: pytest.TempPathFactory) -> FitResult:
+    """A small retrieval fit on synthetic parts (a few seconds on 2 CPU cores)."""
+    goods = [textured_part(seed) for seed in range(24)]
+    out: Path = tmp_path_factory.mktemp("fit-retrieval") / "model"
+    return fit_anomaly(
+        goods, out, input_size=SIZE, device="cpu", name="ret", global_stage=5, retrieval_k=3
+    )
+
+
+def test_a_patch_is_compared_with_its_nearest_images_only() -> None:
+    # Two good "images" of two rows each: image 0 holds 0 and 10, image 1 holds 100 and 110.
+    bank = torch.tensor([[0.0], [10.0], [100.0], [110.0]])
+    rows = torch.tensor([[[101.0], [9.0]]])  # one image, two patches
+    near_image_0 = torch.tensor([[0.5, 7.0]])
+    near_image_1 = torch.tensor([[7.0, 0.5]])
+    torch.testing.assert_close(
+        retrieved_distance(rows, near_image_0, bank, 1), torch.tensor([[91.0, 1.0]])
+    )
+    torch.testing.assert_close(
+        retrieved_distance(rows, near_image_1, bank, 1), torch.tensor([[1.0, 91.0]])
+    )
+    # k = 2 (or more than there are images) searches both: the plain nearest distance.
+    torch.testing.assert_close(
+        retrieved_distance(rows, near_image_0, bank, 5), torch.tensor([[1.0, 1.0]])
+    )
+
+
+def test_gallery_keeps_the_same_rows_per_image_in_image_order() -> None:
+    features = torch.randn(3, 20, 4, generator=torch.Generator().manual_seed(0))
+    features[1] = 7.0  # an image whose patches are all alike: chosen rows repeat
+    rows = gallery_rows(features, 5)
+    assert rows.shape == (15, 4)
+    for image in (0, 2):
+        kept = rows[image * 5 : (image + 1) * 5]
+        assert all(any(torch.equal(row, patch) for patch in features[image]) for row in kept)
+    assert torch.equal(rows[5:10], torch.full((5, 4), 7.0))
+    assert rows_per_image(784) == 196
+    with pytest.raises(ValueError, match="rows per image"):
+        gallery_rows(features, 21)
+    with pytest.raises(ValueError, match="gallery fraction"):
+        rows_per_image(784, 0.0)
+
+
+def test_fitted_package_is_a_gallery_of_every_good_image(fitted_retrieval: FitResult) -> None:
+    package = load_package(fitted_retrieval.package_dir)
+    meta = json.loads((fitted_retrieval.package_dir / METADATA_FILE).read_text())
+    images = fitted_retrieval.n_train + fitted_retrieval.n_holdout
+    assert package.retrieval_k == 3
+    assert package.global_bank is not None and package.global_bank.shape[0] == images
+    per_image = package.gallery_rows_per_image()
+    assert package.memory_bank.shape[0] == images * per_image
+    assert meta["retrieval"] == {"k": 3, "rows_per_image": per_image}
+
+
+def test_retrieval_model_catches_and_locates_a_blob(
+    fitted_retrieval: FitResult,
+) -> None:
+    inferencer = AnomalyInferencer(fitted_retrieval.package_dir, device="cpu")
+    good, bad = textured_part(99), with_blob(textured_part(99), (SIZE // 2, SIZE // 2), 8)
+    outputs = inferencer.predict([good, bad])
+    assert outputs[1].score > outputs[0].score
+    assert outputs[1].score > fitted_retrieval.threshold
+    y, x = np.unravel_index(np.argmax(outputs[1].anomaly_map), outputs[1].anomaly_map.shape)
+    assert abs(int(y) - SIZE // 2) < SIZE // 4 and abs(int(x) - SIZE // 2) < SIZE // 4
+
+
+def test_a_gallery_that_does_not_split_per_image_is_refused(
+    fitted_retrieval: FitResult, tmp_path: Path
+) -> None:
+    package = load_package(fitted_retrieval.package_dir)
+    broken = replace(package, memory_bank=package.memory_bank[:-1])
+    with pytest.raises(ValueError, match="rows per good image"):
+        save_package(broken, tmp_path / "broken")
+    copy = tmp_path / "copy"
+    save_package(package, copy)
+    meta = json.loads((copy / METADATA_FILE).read_text())
+    meta["retrieval"]["rows_per_image"] += 1
+    (copy / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ModelPackageError, match="rows per good image"):
+        load_package(copy)
+
+
+def test_retrieval_needs_the_image_level_branch(tmp_path: Path) -> None:
+    goods = [textured_part(seed) for seed in range(6)]
+    with pytest.raises(ValueError, match="global_stage"):
+        fit_anomaly(goods, tmp_path / "m", input_size=SIZE, device="cpu", retrieval_k=3)
+
+
+def test_learning_a_good_part_adds_one_gallery_image(fitted_retrieval: FitResult) -> None:
+    package = load_package(fitted_retrieval.package_dir)
+    per_image = package.gallery_rows_per_image()
+    part = with_blob(textured_part(123), (40, 40), 8)
+    before = AnomalyInferencer(package, device="cpu").predict([part])[0].score
+    extended, added = extend_with_good(package, [part])
+    assert added == per_image
+    assert extended.gallery_rows_per_image() == per_image
+    assert extended.global_bank.shape[0] == package.global_bank.shape[0] + 1
+    after = AnomalyInferencer(extended, device="cpu").predict([part])[0].score
+    assert after < before
