@@ -83,7 +83,12 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--class-weights", default="inverse", choices=["inverse", "none"])
     train.add_argument("--sampler", default="auto", choices=["auto", "balanced", "shuffle"])
     train.add_argument("--dropout", type=float, default=0.2)
-    train.add_argument("--image-size", type=int, default=320, help="square model input side")
+    train.add_argument(
+        "--image-size",
+        type=int,
+        help="square model input side (classify: the images' median side rounded up to 32, "
+        "224-320; segment/detect 320)",
+    )
     train.add_argument("--rotate", action="store_true", help="allow 90-degree rotations")
     train.add_argument("--augment", type=Path, help="augmentation pipeline (JSON or TOML)")
     train.add_argument(

@@ -16,6 +16,7 @@ pixels prepared as on the line.
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +39,9 @@ Progress = Callable[[int, int], None]
 SampleKey = tuple[int, int]
 """``(image index, augmentation seed)``: what a loader asks the dataset for."""
 IMBALANCE_RATIO = 1.5
+AUTO_SIZE_RANGE = (224, 320)
+"""Least and most input side :func:`auto_image_size` chooses."""
+AUTO_SIZE_SAMPLE = 64
 """The ``auto`` sampler balances classes when the largest has this many times the smallest."""
 
 
@@ -111,6 +115,31 @@ def stratified_split(
         val += [members[i] for i in sorted(order[:n_val])]
         train += [members[i] for i in sorted(order[n_val:])]
     return train, val
+
+
+def auto_image_size(items: Sequence[LabelledImage], sample: int = AUTO_SIZE_SAMPLE) -> int:
+    """The model input side for these images: their median side, rounded up to 32, in 224..320.
+
+    The side is the square root of an image's area, measured on up to
+    ``sample`` images spread over the set. Rounding *up* never shrinks a
+    typical image (a small defect keeps its pixels); 320 caps the cost on a
+    CPU; 224 (the backbone's ImageNet size) is the least, since enlarging
+    small images further only invents pixels.
+
+    Raises:
+        SourceError: none of the sampled images can be read.
+    """
+    step = max(1, len(items) // sample)
+    sides = []
+    for item in items[::step][:sample]:
+        image = cv2.imread(str(item.path), cv2.IMREAD_UNCHANGED)
+        if image is not None:
+            sides.append(math.sqrt(image.shape[0] * image.shape[1]))
+    if not sides:
+        msg = f"none of {len(items)} training images could be read to choose the input size"
+        raise SourceError(msg)
+    low, high = AUTO_SIZE_RANGE
+    return int(min(high, max(low, 32 * math.ceil(float(np.median(sides)) / 32))))
 
 
 def load_resized(

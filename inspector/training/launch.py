@@ -49,7 +49,8 @@ class TrainRequest:
         out: Model package folder to write (must not exist yet).
         task: One of :data:`TASKS`.
         val: Optional separate validation folder.
-        image_size: Square model input side (smaller trains faster).
+        image_size: Square model input side (smaller trains faster); ``None``: the
+            task's default (classify chooses it from the images).
         head_epochs: Epochs of the head alone (``classify`` only: the others have no head phase).
         epochs: Most fine-tuning epochs after it.
         views: Versions of each image cached through the frozen layers (1 is fastest).
@@ -59,7 +60,7 @@ class TrainRequest:
     out: Path
     task: str = "classify"
     val: Path | None = None
-    image_size: int = 320
+    image_size: int | None = None
     head_epochs: int = 80
     epochs: int = 6
     views: int = 2
@@ -80,7 +81,7 @@ class TrainRequest:
         elif not self.out.parent.is_dir():
             found.append(f"the output folder's parent {self.out.parent} does not exist")
         for name, value, low in (
-            ("image size", self.image_size, 32),
+            ("image size", 32 if self.image_size is None else self.image_size, 32),
             ("head epochs", self.head_epochs, 1),
             ("fine-tuning epochs", self.epochs, 0),
             ("views", self.views, 0),
@@ -104,9 +105,9 @@ class TrainRequest:
             args += ["--val", str(self.val)]
         if self.task == "classify":
             args += ["--head-epochs", str(self.head_epochs)]
+        if self.image_size is not None:
+            args += ["--image-size", str(self.image_size)]
         args += [
-            "--image-size",
-            str(self.image_size),
             "--epochs",
             str(self.epochs),
             "--views",

@@ -45,6 +45,7 @@ from inspector.training import classifier_optim as optim
 from inspector.training.augment import training_augmentation
 from inspector.training.classifier_config import TrainConfig
 from inspector.training.classifier_data import (
+    auto_image_size,
     dataset_fingerprint,
     describe_counts,
     list_class_images,
@@ -202,13 +203,17 @@ def train_classifier(
     name = config.name or out.name
     check_name(name)
     check_destination(out, overwrite=config.overwrite)
-    pipeline, augmentation = training_augmentation(
-        config.augment_file, config.rotate, config.image_size
-    )
     report = reporter(progress, cancel)
     data = Path(data_dir)
     train_items, val_items, classes, val_source = _splits(
         data, Path(val_dir) if val_dir is not None else None, config
+    )
+    size_source = "given"
+    if config.image_size is None:
+        config = replace(config, image_size=auto_image_size(train_items))
+        size_source = "the training images' median side, rounded up to 32, in 224..320"
+    pipeline, augmentation = training_augmentation(
+        config.augment_file, config.rotate, config.image_size
     )
     train_labels = np.array([classes.index(i.defect_class) for i in train_items], np.int64)
     val_labels = np.array([classes.index(i.defect_class) for i in val_items], np.int64)
@@ -267,6 +272,7 @@ def train_classifier(
         training={
             "task": "classify",
             "options": config.to_dict(),
+            "image_size_from": size_source,
             "augmentation": [spec.to_dict() for spec in augmentation],
             "balanced_sampler": trainer.balanced,
             "class_weights": trainer.class_weight,

@@ -34,6 +34,8 @@ from inspector.ui.path_field import path_field
 from inspector.ui.training_plot import TrainingPlot
 
 LOG_LINES = 2000
+AUTO_SIZE = 31
+"""The image-size box's lowest step, shown as "auto": the task chooses its own size."""
 
 
 class TrainingPanel(QWidget):
@@ -62,7 +64,8 @@ class TrainingPanel(QWidget):
         self.out = path_field(self, "new folder for the model package", folder=False)
         self.task = QComboBox()
         self.task.addItems(TASKS)
-        self.image_size = _spin(32, 1024, 320)
+        self.image_size = _spin(AUTO_SIZE, 1024, AUTO_SIZE)
+        self.image_size.setSpecialValueText("auto (from the images)")
         self.head_epochs = _spin(1, 1000, 80)
         self.epochs = _spin(0, 200, 6)
         form = QFormLayout()
@@ -127,7 +130,7 @@ class TrainingPanel(QWidget):
             out=Path(self.out.text().strip()),
             task=self.task.currentText(),
             val=Path(val) if val else None,
-            image_size=self.image_size.value(),
+            image_size=None if self.image_size.value() == AUTO_SIZE else self.image_size.value(),
             head_epochs=self.head_epochs.value(),
             epochs=self.epochs.value(),
         )

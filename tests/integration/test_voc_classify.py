@@ -17,7 +17,8 @@ from inspector.cli import main
 from tests.trained_tiny_classifier import in_thread
 from tests.voc_from_masks import write_neu_like_voc
 
-TINY = ["--image-size", "64", "--head-epochs", "10", "--batch-size", "4", "--device", "cpu"]
+TINY = ["--head-epochs", "10", "--batch-size", "4", "--device", "cpu"]
+"""Short, but at the default input size, which follows the images (200 px here)."""
 
 
 def test_a_voc_set_without_good_parts_imports_and_trains_to_reported_metrics(
@@ -40,7 +41,9 @@ def test_a_voc_set_without_good_parts_imports_and_trains_to_reported_metrics(
     trained = capsys.readouterr().out
     assert "no 'good' class: every class is a defect" in trained
 
-    metrics = json.loads((model / "model.json").read_text())["metrics"]
+    package = json.loads((model / "model.json").read_text())
+    assert package["input_size"] == 224  # 200 px images: enlarged to the backbone's size only
+    metrics = package["metrics"]
     assert metrics["classes"] == ["blowhole", "plain", "uneven"]
     assert metrics["count"] == 3 and len(metrics["confusion"]) == 3
     assert 0.0 <= metrics["accuracy"] <= 1.0

@@ -38,6 +38,7 @@ def test_a_good_request_becomes_train_arguments_with_json_progress(tmp_path: Pat
     assert args[-1] == "--progress-json"
     segment = TrainRequest(tmp_path / "data", tmp_path / "seg", task="segment").arguments()
     assert "--head-epochs" not in segment  # the segmenter refuses classifier-only options
+    assert "--image-size" not in segment  # no size given: each task's own default
 
 
 def test_every_problem_of_a_request_is_named_at_once(tmp_path: Path) -> None:
