@@ -31,11 +31,15 @@ def add_model_commands(subparsers: argparse._SubParsersAction) -> None:
         help="compare a candidate model with the current one on labelled images",
         description="Evaluate both models on the same labelled folder (as 'evaluate', each at "
         "its own threshold) and write compare.json, compare.html and overlays of the images "
-        "where they disagree. Prints better / worse / mixed / same and why.",
+        "where they disagree. Two classifier packages are compared on their classes instead "
+        "(accuracy, per-class precision/recall/F1, confusion matrices, escapes and false "
+        "rejects where there is a 'good' class). Prints better / worse / mixed / same and why.",
     )
     compare.add_argument("--model", required=True, type=Path, help="candidate model package")
     compare.add_argument("--baseline", required=True, type=Path, help="model in production")
-    compare.add_argument("--data", required=True, type=Path, help="labelled folder, 'good' = OK")
+    compare.add_argument(
+        "--data", required=True, type=Path, help="labelled folder <class>/<image>, 'good' = OK"
+    )
     compare.add_argument("--report", type=Path, help="report folder (default: compare-NEW-vs-OLD)")
     compare.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     compare.add_argument("--batch", type=int, default=8, help="images per forward pass")
