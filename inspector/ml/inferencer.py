@@ -127,13 +127,15 @@ class AnomalyInferencer:
         return device_name(self.device)
 
     def branch_scores(
-        self, images: Sequence[np.ndarray]
+        self, images: Sequence[np.ndarray], exclude: Sequence[int] | None = None
     ) -> list[tuple[float, float | None, torch.Tensor | None]]:
         """Each image's patch score, image-level score and descriptor (``None`` without
         that branch).
 
         In the model's own units: raw distances until fitting has set the
-        normalisation, which is what fitting calls this for.
+        normalisation, which is what fitting calls this for. ``exclude`` gives,
+        per image, the good image of a retrieval model's banks it is not
+        compared with (itself: fitting scores its held-out images as unseen).
         """
         scores: list[tuple[float, float | None, torch.Tensor | None]] = []
         for start in range(0, len(images), self.max_batch):
@@ -144,8 +146,11 @@ class AnomalyInferencer:
                 self.package.std,
             )
             batch = batch.to(self.device, memory_format=torch.channels_last)
+            skip = None
+            if exclude is not None:
+                skip = torch.tensor(exclude[start : start + self.max_batch], device=self.device)
             with inference_context(self.device):
-                result = self.model(batch)
+                result = self.model(batch, skip)
             patch = result.patch_scores.float().cpu().tolist()
             glob: list = [None] * len(patch)
             described: list = [None] * len(patch)

@@ -360,8 +360,12 @@ class PatchCore(nn.Module):
         d2.fill_diagonal_(float("inf"))
         return d2.amin(dim=1).sqrt()
 
-    def forward(self, x: torch.Tensor) -> PatchCoreOutput:
+    def forward(self, x: torch.Tensor, exclude: torch.Tensor | None = None) -> PatchCoreOutput:
         """Score normalised images ``(N, 3, S, S)``.
+
+        ``exclude`` ``(N,)`` names, for a retrieval model, one good image of the
+        banks each image is not compared with (itself, when fitting calibrates
+        on images already in the banks; -1 for none).
 
         Returns:
             Image scores ``(N,)``, smoothed maps ``(N, S, S)`` and each branch's
@@ -378,6 +382,8 @@ class PatchCore(nn.Module):
             global_scores = None
             if self.retrieval_k and descriptors is not None:
                 image_distances = self.global_distances(descriptors)
+                if exclude is not None:
+                    image_distances = _without(image_distances, exclude)
                 global_scores = image_distances.amin(dim=1)
                 cells = self.retrieval_cells(rows.float().view(n, h * w, -1), image_distances)
             else:
@@ -405,6 +411,14 @@ class PatchCore(nn.Module):
             return cells.amax(dim=1)
         k = max(1, round(self.score_top_fraction * cells.shape[1]))
         return cells.topk(k, dim=1, sorted=False).values.mean(dim=1)
+
+
+def _without(image_distances: torch.Tensor, exclude: torch.Tensor) -> torch.Tensor:
+    """``image_distances`` with each row's ``exclude`` column (when >= 0) out of reach."""
+    rows = torch.nonzero(exclude >= 0).squeeze(1)
+    out = image_distances.clone()
+    out[rows, exclude[rows]] = float("inf")
+    return out
 
 
 def check_input_size(input_size: int, layers: Sequence[int]) -> None:

@@ -302,8 +302,21 @@ def fit_anomaly(
     )
     n_patches = features.shape[0]
     if retrieval_k:
+        # Held-out images join both banks at once, image g owning gallery rows g * R on;
+        # calibration then scores each against all the others, as a new part will be.
         per_image = rows_per_image(n_patches // len(descriptors), gallery_fraction)
-        bank = _gallery(features, len(descriptors), per_image, seed, report)
+        held_features, held_descriptors, _ = _extract_features(
+            _Reader(), holdout, input_size, layers, torch_device, report, backbone, global_stage
+        )
+        n_fit = len(descriptors)
+        bank = torch.cat(
+            [
+                _gallery(features, n_fit, per_image, seed, report),
+                _gallery(held_features, len(held_descriptors), per_image, seed, report),
+            ]
+        )
+        descriptors = torch.cat([descriptors, held_descriptors])
+        del held_features
     else:
         chosen = greedy_coreset(
             features, bank_size, seed=seed, progress=lambda d, t: report("coreset", d, t)
@@ -334,6 +347,9 @@ def fit_anomaly(
     for images, done in holdout_reader.batches(holdout):
         if global_stage is None:
             scores += [output.score for output in inferencer.predict(images)]
+        elif retrieval_k:
+            itself = range(n_fit + done - len(images), n_fit + done)
+            branches += inferencer.branch_scores(images, exclude=list(itself))
         else:
             branches += inferencer.branch_scores(images)
         report("calibrate", done, len(holdout))
@@ -342,6 +358,8 @@ def fit_anomaly(
         # The image score is the larger normalised branch score: computed here from the
         # raw branch scores, exactly as PatchCore.forward will compute it from now on.
         loo = inferencer.model.global_leave_one_out().cpu().tolist()
+        if retrieval_k:
+            loo = loo[:n_fit]  # the held-out images are in `branches` already
         norm = normalisation_of([(p, g) for p, g, _ in branches], loo)
         scores = [
             max(
@@ -354,17 +372,11 @@ def fit_anomaly(
         # Held-out images are good parts the image-level branch may as well know: the
         # nearest good *image* matters there (one more look of a tile's texture), and its
         # normalisation already rests on the leave-one-out distances, not on them alone.
-        held_out = [d for _, _, d in branches if d is not None]
-        global_bank = torch.cat([package.global_bank, torch.stack(held_out)])
-        package = replace(package, normalisation=norm, global_bank=global_bank)
-        if retrieval_k:
-            # ...and so may the gallery, in the same order: image g owns rows g * R onwards.
-            held_features, _, _ = _extract_features(
-                _Reader(), holdout, input_size, layers, torch_device, report, backbone, None
-            )
-            held_rows = _gallery(held_features, len(held_out), per_image, seed, report)
-            bank = torch.cat([package.memory_bank, held_rows])
-            package = replace(package, memory_bank=bank)
+        package = replace(package, normalisation=norm)
+        if not retrieval_k:
+            held_out = [d for _, _, d in branches if d is not None]
+            global_bank = torch.cat([package.global_bank, torch.stack(held_out)])
+            package = replace(package, global_bank=global_bank)
         # Training images measured against the others are good parts too: their
         # image-level scores widen the threshold's view of good variation.
         calibration = scores + [(g - norm.global_centre) / norm.global_scale for g in loo]

@@ -119,3 +119,20 @@ def test_learning_a_good_part_adds_one_gallery_image(fitted_retrieval: FitResult
     assert extended.global_bank.shape[0] == package.global_bank.shape[0] + 1
     after = AnomalyInferencer(extended, device="cpu").predict([part])[0].score
     assert after < before
+
+
+def test_an_excluded_bank_image_is_not_its_own_neighbour(fitted_retrieval: FitResult) -> None:
+    # Every good image the fit saw is in the banks (held-out ones too), so each is at
+    # distance ~0 from itself; excluded, it must be scored against the others only.
+    # (Scores are normalised: a distance of 0 is the lowest score the branch gives.)
+    inferencer = AnomalyInferencer(fitted_retrieval.package_dir, device="cpu")
+    goods = [textured_part(seed) for seed in range(24)]
+    seen = inferencer.branch_scores(goods)
+    batch = inferencer.model.global_distances(torch.stack([d for _, _, d in seen]))
+    itself = batch.argmin(dim=1).tolist()
+    assert sorted(itself) == list(range(24))
+    unseen = inferencer.branch_scores(goods, exclude=itself)
+    assert all(u[1] > s[1] + 0.1 for u, s in zip(unseen, seen, strict=True))
+    assert all(u[0] >= s[0] for u, s in zip(unseen, seen, strict=True))
+    kept = inferencer.branch_scores(goods, exclude=[-1] * 24)
+    assert [k[:2] for k in kept] == [s[:2] for s in seen]
