@@ -5,7 +5,8 @@ the folder given:
 
 - ``SOURCE/Annotations/*.xml`` + ``SOURCE/JPEGImages/`` (the VOC devkit;
   ``annotations``/``images`` as in NEU-DET, images possibly in sub-folders);
-- ``SOURCE/VOC2007/...``: one level down, when exactly one set is there;
+- ``SOURCE/VOC2007/...``: one level down; several such sets (``VOC2007`` and
+  ``VOC2012``, NEU-DET's ``train`` and ``validation``) are imported together;
 - ``SOURCE`` being the ``Annotations`` folder itself (images in a sibling);
 - ``*.xml`` beside the images in ``SOURCE`` (LabelImg's default, Roboflow).
 
@@ -70,11 +71,15 @@ class _Index:
         return []
 
 
-def find_voc_folders(source: str | Path) -> tuple[Path, Path, bool]:
-    """Locate ``(annotations folder, images folder, search images recursively)`` in ``source``.
+def find_voc_sets(source: str | Path) -> list[tuple[Path, Path, bool]]:
+    """Every ``(annotations folder, images folder, search images recursively)`` in ``source``.
+
+    ``source`` itself, or each sub-folder holding a set (``VOC2007``,
+    ``VOC2012``; NEU-DET's ``train`` and ``validation``), which are then
+    imported together.
 
     Raises:
-        SourceError: no VOC layout, or several sets (import each separately).
+        SourceError: no VOC layout.
     """
     root = Path(source)
     if not root.is_dir():
@@ -82,18 +87,14 @@ def find_voc_folders(source: str | Path) -> tuple[Path, Path, bool]:
         raise SourceError(msg)
     found = _layout(root)
     if found is not None:
-        return found
+        return [found]
     nested = [
-        (sub, layout)
+        layout
         for sub in sorted(p for p in root.iterdir() if p.is_dir())
         if (layout := _layout(sub)) is not None
     ]
-    if len(nested) == 1:
-        return nested[0][1]
     if nested:
-        names = ", ".join(sub.name for sub, _ in nested)
-        msg = f"{root} holds several VOC sets ({names}): import each one separately"
-        raise SourceError(msg)
+        return nested
     msg = (
         f"no Pascal VOC annotations in {root}: expected Annotations/*.xml with the images in "
         "JPEGImages/ (or images/), or *.xml beside the images"
@@ -123,29 +124,45 @@ def scan_voc(source: str | Path) -> SourceScan:
     non-numeric corners, a box labelled ``good``, an annotation whose image
     cannot be found (or is ambiguous), and images no annotation names.
 
+    Several sets under ``source`` are read together, with a ``several_sets``
+    warning naming them (import a sub-folder to take one alone).
+
     Raises:
-        SourceError: no VOC layout found (see :func:`find_voc_folders`).
+        SourceError: no VOC layout found (see :func:`find_voc_sets`).
     """
-    annotations, images, recursive = find_voc_folders(source)
-    root = Path(os.path.commonpath([annotations, images]))  # files are named relative to it
-    index = _Index(images, recursive=recursive)
+    sets = find_voc_sets(source)
+    # Files are named relative to the sets' common folder, so names stay apart.
+    root = Path(os.path.commonpath([folder for found in sets for folder in found[:2]]))
     samples: list[SourceSample] = []
     problems: list[Problem] = []
-    named: set[Path] = set()
-    for xml in sorted(annotations.rglob("*.xml") if recursive else annotations.glob("*.xml")):
-        sample = _read_annotation(xml, root, index, named, problems)
-        if sample is not None:
-            samples.append(sample)
-    for image in index.files:
-        if image not in named:
-            problems.append(
-                error(
-                    "unannotated_image",
-                    image.relative_to(root).as_posix(),
-                    "no annotation names this image: add its XML (with no <object> for a "
-                    "defect-free part) or remove the image",
-                )
+    if len(sets) > 1:
+        names = ", ".join(os.path.relpath(found[0], root) for found in sets)
+        problems.append(
+            warning(
+                "several_sets",
+                "",
+                f"{len(sets)} VOC sets ({names}) imported together into one dataset (training "
+                "holds out its own validation split); to keep one apart, import its sub-folder",
             )
+        )
+    for xml_folder, image_folder, recursive in sets:
+        index = _Index(image_folder, recursive=recursive)
+        named: set[Path] = set()
+        xmls = xml_folder.rglob("*.xml") if recursive else xml_folder.glob("*.xml")
+        for xml in sorted(xmls):
+            sample = _read_annotation(xml, root, index, named, problems)
+            if sample is not None:
+                samples.append(sample)
+        problems += [
+            error(
+                "unannotated_image",
+                image.relative_to(root).as_posix(),
+                "no annotation names this image: add its XML (with no <object> for a "
+                "defect-free part) or remove the image",
+            )
+            for image in index.files
+            if image not in named
+        ]
     return SourceScan(tuple(samples), tuple(problems), f"Pascal VOC {root}")
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from inspector.core.errors import SourceError
 from inspector.training.dataset_import import import_dataset
-from inspector.training.voc import find_voc_folders, scan_voc
+from inspector.training.voc import find_voc_sets, scan_voc
 from tests.unit.training.images import truncate, write_image
 
 SIZE = (16, 20)  # height, width of every test image
@@ -113,16 +113,30 @@ def test_common_voc_layouts_are_found(tmp_path: Path, layout: str) -> None:
     assert (sample.image.name, sample.label, scan.problems) == ("a.jpg", "crazing", ())
 
 
-def test_a_folder_without_voc_annotations_or_with_several_sets_is_refused(
-    tmp_path: Path,
-) -> None:
+def test_a_folder_without_voc_annotations_is_refused(tmp_path: Path) -> None:
     write_image(tmp_path / "plain" / "a.jpg", seed=1)
     with pytest.raises(SourceError, match="no Pascal VOC annotations"):
-        find_voc_folders(tmp_path / "plain")
-    for name in ("VOC2007", "VOC2012"):
-        (tmp_path / "devkit" / name / "Annotations").mkdir(parents=True)
-    with pytest.raises(SourceError, match=r"several VOC sets \(VOC2007, VOC2012\)"):
-        find_voc_folders(tmp_path / "devkit")
+        find_voc_sets(tmp_path / "plain")
+
+
+def test_several_sets_are_imported_together_and_said_so(tmp_path: Path) -> None:
+    """NEU-DET as often downloaded: train/ and validation/, each annotations/ + images/<class>/."""
+    source = tmp_path / "NEU-DET"
+    for n, split in enumerate(("train", "validation")):
+        write_image(source / split / "images" / "crazing" / "crazing_1.jpg", seed=n)
+        (source / split / "annotations").mkdir(parents=True)
+        xml = _xml("crazing_1.jpg", ("crazing", 1, 1, 5, 5))
+        (source / split / "annotations" / "crazing_1.xml").write_text(xml)
+
+    scan = scan_voc(source)
+
+    assert sorted(s.item for s in scan.samples) == [
+        "train/images/crazing/crazing_1.jpg",
+        "validation/images/crazing/crazing_1.jpg",
+    ]
+    [problem] = scan.problems
+    assert problem.kind == "several_sets" and problem.severity.value == "warning"
+    assert "2 VOC sets (train/annotations, validation/annotations)" in problem.message
 
 
 def test_a_box_labelled_good_is_refused(tmp_path: Path) -> None:
