@@ -21,7 +21,8 @@ without objects is a ``good`` part. ``<difficult>``, ``<truncated>`` and
 ``<pose>`` do not change the sample: a difficult defect is still a defect.
 ``<bndbox>`` corners become ``(x, y, w, h) = (xmin, ymin, xmax - xmin,
 ymax - ymin)``: both the 1-based devkit convention and the 0-based one of
-most tools then fit in ``[0, width] x [0, height]``.
+most tools then fit in ``[0, width] x [0, height]``; a box ending at most a
+pixel past the declared size's edge is clipped, with a ``box_clipped`` warning.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from inspector.training.dataset_sources import Box, SourceSample, SourceScan
 ANNOTATION_FOLDERS = frozenset({"annotations", "annotation", "xml", "xmls"})
 IMAGE_FOLDERS = frozenset({"jpegimages", "images", "imgs", "img", "jpeg"})
 _CORNERS = ("xmin", "ymin", "xmax", "ymax")
+EDGE_SLACK = 1.0
+"""Pixels a box may reach past the image's edge and still be imported (clipped)."""
 
 
 class _Index:
@@ -197,6 +200,7 @@ def _read_annotation(
         problems.extend(object_problems)
         return None
     image_item = found[0].relative_to(root).as_posix()
+    boxes = _clip_edge_boxes(boxes, _size(tree), image_item, problems)
     label = _image_class(boxes, image_item, problems)
     return SourceSample(
         item=image_item,
@@ -206,6 +210,39 @@ def _read_annotation(
         declared_size=_size(tree),
         origin={"annotation": item},
     )
+
+
+def _clip_edge_boxes(
+    boxes: list[Box], size: tuple[int, int] | None, item: str, problems: list[Problem]
+) -> list[Box]:
+    """Boxes reaching at most :data:`EDGE_SLACK` px past the declared image edge, clipped.
+
+    Tools disagree on whether VOC corners are 0- or 1-based, so a box drawn
+    to the edge may end one pixel past it; losing the image for that would
+    be absurd. A box further out is left for the import's box check (an error).
+    """
+    if size is None:
+        return boxes
+    height, width = size
+    kept = []
+    for box in boxes:
+        x, y, w, h = box.bbox
+        x1, y1 = x + w, y + h
+        over = max(-x, -y, x1 - width, y1 - height)
+        if 0 < over <= EDGE_SLACK:
+            x, y = max(0.0, x), max(0.0, y)
+            x1, y1 = min(float(width), x1), min(float(height), y1)
+            problems.append(
+                warning(
+                    "box_clipped",
+                    item,
+                    f"a {box.defect_class} box ends {over:g} px past the {width}x{height} "
+                    "image's edge (0- vs 1-based corners): clipped to the image",
+                )
+            )
+            box = Box(box.defect_class, (x, y, x1 - x, y1 - y))
+        kept.append(box)
+    return kept
 
 
 def _image_class(boxes: list[Box], item: str, problems: list[Problem]) -> str:

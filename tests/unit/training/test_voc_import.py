@@ -44,7 +44,7 @@ def _voc(root: Path) -> Path:
         "ok": _xml("ok.jpg", ("scratch", 2, 3, 7, 7)),
         "two": _xml("two.jpg", ("dent", 1, 1, 3, 3), ("scratch", 5, 5, 15, 12)),
         "empty": _xml("empty.jpg"),
-        "outside": _xml("outside.jpg", ("dent", 10, 4, 21, 8)),
+        "outside": _xml("outside.jpg", ("dent", 10, 4, 23, 8)),  # 3 px out; 1 px is clipped
         "broken": "<annotation><filename>broken.jpg</filename><object>",
         "nobox": _xml("nobox.jpg", ("dent", 4, 4, 4, 9)),
         "size": _xml("size.jpg", ("dent", 1, 1, 3, 3), size=(40, 16)),
@@ -171,7 +171,7 @@ def test_typical_voc_quirks_are_imported_and_mixed_classes_reported(
         "noext.jpg": ("noext", [("crazing", 1, 1, 9, 9, 0)]),
         "upper.JPG": ("upper.jpg", [("crazing", 2, 2, 8, 8, 1)]),
         "bitmap.bmp": ("bitmap.jpg", [("scratches", 0, 0, 20, 16, 1)]),
-        "lossless.png": ("lossless.png", [("scratches", 3, 3, 6, 6, 0)]),
+        "lossless.png": ("lossless.png", [("scratches", 3, 3, 21, 17, 0)]),  # 1-based, to the edge
         "clean.jpg": ("clean.jpg", []),
         "both.jpg": ("both.jpg", [("crazing", 1, 1, 3, 3, 0), ("scratches", 4, 4, 19, 15, 1)]),
     }
@@ -198,3 +198,7 @@ def test_typical_voc_quirks_are_imported_and_mixed_classes_reported(
     sources = {e["source"]: e["class"] for e in manifest["images"]}
     assert sources["JPEGImages/bitmap.bmp"] == "scratches"
     assert sources["JPEGImages/upper.JPG"] == "crazing"
+    [clipped] = [p for p in report.warnings if p.kind == "box_clipped"]
+    assert clipped.item == "JPEGImages/lossless.png" and "ends 1 px past" in clipped.message
+    [png] = [e for e in manifest["images"] if e["source"] == "JPEGImages/lossless.png"]
+    assert png["boxes"] == [{"class": "scratches", "bbox": [3, 3, 17, 13]}]
