@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from sqlalchemy import Engine
 
 from inspector.core.errors import InspectorError
+from inspector.ml.runtime_package import read_metadata
 from inspector.reports.compare_json import (
     CLASSIFY,
     NOT_A_PRODUCTION_MODEL,
@@ -59,6 +60,9 @@ class ComparePanel(QWidget):
         configured_model: Returns the model the line is set to run (production until a
             promotion is recorded).
         actor: Asks for an engineer's login; returns the name or ``None``.
+        configured_classifier: Returns the defect classifier the line runs beside its
+            model (``[model] classifier``), or ``None``: the baseline of a classifier
+            candidate, which is compared with it, never with the anomaly model.
 
     Signals:
         deployed: A promotion or rollback was recorded.
@@ -72,11 +76,13 @@ class ComparePanel(QWidget):
         station: str,
         configured_model: Callable[[], Path],
         actor: Callable[[], str | None],
+        configured_classifier: Callable[[], Path | None] = lambda: None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._engine, self.station, self._actor = engine, station, actor
         self.configured_model = configured_model
+        self.configured_classifier = configured_classifier
         self.process = CliProcess(self)
         self.outcome: CompareOutcome | None = None
         self._report: Path | None = None
@@ -86,9 +92,12 @@ class ComparePanel(QWidget):
         self.data = path_field(self, "labelled folder: good/ + defect classes", folder=True)
         self.production = QLabel("")
         self.production.setWordWrap(True)
+        self.classifier = QLabel("")
+        self.classifier.setWordWrap(True)
         form = QFormLayout()
         form.addRow("Candidate", self.candidate.parentWidget())
         form.addRow("Production", self.production)
+        form.addRow("Classifier", self.classifier)
         form.addRow("Data", self.data.parentWidget())
         self.compare_button = QPushButton("Compare")
         self.compare_button.clicked.connect(self.compare)
@@ -154,6 +163,10 @@ class ComparePanel(QWidget):
             return
         source = version or "the line's configured model"
         self.production.setText(f"{source} ({path})")
+        classifier = self.configured_classifier()
+        self.classifier.setText(
+            f"{classifier} (baseline of classifier candidates)" if classifier else "none"
+        )
         self.history.show_history(history)
         self.rollback_button.setEnabled(
             any(d.action is deployments.DeploymentAction.PROMOTE for d in history)
@@ -165,7 +178,7 @@ class ComparePanel(QWidget):
             return False
         candidate = Path(self.candidate.text().strip())
         try:
-            baseline, _ = self.production_model()
+            baseline = self.baseline_for(candidate)
             stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
             report = candidate.parent / f"compare-{candidate.name}-{stamp}"
             arguments = compare_arguments(
@@ -185,6 +198,24 @@ class ComparePanel(QWidget):
         self.process.start(arguments)
         return True
 
+    def baseline_for(self, candidate: Path) -> Path:
+        """Production for an anomaly model; the line's classifier for a classifier.
+
+        Raises:
+            ValueError: a classifier candidate on a line without a classifier.
+            InspectorError: the candidate's ``model.json`` or the records cannot be read.
+        """
+        if read_metadata(candidate).get("kind") != "classifier":
+            return self.production_model()[0]
+        classifier = self.configured_classifier()
+        if classifier is None:
+            msg = (
+                f"{candidate} is a classifier and this line runs none to compare it with: set "
+                "[model] classifier in the station file, or use inspector compare --baseline"
+            )
+            raise ValueError(msg)
+        return classifier
+
     def show_report(self, folder: Path) -> CompareOutcome | None:
         """Show a written comparison (``compare.json``) and allow promoting its candidate."""
         try:
@@ -195,6 +226,8 @@ class ComparePanel(QWidget):
             return None
         self.candidate.setText(str(outcome.new_dir))
         self._show_outcome(outcome)
+        if outcome.task == CLASSIFY:
+            self._say(f"{outcome.new_version} {NOT_A_PRODUCTION_MODEL}: to use it, name it there")
         return outcome
 
     def open_report(self) -> None:
@@ -310,7 +343,7 @@ class ComparePanel(QWidget):
     def _show_outcome(self, outcome: CompareOutcome | None) -> None:
         self.outcome = outcome
         self.open_button.setEnabled(outcome is not None)
-        self.promote_button.setEnabled(outcome is not None)
+        self.promote_button.setEnabled(outcome is not None and outcome.task != CLASSIFY)
         rows = outcome.key_figures() if outcome is not None else []
         self.figures.setRowCount(len(rows))
         for row, cells in enumerate(rows):

@@ -152,6 +152,7 @@ class MainWindow(QMainWindow):
             self.access,
             settings.station_name,
             lambda: self.runner.settings.model_dir,
+            lambda: self.runner.settings.classifier_dir,
         )
         self.tabs.addTab(self.models_view, "Models")
         self.audit_view = AuditView(lambda: self.qa_tabs.storage()[0], self.access)

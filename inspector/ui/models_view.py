@@ -35,6 +35,7 @@ class ModelsView(QWidget):
         access: The window's login state; every model action asks it for an engineer.
         station: The station whose models are managed.
         configured_model: Returns the model the line is set to run (until a promotion).
+        configured_classifier: Returns the classifier the line runs beside it, if any.
     """
 
     def __init__(
@@ -43,13 +44,18 @@ class ModelsView(QWidget):
         access: AccessControl,
         station: str,
         configured_model: Callable[[], Path],
+        configured_classifier: Callable[[], Path | None] = lambda: None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.access = access
         self.training = TrainingPanel(self._actor("Training a model"))
         self.compare = ComparePanel(
-            engine, station, configured_model, self._actor("Comparing and promoting models")
+            engine,
+            station,
+            configured_model,
+            self._actor("Comparing and promoting models"),
+            configured_classifier,
         )
         self.shadow = ShadowPanel(
             engine, station, lambda: self.compare.outcome, self._actor("Changing the shadow model")

@@ -274,3 +274,39 @@ def test_compare_runs_inspector_compare_in_a_child_process_and_shows_its_report(
     assert panel.verdict.text() == outcome.verdict_line()
     assert panel.figures.item(0, 0).text() == "image AUROC"
     assert panel.promote_button.isEnabled() and panel.compare_button.isEnabled()
+
+
+def test_a_classifier_candidate_is_compared_with_the_line_classifier_not_promoted(
+    qtbot, engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.biased_classifier import save_biased_classifier  # torch: only for this test
+    from tests.trained_tiny_classifier import write_parts
+    from tests.unit.training.synthetic_classes import CLASSES
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    line = save_biased_classifier(tmp_path / "line-cls", CLASSES, "good", 0.9)
+    candidate = save_biased_classifier(tmp_path / "new-cls", CLASSES, "spot", 0.9)
+    access = AccessControl(lambda: engine, idle_minutes=5)
+    assert access.session().login("eng", "eng-password") is not None
+    classifier: list[Path | None] = [None]
+    view = ModelsView(
+        lambda: engine, access, STATION, lambda: tmp_path / "m", lambda: classifier[0]
+    )
+    qtbot.addWidget(view)
+    panel = view.compare
+    panel.candidate.setText(str(candidate))
+    panel.data.setText(str(write_parts(tmp_path / "parts", per_class=2)))
+    assert not panel.compare() and "runs none to compare it with" in panel.message.text()
+
+    classifier[0] = line
+    panel.refresh()
+    assert panel.classifier.text().startswith(str(line))
+    with qtbot.waitSignal(panel.process.finished, timeout=240_000) as finished:
+        assert panel.compare()
+    assert finished.args == [0, True], panel.message.text()
+    outcome = panel.outcome
+    assert outcome is not None and outcome.task == "classify"
+    assert outcome.baseline_version.startswith("tiny-good")
+    assert outcome.verdict == "mixed"  # spot found, but scratches and good parts now misnamed
+    assert panel.figures.item(0, 0).text() == "accuracy"
+    assert not panel.promote_button.isEnabled() and "[model] classifier" in panel.message.text()
