@@ -209,8 +209,15 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--global-stage",
         type=_stage_or_none,
-        default=5,
+        default=4,
         help="backbone stage of the image-level branch, 'none' for a patch-only model",
+    )
+    parser.add_argument(
+        "--global-grid",
+        type=int,
+        default=4,
+        help="the image-level branch compares parts on a grid of N x N cells "
+        "(1 = pooled over the whole image)",
     )
     parser.add_argument(
         "--retrieval",
@@ -376,6 +383,7 @@ def _fit_and_report(args: argparse.Namespace, good: object, name: str, **extra: 
             score_top_fraction=args.score_top_fraction,
             backbone=args.backbone,
             global_stage=args.global_stage,
+            global_grid=args.global_grid,
             target_false_reject=args.target_false_reject,
             retrieval_k=_retrieval_k(args),
             gallery_fraction=args.gallery_fraction,

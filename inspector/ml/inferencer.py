@@ -63,6 +63,7 @@ def build_patchcore(package: ModelPackage) -> PatchCore:
         global_bank=package.global_bank,
         normalisation=package.normalisation,
         retrieval_k=package.retrieval_k,
+        global_grid=package.global_grid,
     )
 
 

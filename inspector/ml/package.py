@@ -39,6 +39,7 @@ from typing import Any
 import torch
 
 from inspector.ml.efficientnet_lite import DEFAULT_VARIANT, STAGES, VARIANTS
+from inspector.ml.image_descriptor import descriptor_name, grid_of
 from inspector.ml.package_fields import METADATA_FILE, PackageReader, sha256
 from inspector.ml.patchcore import ScoreNormalisation, feature_dim, global_dim
 
@@ -47,7 +48,6 @@ KIND = "patchcore"
 BACKBONES = {f"efficientnet_{variant}": variant for variant in VARIANTS}
 BANK_FILE = "memory_bank.pt"
 GLOBAL_BANK_FILE = "global_bank.pt"
-GLOBAL_DESCRIPTOR = "mean+std"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -81,6 +81,7 @@ class ModelPackage:
         global_stage: Stage of the image-level branch, ``None`` for patch-only models.
         global_bank: ``(G, 2 C)`` float32 descriptors of good images for that branch.
         normalisation: Branch score normalisation (required with an image-level branch).
+        global_grid: Cells per side of the image-level descriptor (1: pooled whole).
         retrieval_k: Good images each part's patches are compared with (0: the
             whole bank); the bank then holds the same number of rows per
             ``global_bank`` image, in its order.
@@ -107,6 +108,7 @@ class ModelPackage:
     global_bank: torch.Tensor | None = None
     normalisation: ScoreNormalisation | None = None
     retrieval_k: int = 0
+    global_grid: int = 1
 
     def gallery_rows_per_image(self) -> int:
         """Bank rows per good image of a retrieval model.
@@ -219,7 +221,7 @@ def save_package(
     if saved.global_bank is not None and saved.normalisation is not None:
         metadata["global_branch"] = {
             "stage": saved.global_stage,
-            "descriptor": GLOBAL_DESCRIPTOR,
+            "descriptor": descriptor_name(saved.global_grid),
             "bank_size": int(saved.global_bank.shape[0]),
         }
         metadata["score_normalisation"] = saved.normalisation._asdict()
@@ -281,18 +283,22 @@ def _read_bank(data: bytes, path: Path, key: str = "memory_bank") -> torch.Tenso
 
 def _read_global_branch(
     meta: Mapping[str, Any], contents: Mapping[str, bytes], folder: Path, variant: str
-) -> tuple[int | None, torch.Tensor | None, ScoreNormalisation | None]:
-    """The image-level branch's stage, descriptor bank and normalisation, if the model has one."""
+) -> tuple[int | None, torch.Tensor | None, ScoreNormalisation | None, int]:
+    """The image-level branch's stage, descriptor bank, normalisation and grid, if any."""
     branch = meta.get("global_branch")
     if branch is None:
-        return None, None, None
+        return None, None, None, 1
     file = folder / METADATA_FILE
     stage = branch.get("stage") if isinstance(branch, dict) else None
     if not isinstance(stage, int) or isinstance(stage, bool) or not 0 <= stage < len(STAGES):
         raise _fail(file, f"'global_branch' is {branch!r}, expected a stage 0..6: refit")
-    if branch.get("descriptor") != GLOBAL_DESCRIPTOR or GLOBAL_BANK_FILE not in contents:
-        problem = f"'global_branch' needs descriptor {GLOBAL_DESCRIPTOR!r} and {GLOBAL_BANK_FILE}"
-        raise _fail(file, f"{problem}: re-export the model")
+    grid = grid_of(branch.get("descriptor"))
+    if grid is None or GLOBAL_BANK_FILE not in contents:
+        problem = (
+            f"'global_branch' has descriptor {branch.get('descriptor')!r}, expected 'mean+std' "
+            f"or 'gridN-mean+std', and needs {GLOBAL_BANK_FILE}"
+        )
+        raise _fail(file, f"{problem}: refit the model with this Inspector version")
     norm = meta.get("score_normalisation")
     fields = ScoreNormalisation._fields
     if not isinstance(norm, dict) or set(norm) != set(fields):
@@ -305,10 +311,10 @@ def _read_global_branch(
         raise _fail(file, f"'score_normalisation' is {norm!r}: scales must be positive numbers")
     path = folder / GLOBAL_BANK_FILE
     bank = _read_bank(contents[GLOBAL_BANK_FILE], path, "global_bank")
-    if bank.shape[1] != global_dim(stage, variant) or bank.shape[0] < 2:
+    if bank.shape[1] != global_dim(stage, variant, grid) or bank.shape[0] < 2:
         problem = f"holds descriptors of shape {tuple(bank.shape)}, which stage {stage} cannot give"
         raise _fail(path, f"{problem}: refit the model")
-    return stage, bank, ScoreNormalisation(*(float(v) for v in values))
+    return stage, bank, ScoreNormalisation(*(float(v) for v in values)), grid
 
 
 def load_package(directory: str | Path) -> ModelPackage:
@@ -343,7 +349,9 @@ def load_package(directory: str | Path) -> ModelPackage:
     contents = _READER.hashed_files(folder, files, file, required=(BANK_FILE,))
     variant = BACKBONES[meta["backbone"]]
     bank = _read_bank(contents[BANK_FILE], folder / BANK_FILE)
-    global_stage, global_bank, normalisation = _read_global_branch(meta, contents, folder, variant)
+    global_stage, global_bank, normalisation, grid = _read_global_branch(
+        meta, contents, folder, variant
+    )
     expected_dim = feature_dim(layers, variant)
     if bank.shape[1] != expected_dim or bank.shape[0] == 0:
         problem = (
@@ -374,6 +382,7 @@ def load_package(directory: str | Path) -> ModelPackage:
         global_bank=global_bank,
         normalisation=normalisation,
         retrieval_k=retrieval_k,
+        global_grid=grid,
     )
 
 

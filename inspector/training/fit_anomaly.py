@@ -134,6 +134,7 @@ def _extract_features(
     report: Progress,
     variant: str,
     global_stage: int | None,
+    global_grid: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor | None, str]:
     """Patch features ``(P, D)`` and image descriptors ``(N, 2 C)`` (or ``None``) of
     all ``items`` on ``device``, and the backbone's SHA-256.
@@ -142,7 +143,7 @@ def _extract_features(
     :class:`AnomalyInferencer`, so bank and query features are comparable.
     """
     backbone, backbone_sha256 = build_backbone(variant=variant)
-    model = PatchCore(backbone, layers=layers, global_stage=global_stage)
+    model = PatchCore(backbone, layers=layers, global_stage=global_stage, global_grid=global_grid)
     model = model.to(device, memory_format=torch.channels_last)
     parts, descriptors = [], []
     for images, done in reader.batches(items):
@@ -182,6 +183,7 @@ def fit_anomaly(
     score_top_fraction: float = 0.0,
     backbone: str = DEFAULT_VARIANT,
     global_stage: int | None = None,
+    global_grid: int = 1,
     target_false_reject: float | None = None,
     retrieval_k: int = 0,
     gallery_fraction: float = DEFAULT_GALLERY_FRACTION,
@@ -225,6 +227,9 @@ def fit_anomaly(
             patch-only model. Needs at least 2 held-out images.
         target_false_reject: Share of good parts the default threshold may reject
             (see :func:`calibrate_threshold`); ``None`` for the maximum rule.
+        global_grid: Cells per side of the image-level descriptor
+            (``patchcore.DEFAULT_GLOBAL_GRID``, which ``inspector fit`` uses;
+            see :mod:`inspector.ml.image_descriptor`); 1 pools the whole image.
         retrieval_k: Compare each part's patches with its ``retrieval_k`` nearest
             good images only (``retrieval.DEFAULT_RETRIEVAL_K``, which ``inspector
             fit`` uses); needs ``global_stage``. The bank is then a gallery of
@@ -298,7 +303,7 @@ def fit_anomaly(
         msg = "the image-level branch needs at least 2 held-out good images: add images"
         raise SourceError(msg)
     features, descriptors, backbone_sha256 = _extract_features(
-        reader, train, input_size, layers, torch_device, report, backbone, global_stage
+        reader, train, input_size, layers, torch_device, report, backbone, global_stage, global_grid
     )
     n_patches = features.shape[0]
     if retrieval_k:
@@ -306,7 +311,15 @@ def fit_anomaly(
         # calibration then scores each against all the others, as a new part will be.
         per_image = rows_per_image(n_patches // len(descriptors), gallery_fraction)
         held_features, held_descriptors, _ = _extract_features(
-            _Reader(), holdout, input_size, layers, torch_device, report, backbone, global_stage
+            _Reader(),
+            holdout,
+            input_size,
+            layers,
+            torch_device,
+            report,
+            backbone,
+            global_stage,
+            global_grid,
         )
         n_fit = len(descriptors)
         bank = torch.cat(
@@ -338,6 +351,7 @@ def fit_anomaly(
         global_stage=global_stage,
         global_bank=descriptors,
         retrieval_k=retrieval_k,
+        global_grid=global_grid,
     )
 
     inferencer = AnomalyInferencer(package, device=str(torch_device), max_batch=BATCH)

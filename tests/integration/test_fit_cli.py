@@ -23,5 +23,8 @@ def test_fit_writes_a_package_with_both_branches(tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 0
     package = load_package(out)
-    assert package.name == "model" and package.global_stage == 5
+    assert package.name == "model" and package.global_stage == 4
+    assert package.global_grid == 4 and package.retrieval_k == 10
     assert package.training["count"] + package.training["holdout_count"] == 12
+    # The default retrieval gallery: a quarter of each good image's 16 x 16 patches.
+    assert package.memory_bank.shape[0] == 12 * 64
