@@ -56,6 +56,10 @@ def test_short_training_lowers_validation_loss_and_saves_a_package(
     result = train_segmenter(tiles[0], tmp_path / "seg", config, val_dir=tiles[1])
     package = load_segmenter_package(tmp_path / "seg")
     assert package.training["best_val_loss"] < package.training["initial_val_loss"]
+    # The kept epoch is the one of highest validation mIoU, the figure the package reports.
+    kept = package.curves[result.best_epoch - 1]
+    assert package.training["best_val_miou"] == kept["val_miou"]
+    assert kept["val_miou"] == max(row["val_miou"] for row in package.curves)
     assert package.outputs == ("defect",) and package.task == "segment"
     assert result.metrics.defect_images == 4 and result.metrics.images == 6
     assert 0.0 <= result.metrics.miou <= 1.0 and result.metrics.pixel_auroc > 0.5
