@@ -112,7 +112,12 @@ def _tile_subset(dataset: Path, folder: Path, n_good: int) -> None:
 
 @pytest.mark.dataset
 @pytest.mark.slow
-def test_evaluate_separates_clear_defects_on_real_tiles(magnetic_tile, tmp_path):
+@pytest.mark.parametrize(
+    "branches",
+    [{}, {"global_stage": 4, "global_grid": 4, "retrieval_k": 10}],
+    ids=["patch-only", "fit-defaults"],
+)
+def test_evaluate_separates_clear_defects_on_real_tiles(magnetic_tile, tmp_path, branches):
     train = sorted((magnetic_tile / "train" / "good").glob("*.jpg"))[:48]
     fit_anomaly(
         [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in train],
@@ -121,6 +126,7 @@ def test_evaluate_separates_clear_defects_on_real_tiles(magnetic_tile, tmp_path)
         score_top_fraction=SCORE_TOP_FRACTION,
         device="cpu",
         name="tiles",
+        **branches,
     )
     data = tmp_path / "data"
     _tile_subset(magnetic_tile, data, n_good=6)
