@@ -18,6 +18,8 @@ quantisation tools and ``onnx`` (the ``onnx`` extra).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -44,7 +46,9 @@ class Int8Recipe:
     The defaults won on magnetic-tile (README, "INT8"): QDQ, which ONNX
     Runtime fuses into integer kernels, signed 8-bit weights per channel with
     unsigned activations (the AVX-512 VNNI and AVX2 integer kernels' fast pair),
-    min-max activation ranges.
+    activation ranges at the 99.999th percentile (image AUROC 0.939 against
+    min-max's 0.922 on Lite0, fp32 0.964: a rare extreme value no longer
+    coarsens every step of its tensor).
 
     Attributes:
         format: ``"QDQ"`` (quantise/dequantise pairs) or ``"QOperator"`` (QLinear ops).
@@ -66,7 +70,7 @@ class Int8Recipe:
     reduce_range: bool = False
     skip_depthwise: bool = False
     float_features: bool = False
-    calibration: str = "MinMax"
+    calibration: str = "Percentile"
 
     def as_dict(self) -> dict[str, Any]:
         """The recipe for ``model.json``."""
@@ -149,14 +153,19 @@ def quantize_features(
     import onnx
 
     tools = _tools()
-    feed = iter(batches)
+    # One image per call: the histogram calibrators stack each tensor's values over calls
+    # and fail on a last, shorter batch.
+    feed = (batch[i : i + 1] for batch in batches for i in range(len(batch)))
 
     class _Reader(tools.CalibrationDataReader):
         def get_next(self) -> dict[str, np.ndarray] | None:
             batch = next(feed, None)
             return None if batch is None else {IMAGES_INPUT: batch}
 
-    with tempfile.TemporaryDirectory(prefix="inspector-int8-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="inspector-int8-") as tmp,
+        contextlib.redirect_stdout(io.StringIO()),  # the calibrators print their progress
+    ):
         fp32, prepared, int8 = (Path(tmp) / name for name in ("fp32", "prepared", "int8"))
         fp32.write_bytes(graph)
         tools.shape_inference.quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)

@@ -178,6 +178,7 @@ def test_cli_int8_refuses_a_model_calibrated_on_the_wrong_images(
     args += ["--calibration", str(folder), "--check-data", str(check)]
     code, printed, errors = _export(args)
     assert code == 1, printed + errors
+    assert "INT8 refused: " in errors, printed + errors
     reason = errors[errors.index("INT8 refused: ") :]
     assert "falls by" in reason or "rises by" in reason, reason
     assert "Nothing was written" in reason and not out.exists()
@@ -202,15 +203,16 @@ def test_int8_refusal_says_by_how_much() -> None:
 @pytest.mark.dataset
 def test_int8_scores_real_tiles_like_fp32(magnetic_tile: Path, tmp_path: Path) -> None:
     """On a handful of real tiles the rebuilt INT8 model keeps fp32's verdicts on most parts."""
+    from inspector.acquisition.image_files import read_image
+
     good = sorted((magnetic_tile / "train" / "good").glob("*.jpg"))[:24]
-    fit_anomaly(good, tmp_path / "model", bank_size=500, global_stage=5, device="cpu", name="mt")
+    images = [read_image(f) for f in good]
+    fit_anomaly(images, tmp_path / "model", bank_size=500, global_stage=5, device="cpu", name="mt")
     fp32, int8 = export_int8(tmp_path / "model", good, opset=18, calibration_images=16, threads=2)
     val = magnetic_tile / "val"
     files = sorted((val / "good").glob("*.jpg"))[:6]
     for defect in ("blowhole", "break", "crack", "uneven"):
         files += sorted((val / defect).glob("*.jpg"))[:2]
-    from inspector.acquisition.image_files import read_image
-
     images = [read_image(f) for f in files]
     a = [o.score for o in OnnxAnomalyInferencer(fp32, threads=2).predict(images)]
     b = [o.score for o in OnnxAnomalyInferencer(int8, threads=2).predict(images)]
