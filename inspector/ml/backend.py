@@ -21,11 +21,14 @@ from inspector.ml.runtime_package import read_metadata
 if TYPE_CHECKING:
     from inspector.ml.inferencer import AnomalyInferencer
     from inspector.ml.onnx_inferencer import OnnxAnomalyInferencer
+    from inspector.ml.segmenter_inference import SegmenterInferencer
 
 Backend: TypeAlias = Literal["auto", "torch", "onnxruntime"]
 BACKENDS: tuple[str, ...] = ("auto", "torch", ONNXRUNTIME)
 TORCH = "torch"
-Inferencer: TypeAlias = "AnomalyInferencer | OnnxAnomalyInferencer"
+SEGMENTER = "segmenter"
+"""``kind`` of a segmenter package (``inspector train --task segment|detect``)."""
+Inferencer: TypeAlias = "AnomalyInferencer | OnnxAnomalyInferencer | SegmenterInferencer"
 
 
 def package_backend(model_dir: str | Path) -> str:
@@ -57,7 +60,7 @@ def open_inferencer(
     """Load the model in ``model_dir`` on the requested backend.
 
     Args:
-        model_dir: A torch model package or an exported runtime package.
+        model_dir: A torch anomaly model or segmenter package, or an exported runtime package.
         backend: ``"auto"`` (what the package was made for), ``"torch"`` or
             ``"onnxruntime"``; a package of the other kind is refused, saying
             what to do, never converted behind the user's back.
@@ -99,6 +102,12 @@ def open_inferencer(
             f"{folder} --format onnx --out FOLDER' and use FOLDER"
         )
         raise ModelPackageError(msg)
+    if read_metadata(folder).get("kind") == SEGMENTER:
+        # A segmenter is a station scorer too (score = highest defect probability,
+        # map = probability map), so a line, predict and evaluate run it the same way.
+        from inspector.ml.segmenter_inference import SegmenterInferencer
+
+        return SegmenterInferencer(folder, device=device, max_batch=max_batch)
     from inspector.ml.inferencer import AnomalyInferencer
 
     return AnomalyInferencer(folder, device=device, max_batch=max_batch)
