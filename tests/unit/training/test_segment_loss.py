@@ -1,11 +1,10 @@
-"""The segmenter's loss weighs each defective image alike, as the per-image mIoU does."""
+"""The segmenter's loss weighs each defective image alike and keeps good parts clean."""
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from inspector.training.segment_trainer import dice_bce_loss
+from inspector.training.segment_trainer import PEAK_WEIGHT, loss_terms, segmentation_loss
 
 
 def _logits(mask: torch.Tensor) -> torch.Tensor:
@@ -13,30 +12,39 @@ def _logits(mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask, 20.0, -20.0)
 
 
-def _dice_part(logits: torch.Tensor, target: torch.Tensor) -> float:
-    return float(dice_bce_loss(logits, target) - F.binary_cross_entropy_with_logits(logits, target))
-
-
-def test_a_missed_small_defect_costs_as_much_as_a_missed_large_one() -> None:
+def test_a_missed_small_defect_costs_as_much_dice_as_a_missed_large_one() -> None:
     target = torch.zeros(2, 1, 32, 32)
     target[0, 0, :, :16] = 1.0  # a large defect, found
     target[1, 0, 10:20, 10:20] = 1.0  # a small one, missed
-    found_large = _logits(target.bool())
-    found_large[1] = -20.0
+    logits = _logits(target.bool())
+    logits[1] = -20.0
     # Over the whole batch the small miss would hardly count (Dice 0.09);
     # per image it is half the Dice loss.
-    assert abs(_dice_part(found_large, target) - 0.5) < 0.02
-    both = _logits(target.bool())
-    assert _dice_part(both, target) < 0.01
+    _, dice, _ = loss_terms(logits, target)
+    assert dice.shape == (2,) and abs(float(dice.mean()) - 0.5) < 0.02
+    _, found, _ = loss_terms(_logits(target.bool()), target)
+    assert float(found.mean()) < 0.01
 
 
-def test_good_images_add_no_dice_and_an_all_good_batch_is_bce_alone() -> None:
+def test_good_images_add_no_dice_but_a_stray_pixel_costs_its_peak() -> None:
     target = torch.zeros(3, 1, 16, 16)
     target[0, 0, 4:8, 4:8] = 1.0
-    logits = _logits(target.bool())
-    logits[1, 0, 0, 0] = 20.0  # a false pixel on a good image: BCE's job, not Dice's
-    assert _dice_part(logits, target) < 0.01
+    clean = _logits(target.bool())
+    _, dice, peak = loss_terms(clean, target)
+    assert dice.shape == (1,) and peak.shape == (3,) and float(peak.max()) < 1e-6
+    stray = clean.clone()
+    stray[1, 0, 0, 0] = 20.0  # one confident false pixel on a good image
+    bce_clean, _, _ = loss_terms(clean, target)
+    bce_stray, _, peak_stray = loss_terms(stray, target)
+    assert float(bce_stray - bce_clean) < 0.05  # among 768 pixels BCE hardly sees it
+    assert float(peak_stray[1]) > 19  # the image's peak does
+    added = segmentation_loss(stray, target) - segmentation_loss(clean, target)
+    assert float(added) > PEAK_WEIGHT * 19 / 3
+
+
+def test_an_all_good_batch_has_no_dice_term() -> None:
     good = torch.zeros(2, 1, 16, 16)
     faint = torch.full_like(good, -3.0)
-    bce = F.binary_cross_entropy_with_logits(faint, good)
-    assert torch.isclose(dice_bce_loss(faint, good), bce)
+    bce, dice, peak = loss_terms(faint, good)
+    assert dice.numel() == 0
+    assert torch.isclose(segmentation_loss(faint, good), bce + PEAK_WEIGHT * peak.mean())
