@@ -112,7 +112,7 @@ def quality(lines: str) -> dict:
 
 
 _PEAK = """
-import resource, sys, threading
+import sys, threading
 from pathlib import Path
 from inspector.ml.backend import open_inferencer
 from inspector.training.predict import expand_inputs, predict_files
@@ -123,12 +123,17 @@ files = expand_inputs([sys.argv[3]])[: int(sys.argv[6])]
 worker = threading.Thread(target=predict_files, args=(model, files, io.StringIO()),
                           kwargs={"batch": int(sys.argv[4])})
 worker.start(); worker.join()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+status = Path("/proc/self/status").read_text()
+print(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
 """
 
 
 def peak_memory_mb(package: Path, backend: str, args: argparse.Namespace) -> float:
-    """Peak resident memory of a fresh process that loads ``package`` and scores the images."""
+    """Peak resident memory of a fresh process that loads ``package`` and scores the images.
+
+    Read from Linux's ``VmHWM``, not ``ru_maxrss``, which a child inherits from
+    the forked parent (this process, with torch loaded) across ``exec``.
+    """
     kind = "torch" if backend == "torch" else "onnxruntime"
     command = [sys.executable, "-c", _PEAK, str(package), kind, str(args.images)]
     command += [str(args.batch), str(args.threads), str(args.limit)]
