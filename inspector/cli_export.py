@@ -31,11 +31,17 @@ def add_export_commands(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--overwrite", action="store_true", help="replace an existing package")
     int8 = export.add_argument_group(
         "INT8",
-        "Quantise the backbone's convolutions to INT8, calibrated on good parts, and keep the "
-        "result only if it measures as good as fp32 on labelled images.",
+        "Quantise the backbone's convolutions to INT8, calibrated on good parts, rebuild the "
+        "memory bank, normalisation and threshold from the INT8 features of those parts, and "
+        "keep the result only if it measures as good as fp32 on labelled images.",
     )
     int8.add_argument("--int8", action="store_true", help="write an INT8 package")
-    int8.add_argument("--calibration", type=Path, help="folder of good-part images (>= 8)")
+    int8.add_argument(
+        "--calibration",
+        type=Path,
+        help="folder of good-part images (>= 8; all rebuild the memory, so the model's "
+        "training images are best)",
+    )
     int8.add_argument(
         "--check-data", type=Path, help="labelled folder <class>/<stem> with 'good' (evaluate's)"
     )
@@ -55,7 +61,10 @@ def add_export_commands(subparsers: argparse._SubParsersAction) -> None:
         help="refuse if the false-reject rate at the threshold rises more",
     )
     int8.add_argument(
-        "--calibration-images", type=int, default=64, help="most calibration images used"
+        "--calibration-images",
+        type=int,
+        default=64,
+        help="most images the activation ranges are taken on",
     )
     export.set_defaults(handler=run_export)
 
