@@ -63,7 +63,7 @@ from inspector.training.segment_metrics import (
     MetricsAccumulator,
     SegmentationMetrics,
 )
-from inspector.training.segment_trainer import SegmenterTrainer
+from inspector.training.segment_trainer import PEAK_WEIGHT, SegmenterTrainer
 from inspector.training.training_plot import plot_training_curves
 from inspector.training.training_run import Cancel, Progress, repeatable, reporter
 
@@ -288,7 +288,7 @@ def train_segmenter(
             "options": config.to_dict(),
             "augmentation": [spec.to_dict() for spec in augmentation],
             "strategy": "frozen backbone, decoder trained on cached stage outputs",
-            "loss": "BCE + soft Dice per image and output map",
+            "loss": f"BCE + soft Dice per image and map + {PEAK_WEIGHT} x BCE of each map's peak",
             "selection": SELECTION,
             "best_epoch": best_epoch,
             "initial_val_loss": initial_loss,
