@@ -21,7 +21,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 # The line-side one-folder bundle (no torch) in dist/inspector/: installer/build_bundle.py
-bundle: $(STAMP)
+bundle: system-deps $(STAMP)
 	$(BIN)/python installer/build_bundle.py
 
 demo-model: $(STAMP)

@@ -12,9 +12,12 @@ Steps, each of which stops the build with a message when it fails:
 2. run PyInstaller on ``installer/inspector.spec`` with that package;
 3. strip the symbol tables of its libraries, each kept stripped only if it
    still loads;
-4. check the result: no torch file anywhere in it, and its size under the
+4. replace Qt's ICU data library (32 MB) by one holding only the data the
+   English window reads, checked against the original (``icupkg`` from ICU's
+   tools and a C compiler build it);
+5. check the result: no torch file anywhere in it, and its size under the
    limit (``MAX_SIZE_MB``), else name its largest parts;
-5. write ``build-info.json`` into the bundle: the hash of every input, the
+6. write ``build-info.json`` into the bundle: the hash of every input, the
    size, the build time and the list of files.
 
 ``--reuse`` skips the build when the bundle in ``--dist`` was made from
@@ -35,6 +38,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -52,10 +56,9 @@ REPO = Path(__file__).resolve().parents[1]
 SPEC = REPO / "installer" / "inspector.spec"
 DEFAULT_MODEL = REPO / "models" / "demo-line"
 BUILD_INFO = "build-info.json"
-#: What a line PC may have to copy (decimal MB): a guard against growth, a few MB
-#: over the measured 436 MB. Issue 8's 400 MB is not met without leaving out
-#: something the line uses; README, "The line-side bundle", has the breakdown.
-MAX_SIZE_MB = 445.0
+#: What a line PC may have to copy (decimal MB): issue 8's limit, a guard against
+#: growth; README, "The line-side bundle", has the breakdown.
+MAX_SIZE_MB = 400.0
 #: How many of the largest parts the size report names.
 LARGEST_PARTS = 8
 #: The recipe's own files: a change to any of them changes the bundle.
@@ -64,6 +67,30 @@ RECIPE_DATA = ("installer/inspector.desktop", "resources")
 #: Loads a library the way the bundle does, and exits before Python's shutdown
 #: (an extension module loaded bare may abort there, stripped or not).
 _LOAD_CHECK = "import ctypes, os, sys; ctypes.CDLL(sys.argv[1]); os._exit(0)"
+#: What QtCore asks ICU for (collation, the file dialog's numeric sort, case
+#: mapping, time-zone names) in English; run with an ICU data library preloaded,
+#: it prints the answers, which the reduced library must give as the original does.
+QT_TEXT_CHECK = """
+import json
+from PySide6.QtCore import QCollator, QLocale, QTimeZone
+words = ["file10", "b", "A", "a", "file2", "\u00e4", "B", "Z\u00fcrich", "zebra"]
+collator = QCollator(QLocale("en_US"))
+answers = {"sorted": sorted(words, key=collator.sortKey)}
+collator.setNumericMode(True)
+answers["numeric"] = sorted(words, key=collator.sortKey)
+answers["upper"] = QLocale("en_US").toUpper("stra\u00dfe")
+answers["upper tr"] = QLocale("tr_TR").toUpper("istanbul")
+berlin = QTimeZone(b"Europe/Berlin")
+long_name = QTimeZone.NameType.LongName
+answers["zone"] = berlin.displayName(QTimeZone.TimeType.StandardTime, long_name, QLocale("en_US"))
+print(json.dumps(answers))
+"""
+#: Trees of ICU's data package that Qt never reads: break iteration, transliteration.
+ICU_UNUSED_TREES = ("brkitr/", "translit/")
+#: A locale's resource, in a tree or not (``coll/de_AT.res``); group 1 is its language.
+_LOCALE_ITEM = re.compile(r"(?:\w+/)?([a-z]{2,3})(?:_\w*)?\.res")
+#: Resources of every tree that are no locale's (``res_index`` matches the pattern).
+_TREE_ITEMS = {"root.res", "pool.res", "res_index.res"}
 
 
 class BundleError(RuntimeError):
@@ -213,6 +240,7 @@ def _make(bundle: Path, work: Path, model_dir: Path, inputs: str) -> dict:
     _export_model(model_dir, staged)
     _run_pyinstaller(bundle.parent, work, staged)
     saved = _strip(bundle / "_internal")
+    saved += reduce_icu_data(bundle / "_internal", work / "icu")
     build_s = time.monotonic() - started
 
     found = torch_files(bundle)
@@ -235,10 +263,12 @@ def _make(bundle: Path, work: Path, model_dir: Path, inputs: str) -> dict:
         "files": manifest(bundle),
     }
     (bundle / BUILD_INFO).write_text(json.dumps(info, indent=1), encoding="utf-8")
+    driver = "included (the line PC needs libpq for it)"
+    if not info["postgresql_driver"]:
+        driver = "NOT included (postgres extra missing)"
     print(
         f"bundle {bundle}: {len(info['files'])} files, no torch, {saved / 1e6:.0f} MB of "
-        f"symbols stripped, built in {build_s:.0f} s; PostgreSQL driver "
-        f"{'included' if info['postgresql_driver'] else 'NOT included (postgres extra missing)'}"
+        f"symbols and ICU data left out, built in {build_s:.0f} s; PostgreSQL driver {driver}"
     )
     return info
 
@@ -324,6 +354,141 @@ def _strip(internal: Path) -> int:
 def _loads(library: Path, environment: dict[str, str]) -> bool:
     check = [sys.executable, "-c", _LOAD_CHECK, str(library)]
     return subprocess.run(check, env=environment, capture_output=True, check=False).returncode == 0
+
+
+def icu_items_to_drop(items: Iterable[str]) -> list[str]:
+    """The items of ICU's data package (``icupkg -l``) that the line-side window never reads.
+
+    QtCore calls ICU for collation (``QCollator``, the file dialog's sort), case
+    mapping in a locale, time-zone names and charsets by name; its UTF and
+    Latin-1 codecs are its own. So out go break iteration and transliteration
+    (Qt links neither), the charset tables (``*.cnv``: a ``QStringDecoder`` for a
+    name other than UTF, Latin-1 or ASCII is invalid), and every locale but root
+    and English: another locale falls back to them (the Unicode default sort
+    order, English time-zone names), as the window is English anyway.
+    """
+    return [
+        item
+        for item in items
+        if item.startswith(ICU_UNUSED_TREES) or item.endswith(".cnv") or _other_language(item)
+    ]
+
+
+def _other_language(item: str) -> bool:
+    match = _LOCALE_ITEM.fullmatch(item)
+    return match is not None and item.rpartition("/")[2] not in _TREE_ITEMS and match[1] != "en"
+
+
+def reduce_icu_data(internal: Path, work: Path) -> int:
+    """Replace ICU's data library in ``internal`` by a reduced one; return the bytes saved.
+
+    The library (``libicudata.so.73``, 32 MB) holds one symbol, ``icudt73_dat``:
+    ICU's whole data package. Its items that Qt never reads here
+    (``icu_items_to_drop``) are removed with ``icupkg``, which checks that every
+    kept item still finds what it depends on, and the rest is linked into a
+    library of the same name and symbol. It replaces the original only if
+    English collation, case mapping and time-zone names come out as before.
+
+    Raises:
+        BundleError: ``icupkg`` or a C compiler is missing, or the reduced data
+            answers differently.
+    """
+    found = [path for path in internal.rglob("libicudata.so.*") if not path.is_symlink()]
+    if sys.platform != "linux" or not found:
+        print("note: no ICU data library in the bundle: nothing to reduce")
+        return 0
+    tools = {tool: shutil.which(tool) for tool in ("icupkg", "cc", "nm", "readelf")}
+    missing = [tool for tool, path in tools.items() if path is None]
+    if missing:
+        msg = (
+            f"cannot reduce ICU's data: {', '.join(missing)} not found; install ICU's tools "
+            "and a C compiler (Debian: apt-get install icu-devtools gcc binutils)"
+        )
+        raise BundleError(msg)
+    (library,) = found
+    work.mkdir(parents=True, exist_ok=True)
+    symbol, blob = _icu_data(library)
+    package = work / f"{symbol.removesuffix('_dat')}{sys.byteorder[0]}.dat"  # icudt73l.dat
+    package.write_bytes(blob)
+    listed = _checked_run(["icupkg", "-l", str(package)]).split()
+    drop = work / "drop.txt"
+    drop.write_text("\n".join(icu_items_to_drop(listed)) + "\n", encoding="utf-8")
+    reduced_package = work / "reduced" / package.name
+    reduced_package.parent.mkdir(exist_ok=True)
+    reduced_package.unlink(missing_ok=True)
+    _checked_run(["icupkg", "-r", str(drop), str(package), str(reduced_package)])
+    reduced = _link_data_library(symbol, reduced_package, work / library.name)
+    expected, answered = qt_text(library), qt_text(reduced)
+    if answered != expected:
+        msg = f"Qt answers differently with the reduced ICU data: {answered} instead of {expected}"
+        raise BundleError(msg)
+    saved = library.stat().st_size - reduced.stat().st_size
+    shutil.copy2(reduced, library)
+    return saved
+
+
+def _icu_data(library: Path) -> tuple[str, bytes]:
+    """The name of the data symbol of ICU's data library and the bytes it holds."""
+    symbols = _checked_run(["nm", "-D", "-S", "--defined-only", str(library)])
+    [(address, size, name)] = [
+        (int(fields[0], 16), int(fields[1], 16), fields[3])
+        for fields in map(str.split, symbols.splitlines())
+        if len(fields) == 4 and re.fullmatch(r"icudt\d+_dat", fields[3])
+    ]
+    # The symbol's address is in a loaded segment; its file offset follows from that one's.
+    for line in _checked_run(["readelf", "-lW", str(library)]).splitlines():
+        fields = line.split()
+        if fields[:1] == ["LOAD"]:
+            offset, start, _physical, length = (int(field, 16) for field in fields[1:5])
+            if start <= address and address + size <= start + length:
+                with library.open("rb") as handle:
+                    handle.seek(offset + address - start)
+                    return name, handle.read(size)
+    msg = f"{name} of {library} is in no loaded segment: not an ICU data library as expected"
+    raise BundleError(msg)
+
+
+def _link_data_library(symbol: str, package: Path, library: Path) -> Path:
+    """A shared library named ``library`` whose one symbol ``symbol`` holds ``package``."""
+    source = library.with_name(f"{library.name}.S")
+    source.write_text(
+        "\n".join(
+            [
+                ".section .rodata",
+                f".globl {symbol}",
+                f".type {symbol}, @object",
+                ".balign 16",  # ICU reads its data in place and wants it aligned
+                f"{symbol}:",
+                f'.incbin "{package}"',
+                f".size {symbol}, . - {symbol}",
+                '.section .note.GNU-stack, "", @progbits',
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    soname = f"-Wl,-soname,{library.name}"
+    _checked_run(["cc", "-shared", "-nostdlib", soname, "-o", str(library), str(source)])
+    return library
+
+
+def qt_text(icu_data: Path) -> dict:
+    """What Qt answers (``QT_TEXT_CHECK``) with ``icu_data`` in place of its own ICU data."""
+    environment = {**os.environ, "LD_PRELOAD": str(icu_data)}
+    check = [sys.executable, "-c", QT_TEXT_CHECK]
+    answer = subprocess.run(check, env=environment, capture_output=True, text=True, check=False)
+    if answer.returncode != 0:
+        msg = f"Qt failed with the ICU data {icu_data}: {answer.stderr.strip()[-2000:]}"
+        raise BundleError(msg)
+    return json.loads(answer.stdout)
+
+
+def _checked_run(command: list[str]) -> str:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        msg = f"{' '.join(command)} failed (exit {result.returncode}): {result.stderr.strip()}"
+        raise BundleError(msg)
+    return result.stdout
 
 
 def main(argv: list[str] | None = None) -> int:

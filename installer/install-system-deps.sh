@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the system libraries Qt needs, only where they are missing (Debian/Ubuntu).
+# Installs the system libraries Qt needs, only where they are missing (Debian/Ubuntu),
+# libpq for PostgreSQL (the line-side bundle ships psycopg without one) and ICU's tools,
+# with which the bundle build reduces Qt's ICU data (installer/build_bundle.py).
 # With --xvfb also the virtual X server used for screenshots of the real window.
 set -euo pipefail
 
@@ -23,18 +25,20 @@ need libxcb-render-util.so.0 libxcb-render-util0
 need libxcb-shape.so.0 libxcb-shape0
 need libxcb-xkb.so.1 libxcb-xkb1
 need libX11-xcb.so.1 libx11-xcb1
+need libpq.so.5 libpq5
+command -v icupkg >/dev/null || packages+=(icu-devtools)
 if [[ "${1:-}" == "--xvfb" ]]; then
     command -v Xvfb >/dev/null || packages+=(xvfb)
 fi
 [[ ${#packages[@]} -eq 0 ]] && exit 0
 
 if ! command -v apt-get >/dev/null; then
-    echo "Qt needs these system libraries (Debian names): ${packages[*]}; install them with your package manager." >&2
+    echo "Inspector needs these system packages (Debian names): ${packages[*]}; install them with your package manager." >&2
     exit 0
 fi
 sudo=""
 [[ $(id -u) -eq 0 ]] || sudo="sudo"
-echo "installing system libraries for Qt: ${packages[*]}" >&2
+echo "installing system packages: ${packages[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq >/dev/null
 $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null

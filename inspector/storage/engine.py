@@ -148,12 +148,7 @@ def _create_engine(url: URL, where: str, busy_timeout_ms: int) -> Engine:
     try:
         engine = create_engine(url, **options)
     except ImportError as exc:
-        msg = (
-            f"cannot use database {where}: its driver is not installed ({exc}); for "
-            "PostgreSQL use a postgresql+psycopg:// URL and install the driver with: "
-            "pip install 'inspector[postgres]'"
-        )
-        raise StorageError(msg) from exc
+        raise StorageError(_driver_missing(where, exc)) from exc
     except ArgumentError as exc:
         msg = f"cannot use database {where}: {exc}; check the URL or use a SQLite file"
         raise StorageError(msg) from exc
@@ -162,6 +157,34 @@ def _create_engine(url: URL, where: str, busy_timeout_ms: int) -> Engine:
     else:
         _configure_postgresql(engine, busy_timeout_ms)
     return engine
+
+
+def _driver_missing(where: str, exc: ImportError) -> str:
+    """What to install when the database driver cannot be imported.
+
+    The line-side bundle ships psycopg without its own libpq (``installer/inspector.spec``):
+    there the missing piece is the line PC's PostgreSQL client library, not a package.
+    """
+    reason = str(exc).splitlines()[-1]  # psycopg lists its attempts, pure Python's last
+    install = (
+        "(Debian/Ubuntu: apt-get install libpq5; Windows: the PostgreSQL client, with its "
+        "bin folder on PATH) or use a SQLite file"
+    )
+    if "libpq library not found" in reason:
+        return (
+            f"cannot use database {where}: PostgreSQL's client library libpq is not "
+            f"installed on this computer; install it {install}"
+        )
+    if "libpq" in reason:
+        return (
+            f"cannot use database {where}: PostgreSQL's client library libpq does not "
+            f"load ({reason}); install or update it {install}"
+        )
+    return (
+        f"cannot use database {where}: its driver is not installed ({exc}); for "
+        "PostgreSQL use a postgresql+psycopg:// URL and install the driver with: "
+        "pip install 'inspector[postgres]'"
+    )
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -8,6 +8,7 @@ executable then runs in a scrubbed environment (no PYTHONPATH, a temporary
 HOME), so it can only use what is inside the bundle.
 """
 
+import ctypes.util
 import json
 import os
 import runpy
@@ -17,6 +18,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import PySide6
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -175,3 +177,24 @@ def test_engineering_commands_in_the_bundle_say_where_they_run(bundle, tmp_path)
     )
     assert torch_model.returncode == 1
     assert "PyTorch is not installed here" in torch_model.stderr
+
+
+def test_the_bundled_icu_data_is_reduced_and_qt_answers_as_with_the_original(bundle):
+    (bundled,) = (bundle / "_internal" / "PySide6" / "Qt" / "lib").glob("libicudata.so.*")
+    original = Path(PySide6.__file__).parent / "Qt" / "lib" / bundled.name
+    assert bundled.stat().st_size < original.stat().st_size / 5
+    assert BUILD["qt_text"](bundled) == BUILD["qt_text"](original)
+
+
+def test_the_bundle_reaches_postgresql_through_the_computers_libpq(bundle, tmp_path):
+    internal = bundle / "_internal"
+    assert not [*internal.glob("psycopg_binary*"), *internal.glob("libpq*")]
+    url = "postgresql://inspector:secret@127.0.0.1:1/records"  # nothing listens on port 1
+    args = ("run", "--headless", "--frames", "1", "--db", url)
+    result = _run(bundle, tmp_path / "home", *args)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "secret" not in result.stderr
+    if ctypes.util.find_library("pq") is None:
+        assert "libpq is not installed" in result.stderr
+    else:  # psycopg loaded this computer's libpq, which tried to connect
+        assert "Connection refused" in result.stderr

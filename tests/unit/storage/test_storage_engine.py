@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -169,6 +171,38 @@ def test_unsupported_database_kinds_are_refused_without_showing_the_password(url
     with pytest.raises(StorageError, match="use a SQLite file or a postgresql") as raised:
         open_database(url)
     assert "secret" not in str(raised.value)
+
+
+# psycopg without its binary package (the line-side bundle), on a computer where
+# ctypes finds no libpq (argv[1] empty) or a libpq that does not load (its path).
+_WITHOUT_LIBPQ = """
+import ctypes.util, sys
+ctypes.util.find_library = lambda name: sys.argv[1] or None
+from inspector.core import StorageError
+from inspector.storage.engine import open_database
+try:
+    open_database("postgresql://inspector:secret@127.0.0.1:1/records")
+except StorageError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.parametrize("found", ["", "libpq.so.5"])
+def test_a_postgresql_url_without_a_working_libpq_says_what_to_install(
+    found: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("psycopg", reason="needs the postgres extra")
+    if found:
+        found = str(tmp_path / found)
+        Path(found).write_bytes(b"not a library")
+    environment = {**os.environ, "PSYCOPG_IMPL": "python"}  # psycopg's pure-Python libpq wrapper
+    run = [sys.executable, "-c", _WITHOUT_LIBPQ, found]
+    result = subprocess.run(run, env=environment, capture_output=True, text=True, check=True)
+    message = result.stdout
+    expected = "libpq does not load" if found else "libpq is not installed on this computer"
+    assert f"PostgreSQL's client library {expected}" in message
+    assert "apt-get install libpq5" in message
+    assert "Traceback" not in result.stderr and "secret" not in message
 
 
 def test_two_programs_creating_the_same_database_at_once_both_succeed(db_path: Path) -> None:
