@@ -64,7 +64,9 @@ def scoring_graph(model: PatchCore, input_size: int, opset: int) -> bytes:
     bank stays an input, as in the fp32 export.
     """
     example = _example(model, input_size)
-    bank = torch.zeros(7, model.dim)
+    # A retrieval model's bank splits into the same rows per good image: so must the example.
+    rows = 3 * model.global_bank.shape[0] if model.retrieval_k else 7
+    bank = torch.zeros(rows, model.dim)
     names = [FEATURES, DESCRIPTORS][: len(example)] + [BANK_INPUT]
     batch = [{0: BATCH_DIM}] * len(example)
     dynamic = {"features": batch[0], "rest": (*batch[1:], {0: ROWS_DIM})}

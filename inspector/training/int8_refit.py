@@ -30,6 +30,7 @@ from inspector.ml.inferencer import build_patchcore
 from inspector.ml.onnx_export import ExportablePatchCore
 from inspector.ml.onnx_quantize import Features
 from inspector.ml.package import ModelPackage
+from inspector.ml.retrieval import gallery_rows
 from inspector.training.calibration import calibrate_threshold, normalisation_of
 
 HOLDOUT_FRACTION = 0.2
@@ -117,9 +118,16 @@ def refit_on_features(
     holdout = [good[i] for i in order[:n_holdout]]
     train = [good[i] for i in order[n_holdout:]]
     patches, descriptors = _embed(features, train, report, "features")
-    size = int(source.memory_bank.shape[0])
-    chosen = greedy_coreset(patches, size, seed=seed, progress=lambda d, t: report("coreset", d, t))
-    bank = patches[chosen].contiguous()
+    retrieval = source.retrieval_k > 0
+    if retrieval:  # a gallery of the same rows per image, in the image-level bank's order
+        per_image = source.gallery_rows_per_image()
+        bank = gallery_rows(patches.view(len(train), -1, patches.shape[1]), per_image, seed=seed)
+    else:
+        size = int(source.memory_bank.shape[0])
+        chosen = greedy_coreset(
+            patches, size, seed=seed, progress=lambda d, t: report("coreset", d, t)
+        )
+        bank = patches[chosen].contiguous()
     has_global = source.global_stage is not None and descriptors is not None
     package = replace(
         source,
@@ -134,11 +142,18 @@ def refit_on_features(
     patch_scores: list[float] = []
     global_scores: list[float] = []
     held_out: list[torch.Tensor] = []
+    held_rows: list[torch.Tensor] = []
     with torch.inference_mode():
         for start in range(0, len(holdout), BATCH):
             maps, described = features(_load(holdout[start : start + BATCH]))
-            scores, _ = scoring.score_features(torch.from_numpy(maps), None, bank)
+            # A retrieval model's patch branch needs the descriptors to find its images;
+            # without normalisation yet, score_features gives the patch score alone.
+            query = torch.from_numpy(described) if retrieval and described is not None else None
+            scores, _ = scoring.score_features(torch.from_numpy(maps), query, bank)
             patch_scores += scores.tolist()
+            if retrieval:
+                rows = torch.from_numpy(maps).permute(0, 2, 3, 1).flatten(1, 2)
+                held_rows.append(gallery_rows(rows, per_image, seed=seed))
             if has_global and described is not None:
                 query = torch.from_numpy(described)
                 global_scores += model.global_distance(query).tolist()
@@ -161,6 +176,8 @@ def refit_on_features(
                 normalisation=norm,
                 global_bank=torch.cat([package.global_bank, *held_out]),
             )
+            if retrieval:  # the held-out images join the gallery as they joined that bank
+                package = replace(package, memory_bank=torch.cat([bank, *held_rows]))
         else:
             scores = calibration = patch_scores
     package = replace(package, threshold=calibrate_threshold(calibration, target))
@@ -169,7 +186,7 @@ def refit_on_features(
         "bank_images": len(train),
         "holdout_images": len(holdout),
         "seed": seed,
-        "bank_size": int(bank.shape[0]),
+        "bank_size": int(package.memory_bank.shape[0]),
         "global_bank_size": int(package.global_bank.shape[0]) if has_global else 0,
         "target_false_reject": target,
         "threshold_fp32": source.threshold,

@@ -219,3 +219,31 @@ def test_int8_scores_real_tiles_like_fp32(magnetic_tile: Path, tmp_path: Path) -
     same = sum((x > fp32.threshold) == (y > int8.threshold) for x, y in zip(a, b, strict=True))
     assert same >= len(files) - 2, (a, b)
     assert np.corrcoef(a, b)[0, 1] > 0.9, (a, b)
+
+
+def test_a_retrieval_model_gets_an_int8_gallery_per_image(tmp_path: Path) -> None:
+    """The fit's default model: grid image branch + retrieval; its INT8 memory is a gallery too."""
+    good = [textured_part(seed) for seed in range(16)]
+    fit_anomaly(
+        good,
+        tmp_path / "model",
+        input_size=SIZE,
+        global_stage=4,
+        global_grid=4,
+        retrieval_k=3,
+        score_top_fraction=0.01,
+        device="cpu",
+        name="tiny-ret",
+    )
+    source = load_package(tmp_path / "model")
+    fp32, int8 = export_int8(
+        tmp_path / "model", _write(tmp_path / "good", good), opset=18, calibration_images=8
+    )
+    per_image = source.gallery_rows_per_image()
+    rebuilt = int8.quantization["rebuilt_from_int8_features"]
+    assert rebuilt["global_bank_size"] == 16
+    assert int8.memory_bank.shape == (16 * per_image, source.memory_bank.shape[1])
+    assert not np.allclose(int8.memory_bank, fp32.memory_bank.astype(np.float32), atol=1e-3)
+    inferencer = OnnxAnomalyInferencer(int8)
+    good_score = inferencer.predict([textured_part(3)])[0].score
+    assert inferencer.predict([textured_part(99)])[0].score > good_score
