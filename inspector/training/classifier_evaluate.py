@@ -15,11 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from inspector.acquisition.image_files import read_image
 from inspector.core.errors import SourceError
 from inspector.ml.classifier_inference import ClassifierInferencer
 from inspector.training.classifier_data import list_class_images
 from inspector.training.classifier_metrics import ClassificationMetrics, classification_metrics
+from inspector.training.evaluate import decoded_batches
 
 Progress = Callable[[int, int], None]
 
@@ -98,13 +98,7 @@ def evaluate_classifier(
         raise ValueError(msg)
     results: list[ClassifiedImage] = []
     unreadable: list[str] = []
-    for start in range(0, len(items), batch):
-        chunk = []
-        for item in items[start : start + batch]:
-            try:
-                chunk.append((item, read_image(item.path)))
-            except SourceError as exc:
-                unreadable.append(str(exc))
+    for done, chunk in decoded_batches(items, batch, unreadable):
         if chunk:
             began = time.perf_counter()
             said = inferencer.predict([image for _, image in chunk])
@@ -116,7 +110,7 @@ def evaluate_classifier(
                 for (item, _), out in zip(chunk, said, strict=True)
             )
         if progress is not None:
-            progress(min(start + batch, len(items)), len(items))
+            progress(done, len(items))
     if not results:
         msg = f"no image of {data_dir} could be read: {unreadable[0] if unreadable else ''}"
         raise SourceError(msg)

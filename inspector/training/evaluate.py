@@ -15,10 +15,10 @@ once its masks are moved beside their images.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import cv2
 import numpy as np
@@ -147,6 +147,31 @@ def without_masks(files: Sequence[Path]) -> list[Path]:
     return split_masks(files)[0]
 
 
+class _Filed(Protocol):
+    path: Path
+
+
+Item = TypeVar("Item", bound=_Filed)
+
+
+def decoded_batches(
+    items: Sequence[Item], batch: int, unreadable: list[str]
+) -> Iterator[tuple[int, list[tuple[Item, np.ndarray]]]]:
+    """``(items done, [(item, RGB image)])`` per batch of ``items``.
+
+    A file that does not decode is named in ``unreadable`` and left out of its
+    batch (the evaluation goes on and reports it), never scored as blank.
+    """
+    for start in range(0, len(items), batch):
+        chunk: list[tuple[Item, np.ndarray]] = []
+        for item in items[start : start + batch]:
+            try:
+                chunk.append((item, read_image(item.path)))
+            except SourceError as exc:
+                unreadable.append(str(exc))
+        yield min(start + batch, len(items)), chunk
+
+
 def list_labelled_images(data_dir: str | Path) -> list[LabelledImage]:
     """The images of a ``<class>/<stem>.<ext>`` folder with their optional ``.png`` masks.
 
@@ -244,17 +269,11 @@ def evaluate_package(
     rules = DecisionRules(inferencer.default_threshold if threshold is None else threshold)
     results: list[EvaluatedImage] = []
     unreadable: list[str] = []
-    for start in range(0, len(items), batch):
-        chunk: list[tuple[LabelledImage, np.ndarray]] = []
-        for item in items[start : start + batch]:
-            try:
-                chunk.append((item, read_image(item.path)))
-            except SourceError as exc:
-                unreadable.append(str(exc))
+    for done, chunk in decoded_batches(items, batch, unreadable):
         if chunk:
             results.extend(_score_chunk(inferencer, rules, chunk, pixel_max_side))
         if progress is not None:
-            progress(min(start + batch, len(items)), len(items))
+            progress(done, len(items))
     package = inferencer.package
     return EvaluationRun(
         model_version=inferencer.version,
