@@ -48,10 +48,16 @@ def add_model_commands(subparsers: argparse._SubParsersAction) -> None:
 
     model = subparsers.add_parser("model", help="promote, roll back and shadow station models")
     sub = model.add_subparsers(dest="model_command", required=True)
-    promote = sub.add_parser("promote", help="make a model the station's production model")
+    promote = sub.add_parser(
+        "promote",
+        help="make a model the station's production model (a classifier package: its classifier)",
+    )
     promote.add_argument("--model", required=True, type=Path, help="model package folder")
     promote.add_argument("--metrics", type=Path, help="compare.json or report.json it is based on")
     rollback = sub.add_parser("rollback", help="go back to the previous production model")
+    rollback.add_argument(
+        "--classifier", action="store_true", help="roll back the station's classifier instead"
+    )
     shadow = sub.add_parser("shadow", help="run a candidate beside production, driving nothing")
     shadow.add_argument("--model", required=True, type=Path, help="candidate model package")
     shadow_stop = sub.add_parser("shadow-stop", help="end the station's shadow run")
@@ -127,15 +133,29 @@ def run_model(args: argparse.Namespace) -> int:
         station, user, reason = args.station, args.user, args.reason
         if command == "promote":
             metrics = _read_metrics(args.metrics) if args.metrics else None
-            version = _loadable_version(args.model)
+            role = _role_of(args.model)
+            version = _loadable_version(args.model, role)
             _check_metrics_version(metrics, version, args.metrics)
             done = deployments.promote(
-                engine, station, args.model, version, actor=user, reason=reason, metrics=metrics
+                engine,
+                station,
+                args.model,
+                version,
+                actor=user,
+                reason=reason,
+                metrics=metrics,
+                role=role,
             )
         elif command == "rollback":
-            done = deployments.rollback(engine, station, actor=user, reason=reason)
+            role = deployments.CLASSIFIER if args.classifier else deployments.PRODUCTION
+            done = deployments.rollback(engine, station, actor=user, reason=reason, role=role)
         elif command == "shadow":
-            version = _loadable_version(args.model)
+            if _role_of(args.model) != deployments.PRODUCTION:
+                from inspector.reports.compare_json import NOT_A_PRODUCTION_MODEL
+
+                msg = f"{args.model} {NOT_A_PRODUCTION_MODEL}"
+                raise ValueError(msg)
+            version = _loadable_version(args.model, deployments.PRODUCTION)
             done = deployments.start_shadow(
                 engine, station, args.model, version, actor=user, reason=reason
             )
@@ -146,7 +166,7 @@ def run_model(args: argparse.Namespace) -> int:
     model = f"{done.model_version} ({done.model_path})" if done.model_path else "no shadow model"
     when = (
         "a running line of the station switches to it between two parts within seconds"
-        if done.role == "production"
+        if done.role in (deployments.PRODUCTION, deployments.CLASSIFIER)
         else "a running line applies it at its next start"
     )
     print(
@@ -173,15 +193,23 @@ def _check_user(engine, name: str) -> None:  # noqa: ANN001 - sqlalchemy Engine
         raise ValueError(msg)
 
 
-def _loadable_version(model_dir: Path) -> str:
-    """The package's version; it must load (hashes checked), or it is not deployed."""
-    from inspector.ml.backend import open_inferencer
+def _role_of(model_dir: Path) -> str:
+    """``classifier`` for a classifier package (run beside the anomaly model), else production."""
     from inspector.ml.runtime_package import read_metadata
-    from inspector.reports.compare_json import NOT_A_PRODUCTION_MODEL
+    from inspector.storage.deployments import CLASSIFIER, PRODUCTION
 
-    if read_metadata(model_dir).get("kind") == "classifier":
-        msg = f"{model_dir} {NOT_A_PRODUCTION_MODEL}"
-        raise ValueError(msg)
+    return CLASSIFIER if read_metadata(model_dir).get("kind") == "classifier" else PRODUCTION
+
+
+def _loadable_version(model_dir: Path, role: str) -> str:
+    """The package's version; it must load (hashes checked), or it is not deployed."""
+    from inspector.storage.deployments import CLASSIFIER
+
+    if role == CLASSIFIER:
+        from inspector.ml.classifier_inference import ClassifierInferencer
+
+        return call_on_worker(lambda: ClassifierInferencer(model_dir, device="cpu").version)
+    from inspector.ml.backend import open_inferencer
 
     return call_on_worker(lambda: open_inferencer(model_dir, "auto", device="cpu").version)
 
@@ -212,7 +240,11 @@ def _check_metrics_version(metrics: dict[str, Any] | None, version: str, path: P
 
 
 def _history(engine, station: str) -> int:  # noqa: ANN001 - sqlalchemy Engine
-    from inspector.storage.deployments import current_production, deployment_history
+    from inspector.storage.deployments import (
+        CLASSIFIER,
+        current_production,
+        deployment_history,
+    )
 
     rows = deployment_history(engine, station)
     if not rows:
@@ -226,6 +258,9 @@ def _history(engine, station: str) -> int:  # noqa: ANN001 - sqlalchemy Engine
             f"{d.at:%Y-%m-%d %H:%M:%S} {d.action.value:<12} {d.role:<10} "
             f"{d.model_version or '-'} by {d.actor}: {d.reason or ''}{verdict}"
         )
+    classifier = current_production(engine, station, CLASSIFIER)
+    if classifier is not None:
+        print(f"classifier now: {classifier.model_version} ({classifier.model_path})")
     current = current_production(engine, station)
     if current is not None:
         print(f"production now: {current.model_version} ({current.model_path})")

@@ -5,7 +5,8 @@ change a station's model, so once one is recorded in the station's database
 it wins over ``[model] path`` (or ``--model``), which then only names the
 model of a station with no deployment on record yet. The same holds for the
 shadow model: once any shadow run was recorded for the station, the record
-decides (a ``shadow_stop`` means no shadow, whatever ``[model] shadow`` says).
+decides (a ``shadow_stop`` means no shadow, whatever ``[model] shadow`` says),
+and for the defect classifier: a promoted classifier wins over ``[model] classifier``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from inspector.storage.deployments import (
+    CLASSIFIER,
     DeploymentAction,
     current_production,
     deployment_history,
@@ -37,11 +39,13 @@ class DeployedSettings:
         settings: ``model_dir`` and ``shadow_model_dir`` as recorded for the station.
         notes: One sentence per setting the record overrode, for the operator.
         production_id: The deployment whose model the settings name (None: the configured one).
+        classifier_id: The deployment whose classifier they name (None: the configured one).
     """
 
     settings: LineSettings
     notes: tuple[str, ...]
     production_id: int | None = None
+    classifier_id: int | None = None
 
 
 def apply_deployments(settings: LineSettings, engine: Engine) -> DeployedSettings:
@@ -57,6 +61,16 @@ def apply_deployments(settings: LineSettings, engine: Engine) -> DeployedSetting
                 f"{production.at:%Y-%m-%d %H:%M}), not the configured {settings.model_dir}"
             )
         settings = replace(settings, model_dir=production.model_path)
+    classifier = current_production(engine, station, CLASSIFIER)
+    if classifier is not None and classifier.model_path is not None:
+        if _differs(classifier.model_path, settings.classifier_dir):
+            notes.append(
+                f"station {station} runs its promoted classifier {classifier.model_version} "
+                f"({classifier.model_path}, {classifier.action.value} by {classifier.actor} "
+                f"{classifier.at:%Y-%m-%d %H:%M}), not the configured "
+                f"{settings.classifier_dir or 'none'}"
+            )
+        settings = replace(settings, classifier_dir=classifier.model_path)
     shadows = [d for d in deployment_history(engine, station) if d.role == "shadow"]
     if shadows:
         latest = shadows[-1]
@@ -70,7 +84,12 @@ def apply_deployments(settings: LineSettings, engine: Engine) -> DeployedSetting
         settings = replace(settings, shadow_model_dir=recorded)
     for note in notes:
         log.warning("%s", note)
-    return DeployedSettings(settings, tuple(notes), production.id if production else None)
+    return DeployedSettings(
+        settings,
+        tuple(notes),
+        production.id if production else None,
+        classifier.id if classifier else None,
+    )
 
 
 def _differs(recorded: Path | None, configured: Path | None) -> bool:

@@ -2,7 +2,8 @@
 
 ``inspector model promote`` may run on another computer than the line: the
 record in the shared database is the message. The watcher reads the
-station's production deployment every few seconds; when it changed, it loads
+station's production and classifier deployments every few seconds; when
+either changed, it loads
 the new model on its own thread (never the inference thread) and hands it to
 :meth:`inspector.pipeline.station.Station.swap_scorer`, so the line switches
 without stopping or losing a part. A model that cannot be loaded raises an
@@ -22,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from inspector.core.errors import InspectorError
 from inspector.pipeline.alarms import Alarm, Severity
 from inspector.pipeline.station import Scorer
-from inspector.storage.deployments import current_production
+from inspector.storage.deployments import CLASSIFIER, current_production
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,14 @@ class DeploymentWatcher:
         engine: The station's database.
         station: Its name, as in the deployment records.
         applied_id: Id of the deployment the line was built with (None: its configured model).
-        load: Loads a model package as the line runs it (classifier included).
+        load: Loads the line's model as it runs it, from the promoted model and
+            classifier folders (``None``: the line's configured one).
         swap: Puts a loaded model into the running line (``Station.swap_scorer`` with
             the rules that go with it).
         poll_s: Seconds between two reads of the deployment record.
         on_alarm: Told when the model switched, or a promoted model could not be loaded.
+        applied_classifier_id: Id of the classifier deployment the line was built
+            with (None: its configured classifier, if any).
     """
 
     def __init__(
@@ -47,17 +51,18 @@ class DeploymentWatcher:
         station: str,
         applied_id: int | None,
         *,
-        load: Callable[[Path], Scorer],
+        load: Callable[[Path | None, Path | None], Scorer],
         swap: Callable[[Scorer], None],
         poll_s: float = 5.0,
         on_alarm: Callable[[Alarm], None] | None = None,
+        applied_classifier_id: int | None = None,
     ) -> None:
         if poll_s <= 0:
             msg = f"the deployment poll interval must be positive, got {poll_s} s"
             raise ValueError(msg)
         self._engine = engine
         self._station = station
-        self._applied_id = applied_id
+        self._applied = (applied_id, applied_classifier_id)
         self._load = load
         self._swap = swap
         self._poll_s = poll_s
@@ -80,17 +85,29 @@ class DeploymentWatcher:
             self._thread.join(timeout)
 
     def check(self) -> bool:
-        """Apply the station's production deployment if it changed; True when the model switched."""
+        """Apply the station's production or classifier deployment if either changed; True
+        when the model switched."""
         try:
-            latest = current_production(self._engine, self._station)
+            production = current_production(self._engine, self._station)
+            classifier = current_production(self._engine, self._station, CLASSIFIER)
         except SQLAlchemyError as exc:  # a busy database is retried at the next poll
             log.warning("cannot read the deployments of %s: %s", self._station, exc)
             return False
-        if latest is None or latest.id == self._applied_id or latest.model_path is None:
+        recorded = (production.id if production else None, classifier.id if classifier else None)
+        changed = [
+            deployment
+            for deployment, applied in zip((production, classifier), self._applied, strict=True)
+            if deployment is not None and deployment.id != applied
+        ]
+        if not changed:
             return False
-        self._applied_id = latest.id
+        self._applied = recorded
+        latest = max(changed, key=lambda deployment: deployment.id)
         try:
-            scorer = self._load(latest.model_path)
+            scorer = self._load(
+                production.model_path if production else None,
+                classifier.model_path if classifier else None,
+            )
         except InspectorError as exc:
             self._alarm(
                 Severity.ERROR,

@@ -235,9 +235,14 @@ def build_line(
     if settings.deployment_poll_s is not None:
         line_settings = settings
 
-        def load(model_dir: Path) -> Scorer:
-            loaded = load_scorer(model_dir, line_settings.device, line_settings.backend)
-            return with_classifier(loaded, line_settings)
+        def load(model_dir: Path | None, classifier_dir: Path | None) -> Scorer:
+            chosen = replace(
+                line_settings,
+                model_dir=model_dir or line_settings.model_dir,
+                classifier_dir=classifier_dir or line_settings.classifier_dir,
+            )
+            loaded = load_scorer(chosen.model_dir, chosen.device, chosen.backend)
+            return with_classifier(loaded, chosen)
 
         def swap(new: Scorer) -> None:
             keep = line_settings.threshold is not None  # a fixed threshold stays fixed
@@ -253,6 +258,7 @@ def build_line(
                 swap=swap,
                 poll_s=settings.deployment_poll_s,
                 on_alarm=gate_alarm,
+                applied_classifier_id=deployed.classifier_id,
             )
         )
     retention = None

@@ -20,11 +20,11 @@ BULKY_KEYS = ("images", "roc", "disagreements")
 """Parts of the report too big for a deployment record (they stay in the report folder)."""
 CLASSIFY = "classify"
 NOT_A_PRODUCTION_MODEL = (
-    "is a defect classifier: a station's production model (what promotion and shadow runs "
-    "change) is its anomaly model; a classifier runs beside it, named by [model] classifier "
-    "in the station file"
+    "is a defect classifier: shadow runs are for a station's anomaly model; a classifier "
+    "runs beside it (promote it with 'inspector model promote', or name it by "
+    "[model] classifier in the station file)"
 )
-"""Why a classifier is refused as a station's production or shadow model."""
+"""Why a classifier is refused as a station's shadow model."""
 
 
 @dataclass(frozen=True)

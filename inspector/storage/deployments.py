@@ -25,6 +25,12 @@ from inspector.storage.schema import DeploymentRow
 
 _DEPLOYMENTS = DeploymentRow.__table__
 
+PRODUCTION = "production"
+"""Role of the station's anomaly model (the one whose verdicts drive the gate)."""
+CLASSIFIER = "classifier"
+"""Role of the defect classifier run beside it (names the class of what was found)."""
+_STACKED_ROLES = (PRODUCTION, CLASSIFIER)
+
 
 class DeploymentAction(StrEnum):
     """What a deployment row did."""
@@ -40,7 +46,7 @@ class Deployment:
     """One recorded deployment action, as read back.
 
     Attributes:
-        role: ``production`` or ``shadow``.
+        role: ``production``, ``classifier`` or ``shadow``.
         model_path: The package folder the station loads (``None`` for ``shadow_stop``).
         model_version: Its version string, as recorded with every part it scores.
         metrics: The report the decision was based on, parsed; ``None`` if none was given.
@@ -67,17 +73,20 @@ def promote(
     actor: str,
     reason: str,
     metrics: dict[str, Any] | None = None,
+    role: str = PRODUCTION,
 ) -> Deployment:
-    """Make a model the station's production model; recorded and audited.
+    """Make a model the station's production model (or, with ``role="classifier"``,
+    its defect classifier); recorded and audited.
 
     Raises:
-        ValueError: no station, actor or reason, or the model is already in production there.
+        ValueError: no station, actor or reason, an unknown role, or the model
+            already has that role there.
     """
     _check(station, actor, reason)
-    current = current_production(engine, station)
+    current = current_production(engine, station, role)
     if current is not None and current.model_version == model_version:
         msg = (
-            f"{model_version} is already the production model of station {station!r} "
+            f"{model_version} is already the {role} model of station {station!r} "
             f"(promoted {current.at:%Y-%m-%d %H:%M} by {current.actor}): nothing to promote"
         )
         raise ValueError(msg)
@@ -85,7 +94,7 @@ def promote(
     return _record(
         engine,
         station,
-        "production",
+        role,
         DeploymentAction.PROMOTE,
         model_path,
         model_version,
@@ -96,17 +105,19 @@ def promote(
     )
 
 
-def rollback(engine: Engine, station: str, *, actor: str, reason: str) -> Deployment:
-    """Go back to the production model that ran before the current one; recorded and audited.
+def rollback(
+    engine: Engine, station: str, *, actor: str, reason: str, role: str = PRODUCTION
+) -> Deployment:
+    """Go back to the model of ``role`` that ran before the current one; recorded and audited.
 
     Raises:
-        ValueError: no station, actor or reason.
-        StorageError: the station has no earlier production model to go back to.
+        ValueError: no station, actor or reason, or an unknown role.
+        StorageError: the station has no earlier model of that role to go back to.
     """
     _check(station, actor, reason)
-    stack = _production_stack(engine, station)
+    stack = _production_stack(engine, station, role)
     if len(stack) < 2:
-        what = "no production model" if not stack else f"only {stack[-1].model_version}"
+        what = f"no {role} model" if not stack else f"only {stack[-1].model_version}"
         msg = (
             f"station {station!r} has {what} on record, so there is nothing to roll back to: "
             "promote a model with 'inspector model promote' instead"
@@ -116,7 +127,7 @@ def rollback(engine: Engine, station: str, *, actor: str, reason: str) -> Deploy
     return _record(
         engine,
         station,
-        "production",
+        role,
         DeploymentAction.ROLLBACK,
         previous.model_path,
         previous.model_version or "",
@@ -186,9 +197,10 @@ def deployment_history(engine: Engine, station: str) -> list[Deployment]:
     return [_to_deployment(row) for row in rows]
 
 
-def current_production(engine: Engine, station: str) -> Deployment | None:
-    """The deployment whose model the station runs now; ``None`` when none was ever promoted."""
-    stack = _production_stack(engine, station)
+def current_production(engine: Engine, station: str, role: str = PRODUCTION) -> Deployment | None:
+    """The deployment whose model of ``role`` the station runs now; ``None`` when none was
+    ever promoted."""
+    stack = _production_stack(engine, station, role)
     return stack[-1] if stack else None
 
 
@@ -207,10 +219,15 @@ def current_shadow(engine: Engine, station: str) -> Deployment | None:
     return _to_deployment(row)
 
 
-def _production_stack(engine: Engine, station: str) -> list[Deployment]:
-    """Production models in force, oldest first: promotions push, rollbacks pop."""
+def _production_stack(engine: Engine, station: str, role: str) -> list[Deployment]:
+    """Models of ``role`` in force, oldest first: promotions push, rollbacks pop."""
+    if role not in _STACKED_ROLES:
+        msg = f"role {role!r} is not promoted or rolled back: use one of {_STACKED_ROLES}"
+        raise ValueError(msg)
     stack: list[Deployment] = []
     for deployment in deployment_history(engine, station):
+        if deployment.role != role:
+            continue
         if deployment.action is DeploymentAction.PROMOTE:
             stack.append(deployment)
         elif deployment.action is DeploymentAction.ROLLBACK and len(stack) > 1:

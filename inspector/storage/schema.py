@@ -236,12 +236,13 @@ class AuditRow(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-DEPLOYMENT_ROLES = ("production", "shadow")
+DEPLOYMENT_ROLES = ("production", "shadow", "classifier")
 DEPLOYMENT_ACTIONS = ("promote", "rollback", "shadow_start", "shadow_stop")
 
 
 class DeploymentRow(Base):
-    """One change of the model a station runs, or of the model shadowing it (revision 0005).
+    """One change of the model a station runs, its classifier, or the model shadowing it
+    (revision 0005; the classifier role since 0007).
 
     Append-only: the station's production model is the newest production
     promotion not undone by a rollback, its shadow the newest ``shadow_start``

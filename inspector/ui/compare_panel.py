@@ -33,12 +33,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from inspector.core.errors import InspectorError
 from inspector.ml.runtime_package import read_metadata
 from inspector.reports.compare_json import (
     CLASSIFY,
-    NOT_A_PRODUCTION_MODEL,
     CompareOutcome,
     read_compare_report,
 )
@@ -163,7 +163,7 @@ class ComparePanel(QWidget):
             return
         source = version or "the line's configured model"
         self.production.setText(f"{source} ({path})")
-        classifier = self.configured_classifier()
+        classifier = self.line_classifier()
         self.classifier.setText(
             f"{classifier} (baseline of classifier candidates)" if classifier else "none"
         )
@@ -207,7 +207,7 @@ class ComparePanel(QWidget):
         """
         if read_metadata(candidate).get("kind") != "classifier":
             return self.production_model()[0]
-        classifier = self.configured_classifier()
+        classifier = self.line_classifier()
         if classifier is None:
             msg = (
                 f"{candidate} is a classifier and this line runs none to compare it with: set "
@@ -215,6 +215,18 @@ class ComparePanel(QWidget):
             )
             raise ValueError(msg)
         return classifier
+
+    def line_classifier(self) -> Path | None:
+        """The classifier the line runs: the one promoted to the station, else the configured."""
+        try:
+            promoted = deployments.current_production(
+                self._engine(), self.station, deployments.CLASSIFIER
+            )
+        except (InspectorError, SQLAlchemyError):
+            promoted = None
+        if promoted is not None and promoted.model_path is not None:
+            return promoted.model_path
+        return self.configured_classifier()
 
     def show_report(self, folder: Path) -> CompareOutcome | None:
         """Show a written comparison (``compare.json``) and allow promoting its candidate."""
@@ -227,7 +239,7 @@ class ComparePanel(QWidget):
         self.candidate.setText(str(outcome.new_dir))
         self._show_outcome(outcome)
         if outcome.task == CLASSIFY:
-            self._say(f"{outcome.new_version} {NOT_A_PRODUCTION_MODEL}: to use it, name it there")
+            self._say(f"{outcome.new_version}: promoting makes it the station's classifier")
         return outcome
 
     def open_report(self) -> None:
@@ -240,9 +252,6 @@ class ComparePanel(QWidget):
         outcome = self.outcome
         if outcome is None:
             self._say("compare the candidate with production first", error=True)
-            return None
-        if outcome.task == CLASSIFY:
-            self._say(f"{outcome.new_version} {NOT_A_PRODUCTION_MODEL}", error=True)
             return None
         if not self.reason.text().strip():
             self._say("say why you promote it (reason), it is recorded", error=True)
@@ -263,6 +272,7 @@ class ComparePanel(QWidget):
                 actor=actor,
                 reason=self.reason.text().strip(),
                 metrics=outcome.promotion_metrics(),
+                role=deployments.CLASSIFIER if outcome.task == CLASSIFY else deployments.PRODUCTION,
             )
         except (ValueError, InspectorError) as exc:
             self._say(str(exc), error=True)
@@ -343,7 +353,7 @@ class ComparePanel(QWidget):
     def _show_outcome(self, outcome: CompareOutcome | None) -> None:
         self.outcome = outcome
         self.open_button.setEnabled(outcome is not None)
-        self.promote_button.setEnabled(outcome is not None and outcome.task != CLASSIFY)
+        self.promote_button.setEnabled(outcome is not None)
         rows = outcome.key_figures() if outcome is not None else []
         self.figures.setRowCount(len(rows))
         for row, cells in enumerate(rows):

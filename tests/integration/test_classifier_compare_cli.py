@@ -70,10 +70,29 @@ def test_a_classifier_against_an_anomaly_model_is_refused(
     assert not (tmp_path / "cmp").exists()
 
 
-def test_a_classifier_is_not_promoted_to_a_station_production_model(
-    all_good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_a_classifier_is_promoted_and_rolled_back_as_the_station_classifier(
+    trained_classifier: Path, all_good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["model", "promote", "--model", str(all_good), "--station", "s1"]
-    argv += ["--user", "eng", "--reason", "test", "--db", str(tmp_path / "line.db")]
-    assert main(argv) != 0
+    db = str(tmp_path / "line.db")
+    common = ["--station", "s1", "--user", "eng", "--db", db]
+    promote = ["model", "promote", *common]
+    assert main([*promote, "--model", str(all_good), "--reason", "first classifier"]) == 0
+    assert "switches to it between two parts" in capsys.readouterr().out
+    assert main(["model", "rollback", "--classifier", *common, "--reason", "x"]) == 1
+    assert "nothing to roll back to" in capsys.readouterr().err
+    assert main([*promote, "--model", str(trained_classifier), "--reason", "better"]) == 0
+    assert main(["model", "rollback", "--classifier", *common, "--reason", "back"]) == 0
+    capsys.readouterr()
+    assert main(["model", "history", "--station", "s1", "--db", db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[2:4] for line in lines[:3]] == [
+        ["promote", "classifier"],
+        ["promote", "classifier"],
+        ["rollback", "classifier"],
+    ]
+    assert lines[-1].startswith("classifier now: ") and str(all_good.resolve()) in lines[-1]
+    # The anomaly model's own stack is untouched, and a classifier never shadows it.
+    assert main(["model", "rollback", *common, "--reason", "x"]) == 1
+    shadow = ["model", "shadow", "--model", str(all_good), *common, "--reason", "try"]
+    assert main(shadow) != 0
     assert "[model] classifier" in capsys.readouterr().err

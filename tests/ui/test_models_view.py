@@ -276,7 +276,7 @@ def test_compare_runs_inspector_compare_in_a_child_process_and_shows_its_report(
     assert panel.promote_button.isEnabled() and panel.compare_button.isEnabled()
 
 
-def test_a_classifier_candidate_is_compared_with_the_line_classifier_not_promoted(
+def test_a_classifier_candidate_is_compared_with_the_line_classifier_and_promoted(
     qtbot, engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.biased_classifier import save_biased_classifier  # torch: only for this test
@@ -309,4 +309,10 @@ def test_a_classifier_candidate_is_compared_with_the_line_classifier_not_promote
     assert outcome.baseline_version.startswith("tiny-good")
     assert outcome.verdict == "mixed"  # spot found, but scratches and good parts now misnamed
     assert panel.figures.item(0, 0).text() == "accuracy"
-    assert not panel.promote_button.isEnabled() and "[model] classifier" in panel.message.text()
+    assert panel.promote_button.isEnabled() and "station's classifier" in panel.message.text()
+    panel.reason.setText("names spots")
+    confirmed = when_modal(qtbot, lambda box: box.button(QMessageBox.StandardButton.Yes).click())
+    done = panel.promote()
+    assert confirmed == ["QMessageBox"] and done is not None and done.role == "classifier"
+    assert panel.line_classifier() == candidate.resolve()
+    assert panel.classifier.text().startswith(str(candidate.resolve()))

@@ -7,7 +7,13 @@ from pathlib import Path
 from inspector.pipeline.deployed_models import apply_deployments
 from inspector.pipeline.line import LineSettings
 from inspector.pipeline.station_config import load_station_config
-from inspector.storage.deployments import promote, rollback, start_shadow, stop_shadow
+from inspector.storage.deployments import (
+    CLASSIFIER,
+    promote,
+    rollback,
+    start_shadow,
+    stop_shadow,
+)
 from inspector.storage.engine import open_database
 
 
@@ -54,4 +60,27 @@ def test_recorded_deployments_win_over_the_configured_models_and_say_so(tmp_path
     deployed = apply_deployments(configured, engine)
     assert deployed.settings.shadow_model_dir is None  # a recorded stop beats the file
     assert "shadow model is none" in deployed.notes[-1]
+    engine.dispose()
+
+
+def test_a_promoted_classifier_wins_over_the_configured_one_and_says_so(tmp_path: Path) -> None:
+    engine = open_database(tmp_path / "line.db")
+    configured = LineSettings(
+        model_dir=tmp_path / "a", classifier_dir=tmp_path / "cls-1", station_name="s1"
+    )
+    promote(
+        engine,
+        "s1",
+        tmp_path / "cls-2",
+        "cls-2",
+        actor="eng",
+        reason="names cracks",
+        role=CLASSIFIER,
+    )
+    deployed = apply_deployments(configured, engine)
+    assert deployed.settings.classifier_dir == (tmp_path / "cls-2").resolve()
+    assert deployed.settings.model_dir == tmp_path / "a"  # the anomaly model's record is apart
+    assert deployed.production_id is None and deployed.classifier_id is not None
+    [note] = deployed.notes
+    assert "runs its promoted classifier cls-2" in note and str(tmp_path / "cls-1") in note
     engine.dispose()

@@ -11,14 +11,16 @@ from sqlalchemy import select
 
 from inspector.decision import DecisionRules
 from inspector.ml.backend import open_inferencer
+from inspector.ml.classifier_inference import ClassifierInferencer
 from inspector.pipeline.line import LineSettings, build_line
 from inspector.pipeline.runner import LineRunner
 from inspector.pipeline.station import LineState, Station
-from inspector.storage.deployments import promote
+from inspector.storage.deployments import CLASSIFIER, promote
 from inspector.storage.engine import open_database
 from inspector.storage.image_store import ImageStore
 from inspector.storage.schema import InspectionRow
 from inspector.storage.writer import RecordWriter
+from tests.biased_classifier import save_biased_classifier
 from tests.tiny_models import tiny_pair, write_labelled
 from tests.unit.ml.synthetic_parts import textured_part
 from tests.unit.pipeline.helpers import ListSource
@@ -191,3 +193,41 @@ def test_a_promoted_model_that_cannot_load_leaves_the_line_on_its_model(
     assert versions == {open_inferencer(models[0], "auto", device="cpu").version}
     [alarm] = [a for a in line.station.alarms if a.source == "model"]
     assert alarm.severity.value == "error" and "ghost" in alarm.message
+
+
+def test_a_classifier_promoted_while_the_line_runs_joins_it_between_two_parts(
+    models: tuple[Path, Path], tmp_path: Path
+) -> None:
+    classifier = save_biased_classifier(tmp_path / "cls", ("good", "crack"), "crack", 0.9)
+    folder = write_labelled(tmp_path / "parts", goods=12, defects=0)
+    settings = LineSettings(
+        source=str(folder / "good"),
+        model_dir=models[0],
+        database=tmp_path / "line.db",
+        station_name="s1",
+        device="cpu",
+        rate_hz=15.0,
+        loop=True,
+        max_parts=30,
+        max_batch=2,
+        deployment_poll_s=0.1,
+    )
+    line = build_line(settings)
+    line.station.start()
+    _wait_for(lambda: line.station.snapshot().inspected >= 5)
+    cls_version = ClassifierInferencer(classifier, device="cpu").version
+    promote(
+        line.engine, "s1", classifier, cls_version, actor="eng.ada", reason="names cracks",
+        role=CLASSIFIER,
+    )  # fmt: skip
+    assert line.station.wait(60)
+    line.station.stop()
+    line.engine.dispose()
+
+    rows = _recorded(tmp_path / "line.db")
+    assert sorted(part for part, _, _ in rows) == list(range(30))
+    anomaly = open_inferencer(models[0], "auto", device="cpu").version
+    versions = [version for _, version, _ in rows]
+    assert 5 <= _switches_once(versions, anomaly, f"{anomaly}+{cls_version}") < 30
+    [switched] = [a for a in line.station.alarms if a.source == "model"]
+    assert "names cracks" in switched.message
