@@ -36,7 +36,7 @@ from inspector.ml.efficientnet_lite import (
     stage_stride,
 )
 from inspector.ml.image_descriptor import check_grid, describe, descriptor_dim
-from inspector.ml.retrieval import retrieved_distance
+from inspector.ml.retrieval import retrieval_in_blocks, without
 
 DEFAULT_LAYERS = (2, 4)
 """Stages 2 (40 ch, stride 8) and 4 (112 ch, stride 16) of EfficientNet-Lite0."""
@@ -326,38 +326,6 @@ class PatchCore(nn.Module):
         d2 = d2 + (query * query).sum(dim=1, keepdim=True)
         return d2.clamp_min(0.0).sqrt()
 
-    def check_gallery(self) -> int:
-        """Rows per good image of a retrieval model's bank; refuses a bank that does not split.
-
-        Raises:
-            ValueError: the bank's rows are not a whole number per image-level bank image.
-        """
-        images, rows = self.global_bank.shape[0], self.memory_bank.shape[0]
-        if images == 0 or rows == 0 or rows % images:
-            msg = (
-                f"a retrieval model needs the same number of bank rows per good image: "
-                f"{rows} rows for {images} images do not split evenly; refit the model"
-            )
-            raise ValueError(msg)
-        return rows // images
-
-    def retrieval_cells(self, rows: torch.Tensor, image_distances: torch.Tensor) -> torch.Tensor:
-        """Patch distances ``(N, P)`` through retrieval, a few images at a time to bound memory."""
-        per_image = self.check_gallery()
-        k = min(self.retrieval_k, self.global_bank.shape[0])
-        step = max(1, self.max_distance_elements // (rows.shape[1] * k * per_image))
-        return torch.cat(
-            [
-                retrieved_distance(
-                    rows[start : start + step],
-                    image_distances[start : start + step],
-                    self.memory_bank,
-                    k,
-                )
-                for start in range(0, rows.shape[0], step)
-            ]
-        )
-
     def global_leave_one_out(self) -> torch.Tensor:
         """Distance ``(G,)`` of each bank image to its nearest *other* bank image.
 
@@ -393,9 +361,15 @@ class PatchCore(nn.Module):
             if self.retrieval_k and descriptors is not None:
                 image_distances = self.global_distances(descriptors)
                 if exclude is not None:
-                    image_distances = _without(image_distances, exclude)
+                    image_distances = without(image_distances, exclude)
                 global_scores = image_distances.amin(dim=1)
-                cells = self.retrieval_cells(rows.float().view(n, h * w, -1), image_distances)
+                cells = retrieval_in_blocks(
+                    rows.float().view(n, h * w, -1),
+                    image_distances,
+                    self.memory_bank,
+                    self.retrieval_k,
+                    self.max_distance_elements,
+                )
             else:
                 cells = self.nearest_distance(rows)
                 if descriptors is not None:
@@ -421,14 +395,6 @@ class PatchCore(nn.Module):
             return cells.amax(dim=1)
         k = max(1, round(self.score_top_fraction * cells.shape[1]))
         return cells.topk(k, dim=1, sorted=False).values.mean(dim=1)
-
-
-def _without(image_distances: torch.Tensor, exclude: torch.Tensor) -> torch.Tensor:
-    """``image_distances`` with each row's ``exclude`` column (when >= 0) out of reach."""
-    rows = torch.nonzero(exclude >= 0).squeeze(1)
-    out = image_distances.clone()
-    out[rows, exclude[rows]] = float("inf")
-    return out
 
 
 def check_input_size(input_size: int, layers: Sequence[int]) -> None:

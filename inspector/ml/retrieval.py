@@ -61,6 +61,52 @@ def retrieved_distance(
     return d2.clamp_min(0.0).sqrt()
 
 
+def retrieval_in_blocks(
+    rows: torch.Tensor,
+    image_distances: torch.Tensor,
+    bank: torch.Tensor,
+    k: int,
+    max_elements: int,
+) -> torch.Tensor:
+    """:func:`retrieved_distance` a few images at a time, so memory stays bounded.
+
+    Args:
+        max_elements: Most distance-matrix elements one block may hold.
+
+    Raises:
+        ValueError: the bank's rows are not a whole number per good image.
+    """
+    images, bank_rows = image_distances.shape[1], bank.shape[0]
+    if images == 0 or bank_rows == 0 or bank_rows % images:
+        msg = (
+            f"a retrieval model needs the same number of bank rows per good image: "
+            f"{bank_rows} rows for {images} images do not split evenly; refit the model"
+        )
+        raise ValueError(msg)
+    k = min(k, images)
+    step = max(1, max_elements // (rows.shape[1] * k * (bank_rows // images)))
+    return torch.cat(
+        [
+            retrieved_distance(
+                rows[start : start + step], image_distances[start : start + step], bank, k
+            )
+            for start in range(0, rows.shape[0], step)
+        ]
+    )
+
+
+def without(image_distances: torch.Tensor, exclude: torch.Tensor) -> torch.Tensor:
+    """``image_distances`` ``(N, G)`` with each row's ``exclude`` column (when >= 0) out of reach.
+
+    Fitting scores images that are already in the banks as a new part will be
+    scored: against all the other good images, never against themselves.
+    """
+    rows = torch.nonzero(exclude >= 0).squeeze(1)
+    out = image_distances.clone()
+    out[rows, exclude[rows]] = float("inf")
+    return out
+
+
 def gallery_rows(features: torch.Tensor, rows_per_image: int, *, seed: int = 0) -> torch.Tensor:
     """Each image's ``rows_per_image`` most covering patches: ``(N, P, D)`` -> ``(N * R, D)``.
 
