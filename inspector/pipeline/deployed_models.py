@@ -53,24 +53,21 @@ def apply_deployments(settings: LineSettings, engine: Engine) -> DeployedSetting
     station = settings.station_name
     notes: list[str] = []
     production = current_production(engine, station)
-    if production is not None and production.model_path is not None:
-        if _differs(production.model_path, settings.model_dir):
-            notes.append(
-                f"station {station} runs its promoted model {production.model_version} "
-                f"({production.model_path}, {production.action.value} by {production.actor} "
-                f"{production.at:%Y-%m-%d %H:%M}), not the configured {settings.model_dir}"
-            )
-        settings = replace(settings, model_dir=production.model_path)
     classifier = current_production(engine, station, CLASSIFIER)
-    if classifier is not None and classifier.model_path is not None:
-        if _differs(classifier.model_path, settings.classifier_dir):
+    for deployment, field, what in (
+        (production, "model_dir", "model"),
+        (classifier, "classifier_dir", "classifier"),
+    ):
+        if deployment is None or deployment.model_path is None:
+            continue
+        configured = getattr(settings, field)
+        if _differs(deployment.model_path, configured):
             notes.append(
-                f"station {station} runs its promoted classifier {classifier.model_version} "
-                f"({classifier.model_path}, {classifier.action.value} by {classifier.actor} "
-                f"{classifier.at:%Y-%m-%d %H:%M}), not the configured "
-                f"{settings.classifier_dir or 'none'}"
+                f"station {station} runs its promoted {what} {deployment.model_version} "
+                f"({deployment.model_path}, {deployment.action.value} by {deployment.actor} "
+                f"{deployment.at:%Y-%m-%d %H:%M}), not the configured {configured or 'none'}"
             )
-        settings = replace(settings, classifier_dir=classifier.model_path)
+        settings = replace(settings, **{field: deployment.model_path})
     shadows = [d for d in deployment_history(engine, station) if d.role == "shadow"]
     if shadows:
         latest = shadows[-1]

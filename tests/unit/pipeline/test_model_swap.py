@@ -50,6 +50,27 @@ def _recorded(db: Path) -> list[tuple[int, str, float]]:
     return result
 
 
+def _running_line(model: Path, tmp_path: Path, goods: int, defects: int):  # noqa: ANN202 - Line
+    """A 30-part line on a looped folder that polls its deployments every 0.1 s, started."""
+    folder = write_labelled(tmp_path / "parts", goods=goods, defects=defects)
+    settings = LineSettings(
+        source=str(folder / "good"),
+        model_dir=model,
+        database=tmp_path / "line.db",
+        station_name="s1",
+        device="cpu",
+        rate_hz=15.0,
+        loop=True,
+        max_parts=30,
+        max_batch=2,
+        deployment_poll_s=0.1,
+    )
+    line = build_line(settings)
+    line.station.start()
+    _wait_for(lambda: line.station.snapshot().inspected >= 5)
+    return line
+
+
 def _switches_once(versions: list[str], old: str, new: str) -> int:
     """Index of the first part scored by ``new``; asserts there is exactly one switch."""
     first_new = versions.index(new)
@@ -136,22 +157,7 @@ def test_change_model_on_a_stopped_runner_applies_at_the_next_start(
 def test_a_promotion_recorded_while_the_line_runs_switches_it_between_two_parts(
     models: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    folder = write_labelled(tmp_path / "parts", goods=12, defects=12)
-    settings = LineSettings(
-        source=str(folder / "good"),
-        model_dir=models[0],
-        database=tmp_path / "line.db",
-        station_name="s1",
-        device="cpu",
-        rate_hz=15.0,
-        loop=True,
-        max_parts=30,
-        max_batch=2,
-        deployment_poll_s=0.1,
-    )
-    line = build_line(settings)
-    line.station.start()
-    _wait_for(lambda: line.station.snapshot().inspected >= 5)
+    line = _running_line(models[0], tmp_path, goods=12, defects=12)
     promote(line.engine, "s1", models[1], "line-b", actor="eng.ada", reason="better on lot 7")
     assert line.station.wait(60)
     line.station.stop()
@@ -199,22 +205,7 @@ def test_a_classifier_promoted_while_the_line_runs_joins_it_between_two_parts(
     models: tuple[Path, Path], tmp_path: Path
 ) -> None:
     classifier = save_biased_classifier(tmp_path / "cls", ("good", "crack"), "crack", 0.9)
-    folder = write_labelled(tmp_path / "parts", goods=12, defects=0)
-    settings = LineSettings(
-        source=str(folder / "good"),
-        model_dir=models[0],
-        database=tmp_path / "line.db",
-        station_name="s1",
-        device="cpu",
-        rate_hz=15.0,
-        loop=True,
-        max_parts=30,
-        max_batch=2,
-        deployment_poll_s=0.1,
-    )
-    line = build_line(settings)
-    line.station.start()
-    _wait_for(lambda: line.station.snapshot().inspected >= 5)
+    line = _running_line(models[0], tmp_path, goods=12, defects=0)
     cls_version = ClassifierInferencer(classifier, device="cpu").version
     promote(
         line.engine, "s1", classifier, cls_version, actor="eng.ada", reason="names cracks",
