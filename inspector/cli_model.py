@@ -240,11 +240,7 @@ def _check_metrics_version(metrics: dict[str, Any] | None, version: str, path: P
 
 
 def _history(engine, station: str) -> int:  # noqa: ANN001 - sqlalchemy Engine
-    from inspector.storage.deployments import (
-        CLASSIFIER,
-        current_production,
-        deployment_history,
-    )
+    from inspector.storage.deployments import CLASSIFIER, deployment_history, in_force
 
     rows = deployment_history(engine, station)
     if not rows:
@@ -258,10 +254,10 @@ def _history(engine, station: str) -> int:  # noqa: ANN001 - sqlalchemy Engine
             f"{d.at:%Y-%m-%d %H:%M:%S} {d.action.value:<12} {d.role:<10} "
             f"{d.model_version or '-'} by {d.actor}: {d.reason or ''}{verdict}"
         )
-    classifier = current_production(engine, station, CLASSIFIER)
+    classifier = in_force(rows, CLASSIFIER)
     if classifier is not None:
         print(f"classifier now: {classifier.model_version} ({classifier.model_path})")
-    current = current_production(engine, station)
+    current = in_force(rows)
     if current is not None:
         print(f"production now: {current.model_version} ({current.model_path})")
     return EXIT_OK

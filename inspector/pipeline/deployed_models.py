@@ -21,8 +21,8 @@ from sqlalchemy import Engine
 from inspector.storage.deployments import (
     CLASSIFIER,
     DeploymentAction,
-    current_production,
     deployment_history,
+    in_force,
 )
 
 if TYPE_CHECKING:
@@ -52,8 +52,8 @@ def apply_deployments(settings: LineSettings, engine: Engine) -> DeployedSetting
     """The settings with the station's recorded production and shadow models, if any."""
     station = settings.station_name
     notes: list[str] = []
-    production = current_production(engine, station)
-    classifier = current_production(engine, station, CLASSIFIER)
+    history = deployment_history(engine, station)
+    production, classifier = in_force(history), in_force(history, CLASSIFIER)
     for deployment, field, what in (
         (production, "model_dir", "model"),
         (classifier, "classifier_dir", "classifier"),
@@ -68,7 +68,7 @@ def apply_deployments(settings: LineSettings, engine: Engine) -> DeployedSetting
                 f"{deployment.at:%Y-%m-%d %H:%M}), not the configured {configured or 'none'}"
             )
         settings = replace(settings, **{field: deployment.model_path})
-    shadows = [d for d in deployment_history(engine, station) if d.role == "shadow"]
+    shadows = [d for d in history if d.role == "shadow"]
     if shadows:
         latest = shadows[-1]
         recorded = latest.model_path if latest.action is DeploymentAction.SHADOW_START else None

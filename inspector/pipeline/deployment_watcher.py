@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from inspector.core.errors import InspectorError
 from inspector.pipeline.alarms import Alarm, Severity
 from inspector.pipeline.station import Scorer
-from inspector.storage.deployments import CLASSIFIER, current_production
+from inspector.storage.deployments import CLASSIFIER, deployment_history, in_force
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,8 @@ class DeploymentWatcher:
         """Apply the station's production or classifier deployment if either changed; True
         when the model switched."""
         try:
-            production = current_production(self._engine, self._station)
-            classifier = current_production(self._engine, self._station, CLASSIFIER)
+            history = deployment_history(self._engine, self._station)
+            production, classifier = in_force(history), in_force(history, CLASSIFIER)
         except SQLAlchemyError as exc:  # a busy database is retried at the next poll
             log.warning("cannot read the deployments of %s: %s", self._station, exc)
             return False

@@ -11,6 +11,7 @@ also goes to the hash-chained audit log.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -115,7 +116,7 @@ def rollback(
         StorageError: the station has no earlier model of that role to go back to.
     """
     _check(station, actor, reason)
-    stack = _production_stack(engine, station, role)
+    stack = _production_stack(deployment_history(engine, station), role)
     if len(stack) < 2:
         what = f"no {role} model" if not stack else f"only {stack[-1].model_version}"
         msg = (
@@ -200,7 +201,15 @@ def deployment_history(engine: Engine, station: str) -> list[Deployment]:
 def current_production(engine: Engine, station: str, role: str = PRODUCTION) -> Deployment | None:
     """The deployment whose model of ``role`` the station runs now; ``None`` when none was
     ever promoted."""
-    stack = _production_stack(engine, station, role)
+    return in_force(deployment_history(engine, station), role)
+
+
+def in_force(history: Sequence[Deployment], role: str = PRODUCTION) -> Deployment | None:
+    """The deployment of ``role`` in force after a station's ``history`` (oldest first).
+
+    For readers that need several roles from one read of the records.
+    """
+    stack = _production_stack(history, role)
     return stack[-1] if stack else None
 
 
@@ -219,13 +228,13 @@ def current_shadow(engine: Engine, station: str) -> Deployment | None:
     return _to_deployment(row)
 
 
-def _production_stack(engine: Engine, station: str, role: str) -> list[Deployment]:
+def _production_stack(history: Sequence[Deployment], role: str) -> list[Deployment]:
     """Models of ``role`` in force, oldest first: promotions push, rollbacks pop."""
     if role not in _STACKED_ROLES:
         msg = f"role {role!r} is not promoted or rolled back: use one of {_STACKED_ROLES}"
         raise ValueError(msg)
     stack: list[Deployment] = []
-    for deployment in deployment_history(engine, station):
+    for deployment in history:
         if deployment.role != role:
             continue
         if deployment.action is DeploymentAction.PROMOTE:
