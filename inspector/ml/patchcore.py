@@ -36,7 +36,7 @@ from inspector.ml.efficientnet_lite import (
     stage_stride,
 )
 from inspector.ml.image_descriptor import check_grid, describe, descriptor_dim
-from inspector.ml.retrieval import retrieval_in_blocks, without
+from inspector.ml.retrieval import check_retrieval, retrieval_in_blocks, without
 
 DEFAULT_LAYERS = (2, 4)
 """Stages 2 (40 ch, stride 8) and 4 (112 ch, stride 16) of EfficientNet-Lite0."""
@@ -161,12 +161,7 @@ class PatchCore(nn.Module):
         super().__init__()
         check_grid(global_grid)
         self.global_grid = global_grid
-        if retrieval_k < 0 or (retrieval_k and global_stage is None):
-            msg = (
-                f"retrieval_k={retrieval_k}: retrieval needs a positive k and the "
-                "image-level branch (global_stage) that finds the nearest good images"
-            )
-            raise ValueError(msg)
+        check_retrieval(retrieval_k, global_stage)
         self.retrieval_k = int(retrieval_k)
         self.layers = tuple(layers)
         if not self.layers:

@@ -36,6 +36,21 @@ DEFAULT_GALLERY_FRACTION = 0.25
 0.952 / 0.953 / 0.954 patch AUROC): a quarter keeps the package and the search small."""
 
 
+def check_retrieval(k: int, global_stage: int | None) -> None:
+    """Refuse a retrieval setting the model cannot honour.
+
+    Raises:
+        ValueError: ``k`` is negative, or positive without the image-level
+            branch that finds each part's nearest good images.
+    """
+    if k < 0 or (k and global_stage is None):
+        msg = (
+            f"retrieval_k={k}: retrieval needs a positive k and the image-level "
+            "branch (global_stage) that finds each part's nearest good images"
+        )
+        raise ValueError(msg)
+
+
 def retrieved_distance(
     rows: torch.Tensor, image_distances: torch.Tensor, bank: torch.Tensor, k: int
 ) -> torch.Tensor:

@@ -35,7 +35,12 @@ from inspector.ml.patchcore import (
     check_input_size,
 )
 from inspector.ml.preprocess import check_image, preprocess
-from inspector.ml.retrieval import DEFAULT_GALLERY_FRACTION, gallery_rows, rows_per_image
+from inspector.ml.retrieval import (
+    DEFAULT_GALLERY_FRACTION,
+    check_retrieval,
+    gallery_rows,
+    rows_per_image,
+)
 from inspector.training.calibration import (
     ScoreStats,
     calibrate_threshold,
@@ -257,12 +262,7 @@ def fit_anomaly(
     if bank_size < 1:
         msg = f"bank_size must be at least 1, got {bank_size}"
         raise ValueError(msg)
-    if retrieval_k < 0 or (retrieval_k and global_stage is None):
-        msg = (
-            f"retrieval_k={retrieval_k}: retrieval needs a positive k and the image-level "
-            "branch (global_stage) that finds each part's nearest good images"
-        )
-        raise ValueError(msg)
+    check_retrieval(retrieval_k, global_stage)
     layers = tuple(layers)
     check_input_size(input_size, layers)
     if not sigma >= 0:
