@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,7 +30,7 @@ import numpy as np
 
 from inspector.reports import metrics
 from inspector.reports.classifier_compare_html import classifier_compare_html
-from inspector.reports.compare_report import SCHEMA
+from inspector.reports.compare_report import compare_header
 from inspector.reports.compare_verdict import AUROC_TOLERANCE, Figure, weigh, whole_image
 
 TASK = "classify"
@@ -247,18 +246,9 @@ def classifier_compare_data(
 ) -> dict[str, Any]:
     """Everything in ``compare.json`` (figures that cannot be computed are null)."""
     return {
-        "schema": SCHEMA,
+        **compare_header(new, baseline, summary.verdict, summary.reasons, summary.class_counts),
         "task": TASK,
-        "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
-        "verdict": summary.verdict,
-        "reasons": list(summary.reasons),
         "notes": list(summary.notes),
-        "data": {
-            "dir": str(new.data_dir),
-            "images": len(new.images),
-            "class_counts": summary.class_counts,
-            "unreadable": sorted(set(new.unreadable) | set(baseline.unreadable)),
-        },
         "new": _side(new, summary.new),
         "baseline": _side(baseline, summary.baseline),
         "disagreements": [

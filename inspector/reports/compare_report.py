@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,21 +170,40 @@ def _side(run: EvaluationLike, summary: QualitySummary) -> dict[str, Any]:
     }
 
 
+class _Compared(Protocol):
+    data_dir: Path
+    images: Sequence[object]
+    unreadable: Sequence[str]
+
+
+def compare_header(
+    new: _Compared,
+    baseline: _Compared,
+    verdict: str,
+    reasons: Sequence[str],
+    class_counts: Mapping[str, int],
+) -> dict[str, Any]:
+    """The part of ``compare.json`` every comparison shares: schema, time, verdict, data."""
+    return {
+        "schema": SCHEMA,
+        "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "verdict": verdict,
+        "reasons": list(reasons),
+        "data": {
+            "dir": str(new.data_dir),
+            "images": len(new.images),
+            "class_counts": dict(class_counts),
+            "unreadable": sorted(set(new.unreadable) | set(baseline.unreadable)),
+        },
+    }
+
+
 def compare_data(
     new: EvaluationLike, baseline: EvaluationLike, summary: ComparisonSummary
 ) -> dict[str, Any]:
     """Everything in ``compare.json`` (no NaN: figures that cannot be computed are null)."""
     data = {
-        "schema": SCHEMA,
-        "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
-        "verdict": summary.verdict,
-        "reasons": list(summary.reasons),
-        "data": {
-            "dir": str(new.data_dir),
-            "images": len(new.images),
-            "class_counts": summary.new.class_counts,
-            "unreadable": sorted(set(new.unreadable) | set(baseline.unreadable)),
-        },
+        **compare_header(new, baseline, summary.verdict, summary.reasons, summary.new.class_counts),
         "new": _side(new, summary.new),
         "baseline": _side(baseline, summary.baseline),
         "disagreements": [
