@@ -71,6 +71,16 @@ def _running_line(model: Path, tmp_path: Path, goods: int, defects: int):  # noq
     return line
 
 
+def _finished_versions(line, db: Path) -> list[str]:  # noqa: ANN001 - pipeline Line
+    """Wait for the 30-part line to end; every part recorded once; each part's model version."""
+    assert line.station.wait(60)
+    line.station.stop()
+    line.engine.dispose()
+    rows = _recorded(db)
+    assert sorted(part for part, _, _ in rows) == list(range(30))
+    return [version for _, version, _ in rows]
+
+
 def _switches_once(versions: list[str], old: str, new: str) -> int:
     """Index of the first part scored by ``new``; asserts there is exactly one switch."""
     first_new = versions.index(new)
@@ -135,9 +145,9 @@ def test_runner_change_model_swaps_a_running_line_and_keeps_it_running(
 
     rows = _recorded(tmp_path / "line.db")
     assert sorted(part for part, _, _ in rows) == list(range(30))
+    versions = [version for _, version, _ in rows]
     new_version = open_inferencer(models[1], "auto", device="cpu").version
     assert runner.model_version == new_version
-    versions = [version for _, version, _ in rows]
     assert 5 <= _switches_once(versions, versions[0], new_version) < 30
     assert runner.settings.model_dir == models[1]
 
@@ -159,14 +169,8 @@ def test_a_promotion_recorded_while_the_line_runs_switches_it_between_two_parts(
 ) -> None:
     line = _running_line(models[0], tmp_path, goods=12, defects=12)
     promote(line.engine, "s1", models[1], "line-b", actor="eng.ada", reason="better on lot 7")
-    assert line.station.wait(60)
-    line.station.stop()
-    line.engine.dispose()
-
-    rows = _recorded(tmp_path / "line.db")
-    assert sorted(part for part, _, _ in rows) == list(range(30))
+    versions = _finished_versions(line, tmp_path / "line.db")
     new_version = open_inferencer(models[1], "auto", device="cpu").version
-    versions = [version for _, version, _ in rows]
     assert 5 <= _switches_once(versions, versions[0], new_version) < 30
     [switched] = [a for a in line.station.alarms if a.source == "model"]
     assert "switched to" in switched.message and "eng.ada" in switched.message
@@ -211,14 +215,8 @@ def test_a_classifier_promoted_while_the_line_runs_joins_it_between_two_parts(
         line.engine, "s1", classifier, cls_version, actor="eng.ada", reason="names cracks",
         role=CLASSIFIER,
     )  # fmt: skip
-    assert line.station.wait(60)
-    line.station.stop()
-    line.engine.dispose()
-
-    rows = _recorded(tmp_path / "line.db")
-    assert sorted(part for part, _, _ in rows) == list(range(30))
+    versions = _finished_versions(line, tmp_path / "line.db")
     anomaly = open_inferencer(models[0], "auto", device="cpu").version
-    versions = [version for _, version, _ in rows]
     assert 5 <= _switches_once(versions, anomaly, f"{anomaly}+{cls_version}") < 30
     [switched] = [a for a in line.station.alarms if a.source == "model"]
     assert "names cracks" in switched.message
