@@ -119,7 +119,7 @@ def main() -> None:
             "features_ms_per_image": round(f, 2),
             "features_speedup": round(base[0] / f, 2),
         }
-        if args.profile and name in ("fp32", "default"):
+        if args.profile:
             report[name]["op_share_percent"] = op_profile(graphs[name][1], feeds[1], args.threads)
     print(json.dumps(report, indent=2))
 

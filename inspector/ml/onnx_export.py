@@ -228,7 +228,17 @@ def branches_of(source: ModelPackage) -> dict[str, object]:
             "stored": "in network.onnx (constants)",
         },
         "score_normalisation": source.normalisation._asdict(),
+        **retrieval_of(source),
     }
+
+
+def retrieval_of(source: ModelPackage) -> dict[str, object]:
+    """A retrieval model's ``k`` and gallery rows per good image (the graph compares each
+    patch with ``k * rows_per_image`` rows, which sizes the runtime's batches)."""
+    if not source.retrieval_k:
+        return {}
+    rows = source.gallery_rows_per_image()
+    return {"retrieval": {"k": source.retrieval_k, "rows_per_image": rows}}
 
 
 def _relative_difference(reference: Sequence[float], other: Sequence[float]) -> float:

@@ -118,9 +118,7 @@ class OnnxAnomalyInferencer:
             raise ModelPackageError(msg) from exc
         self._bank = np.ascontiguousarray(self.package.memory_bank, dtype=np.float32)
         self._check_graph()
-        cells = (self.input_size // self.package.feature_stride) ** 2
-        per_image = max(1, cells * self._bank.shape[0])
-        self.max_batch = max(1, min(max_batch, MAX_DISTANCE_ELEMENTS // per_image))
+        self.max_batch = max(1, min(max_batch, MAX_DISTANCE_ELEMENTS // self._compared_per_image()))
         log.info(
             "anomaly model %s on %s (bank %d x %d, input %d px)",
             self.version,
@@ -128,6 +126,23 @@ class OnnxAnomalyInferencer:
             *self._bank.shape,
             self.input_size,
         )
+
+    def _compared_per_image(self) -> int:
+        """Patch-to-bank distances the graph computes for one image.
+
+        A retrieval graph compares each patch with its ``k`` nearest good images'
+        rows only (``model.json`` ``retrieval``), not the whole bank, so it can
+        take several images per call; without that section the whole bank counts.
+        """
+        package = self.package
+        cells = (self.input_size // package.feature_stride) ** 2
+        rows = self._bank.shape[0]
+        retrieval = package.branches.get("retrieval")
+        if isinstance(retrieval, dict):
+            k, per_image = retrieval.get("k"), retrieval.get("rows_per_image")
+            if isinstance(k, int) and isinstance(per_image, int) and k > 0 and per_image > 0:
+                rows = min(rows, k * per_image)
+        return max(1, cells * rows)
 
     @property
     def _where(self) -> str:

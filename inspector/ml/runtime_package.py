@@ -39,6 +39,8 @@ KIND = "patchcore"
 NETWORK_FILE = "network.onnx"
 BANK_FILE = "memory_bank.npy"
 BANK_DTYPES = ("float16", "float32")
+BRANCH_KEYS = ("global_branch", "score_normalisation", "retrieval")
+"""``model.json`` sections the source's branches are stated in (all inside the graph)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -275,7 +277,7 @@ def load_runtime_package(directory: str | Path) -> RuntimePackage:
         training=meta.get("training") or {},
         metrics=meta.get("metrics") or {},
         export_check=meta.get("export_check") or {},
-        branches={k: meta[k] for k in ("global_branch", "score_normalisation") if k in meta},
+        branches={k: meta[k] for k in BRANCH_KEYS if k in meta},
         source_files=meta.get("source_files") or {},
         quantization=meta.get("quantization") or {},
         created_at=str(meta.get("created_at", "")),

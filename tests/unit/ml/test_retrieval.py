@@ -12,6 +12,8 @@ import torch
 
 from inspector.core.errors import ModelPackageError
 from inspector.ml.inferencer import AnomalyInferencer
+from inspector.ml.onnx_export import export_onnx
+from inspector.ml.onnx_inferencer import OnnxAnomalyInferencer
 from inspector.ml.package import METADATA_FILE, load_package, save_package
 from inspector.ml.retrieval import gallery_rows, retrieved_distance, rows_per_image
 from inspector.training.fit_anomaly import FitResult, fit_anomaly
@@ -136,3 +138,23 @@ def test_an_excluded_bank_image_is_not_its_own_neighbour(fitted_retrieval: FitRe
     assert all(u[0] >= s[0] for u, s in zip(unseen, seen, strict=True))
     kept = inferencer.branch_scores(goods, exclude=[-1] * 24)
     assert [k[:2] for k in kept] == [s[:2] for s in seen]
+
+
+def test_an_exported_retrieval_graph_scores_several_parts_per_call(
+    fitted_retrieval: FitResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The graph compares each patch with k images' gallery rows, not the whole bank, so
+    # the runtime's batch bound counts those rows; batched scores equal one-at-a-time ones.
+    package = load_package(fitted_retrieval.package_dir)
+    runtime = export_onnx(fitted_retrieval.package_dir, tmp_path / "onnx")
+    per_image = package.gallery_rows_per_image()
+    assert runtime.branches["retrieval"] == {"k": 3, "rows_per_image": per_image}
+    cells = (SIZE // runtime.feature_stride) ** 2
+    bound = cells * 3 * per_image * 4
+    monkeypatch.setattr("inspector.ml.onnx_inferencer.MAX_DISTANCE_ELEMENTS", bound)
+    batched = OnnxAnomalyInferencer(tmp_path / "onnx", threads=2, max_batch=8)
+    assert batched.max_batch == 4  # the whole bank would have allowed only 1
+    alone = OnnxAnomalyInferencer(tmp_path / "onnx", threads=2, max_batch=1)
+    parts = [textured_part(seed) for seed in range(40, 45)]
+    for a, b in zip(batched.predict(parts), alone.predict(parts), strict=True):
+        assert a.score == pytest.approx(b.score, rel=1e-5)
