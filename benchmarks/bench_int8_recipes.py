@@ -47,6 +47,7 @@ RECIPES = {
     "float-depthwise": Int8Recipe(skip_depthwise=True),
     "float-feature-convs": Int8Recipe(float_features=True),
     "conv-and-add": Int8Recipe(operators=("Conv", "Add")),
+    "int8-stem": Int8Recipe(float_stem=False),
 }
 
 

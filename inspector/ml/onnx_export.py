@@ -53,7 +53,7 @@ from inspector.ml.inferencer import AnomalyInferencer, build_patchcore
 from inspector.ml.onnx_inferencer import BANK_INPUT, IMAGES_INPUT, OUTPUTS, OnnxAnomalyInferencer
 from inspector.ml.package import ModelPackage, load_package
 from inspector.ml.patchcore import PatchCore, check_input_size
-from inspector.ml.retrieval import retrieved_distance
+from inspector.ml.retrieval import retrieved_distance, without
 from inspector.ml.runtime_package import (
     METADATA_FILE,
     RuntimePackage,
@@ -98,19 +98,28 @@ class ExportablePatchCore(nn.Module):
         return self.score_features(features, descriptors, memory_bank)
 
     def score_features(
-        self, features: torch.Tensor, descriptors: torch.Tensor | None, memory_bank: torch.Tensor
+        self,
+        features: torch.Tensor,
+        descriptors: torch.Tensor | None,
+        memory_bank: torch.Tensor,
+        exclude: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Scores and maps from the backbone's outputs: everything after the backbone.
 
         Apart so that an INT8 export can put a quantised backbone in front of
-        it (:mod:`inspector.ml.onnx_split`).
+        it (:mod:`inspector.ml.onnx_split`). ``exclude`` (never exported) is
+        :meth:`PatchCore.forward`'s: for a retrieval model, the good image of
+        the banks each image is not compared with (-1 for none).
         """
         n, dim, h, w = features.shape
         rows = features.permute(0, 2, 3, 1).reshape(-1, dim)
         if self.model.retrieval_k and descriptors is not None:
+            image_distances = self.model.global_distances(descriptors)
+            if exclude is not None:
+                image_distances = without(image_distances, exclude)
             cells = retrieved_distance(
                 rows.view(n, h * w, dim),
-                self.model.global_distances(descriptors),
+                image_distances,
                 memory_bank,
                 self.model.retrieval_k,
             ).view(n, 1, h, w)

@@ -48,7 +48,10 @@ class Int8Recipe:
     unsigned activations (the AVX-512 VNNI and AVX2 integer kernels' fast pair),
     activation ranges at the 99.999th percentile (image AUROC 0.939 against
     min-max's 0.922 on Lite0, fp32 0.964: a rare extreme value no longer
-    coarsens every step of its tensor).
+    coarsens every step of its tensor), and the first convolution left float32:
+    quantising the image itself re-rounds the resized grey levels, which cost
+    the retrieval model image AUROC 0.998 -> 0.984; with the stem float it
+    kept 0.996, for about 3 % of the backbone's multiply-adds in float32.
 
     Attributes:
         format: ``"QDQ"`` (quantise/dequantise pairs) or ``"QOperator"`` (QLinear ops).
@@ -61,6 +64,7 @@ class Int8Recipe:
             features without another convolution in between (their 8-bit
             outputs would round the very values the bank compares).
         calibration: Activation ranges by ``"MinMax"``, ``"Percentile"`` or ``"Entropy"``.
+        float_stem: Leave float32 the convolutions that read the images (the stem).
     """
 
     format: str = "QDQ"
@@ -71,6 +75,7 @@ class Int8Recipe:
     skip_depthwise: bool = False
     float_features: bool = False
     calibration: str = "Percentile"
+    float_stem: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """The recipe for ``model.json``."""
@@ -135,6 +140,26 @@ def _writing_features(graph: Any) -> list[str]:  # noqa: ANN401 - an onnx GraphP
     return found
 
 
+def _reading_images(graph: Any) -> list[str]:  # noqa: ANN401 - an onnx GraphProto
+    """Convolutions reached from the graph's inputs without passing another convolution."""
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    found, seen = [], set()
+    pending = [graph_input.name for graph_input in graph.input]
+    while pending:
+        for node in consumers.get(pending.pop(), []):
+            if node.name in seen:
+                continue
+            seen.add(node.name)
+            if node.op_type == "Conv":
+                found.append(node.name)
+            else:
+                pending.extend(node.output)
+    return found
+
+
 def quantize_features(
     graph: bytes,
     batches: Iterable[np.ndarray],
@@ -172,6 +197,7 @@ def quantize_features(
         model = onnx.load(str(prepared)).graph
         excluded = _depthwise(model) if recipe.skip_depthwise else []
         excluded += _writing_features(model) if recipe.float_features else []
+        excluded += _reading_images(model) if recipe.float_stem else []
         tools.quantize_static(
             str(prepared),
             str(int8),

@@ -30,7 +30,7 @@ from inspector.ml.inferencer import build_patchcore
 from inspector.ml.onnx_export import ExportablePatchCore
 from inspector.ml.onnx_quantize import Features
 from inspector.ml.package import ModelPackage
-from inspector.ml.retrieval import gallery_rows
+from inspector.ml.retrieval import gallery_rows, without
 from inspector.training.calibration import calibrate_threshold, normalisation_of
 
 HOLDOUT_FRACTION = 0.2
@@ -118,16 +118,39 @@ def refit_on_features(
     holdout = [good[i] for i in order[:n_holdout]]
     train = [good[i] for i in order[n_holdout:]]
     patches, descriptors = _embed(features, train, report, "features")
-    retrieval = source.retrieval_k > 0
-    if retrieval:  # a gallery of the same rows per image, in the image-level bank's order
-        per_image = source.gallery_rows_per_image()
-        bank = gallery_rows(patches.view(len(train), -1, patches.shape[1]), per_image, seed=seed)
+    has_global = source.global_stage is not None and descriptors is not None
+    if source.retrieval_k > 0 and has_global:
+        package = _retrieval_refit(source, features, patches, descriptors, holdout, report)
     else:
-        size = int(source.memory_bank.shape[0])
-        chosen = greedy_coreset(
-            patches, size, seed=seed, progress=lambda d, t: report("coreset", d, t)
-        )
-        bank = patches[chosen].contiguous()
+        package = _coreset_refit(source, features, patches, descriptors, holdout, report)
+    summary = {
+        "images": len(good),
+        "bank_images": len(train) + (len(holdout) if source.retrieval_k else 0),
+        "holdout_images": len(holdout),
+        "seed": seed,
+        "bank_size": int(package.memory_bank.shape[0]),
+        "global_bank_size": int(package.global_bank.shape[0]) if has_global else 0,
+        "target_false_reject": target_false_reject(source),
+        "threshold_fp32": source.threshold,
+        "threshold": package.threshold,
+    }
+    check = _load(holdout[: min(CHECK_IMAGES, len(holdout))])
+    return Refit(package, check, _scores(package, features(check)), summary)
+
+
+def _coreset_refit(
+    source: ModelPackage,
+    features: Features,
+    patches: torch.Tensor,
+    descriptors: torch.Tensor | None,
+    holdout: Sequence[Path | np.ndarray],
+    report: Progress,
+) -> ModelPackage:
+    """The fit's coreset path: bank from the training images, held-out ones calibrate."""
+    seed = int(source.training.get("seed", 0))
+    size = int(source.memory_bank.shape[0])
+    chosen = greedy_coreset(patches, size, seed=seed, progress=lambda d, t: report("coreset", d, t))
+    bank = patches[chosen].contiguous()
     has_global = source.global_stage is not None and descriptors is not None
     package = replace(
         source,
@@ -137,63 +160,94 @@ def refit_on_features(
         threshold=math.nan,
     )
     model = build_patchcore(package)
-    model.set_memory_bank(bank)
     scoring = ExportablePatchCore(model, source.input_size)
     patch_scores: list[float] = []
     global_scores: list[float] = []
     held_out: list[torch.Tensor] = []
-    held_rows: list[torch.Tensor] = []
     with torch.inference_mode():
         for start in range(0, len(holdout), BATCH):
             maps, described = features(_load(holdout[start : start + BATCH]))
-            # A retrieval model's patch branch needs the descriptors to find its images;
-            # without normalisation yet, score_features gives the patch score alone.
-            query = torch.from_numpy(described) if retrieval and described is not None else None
-            scores, _ = scoring.score_features(torch.from_numpy(maps), query, bank)
+            scores, _ = scoring.score_features(torch.from_numpy(maps), None, bank)
             patch_scores += scores.tolist()
-            if retrieval:
-                rows = torch.from_numpy(maps).permute(0, 2, 3, 1).flatten(1, 2)
-                held_rows.append(gallery_rows(rows, per_image, seed=seed))
             if has_global and described is not None:
                 query = torch.from_numpy(described)
                 global_scores += model.global_distance(query).tolist()
                 held_out.append(query)
             report("calibrate", min(start + BATCH, len(holdout)), len(holdout))
         target = target_false_reject(source)
-        if has_global:
-            loo = model.global_leave_one_out().tolist()
-            norm = normalisation_of(list(zip(patch_scores, global_scores, strict=True)), loo)
-            scores = [
-                max(
-                    (p - norm.patch_centre) / norm.patch_scale,
-                    (g - norm.global_centre) / norm.global_scale,
-                )
-                for p, g in zip(patch_scores, global_scores, strict=True)
-            ]
-            calibration = scores + [(g - norm.global_centre) / norm.global_scale for g in loo]
-            package = replace(
-                package,
-                normalisation=norm,
-                global_bank=torch.cat([package.global_bank, *held_out]),
-            )
-            if retrieval:  # the held-out images join the gallery as they joined that bank
-                package = replace(package, memory_bank=torch.cat([bank, *held_rows]))
-        else:
-            scores = calibration = patch_scores
-    package = replace(package, threshold=calibrate_threshold(calibration, target))
-    summary = {
-        "images": len(good),
-        "bank_images": len(train),
-        "holdout_images": len(holdout),
-        "seed": seed,
-        "bank_size": int(package.memory_bank.shape[0]),
-        "global_bank_size": int(package.global_bank.shape[0]) if has_global else 0,
-        "target_false_reject": target,
-        "threshold_fp32": source.threshold,
-        "threshold": package.threshold,
-    }
-    check = _load(holdout[: min(CHECK_IMAGES, len(holdout))])
-    return Refit(package, check, _scores(package, features(check)), summary)
+        if not has_global:
+            return replace(package, threshold=calibrate_threshold(patch_scores, target))
+        loo = model.global_leave_one_out().tolist()
+    return _normalised(
+        replace(package, global_bank=torch.cat([package.global_bank, *held_out])),
+        list(zip(patch_scores, global_scores, strict=True)),
+        loo,
+        target,
+    )
+
+
+def _retrieval_refit(
+    source: ModelPackage,
+    features: Features,
+    patches: torch.Tensor,
+    descriptors: torch.Tensor,
+    holdout: Sequence[Path | np.ndarray],
+    report: Progress,
+) -> ModelPackage:
+    """The fit's retrieval path: held-out images join both banks first, and each is then
+    scored against all the other good images (never itself), as a new part will be."""
+    seed = int(source.training.get("seed", 0))
+    per_image = source.gallery_rows_per_image()
+    held_patches, held_descriptors = _embed(features, holdout, report, "features")
+    n_fit = len(descriptors)
+    galleries = [
+        gallery_rows(rows.view(len(images), -1, rows.shape[1]), per_image, seed=seed)
+        for rows, images in ((patches, descriptors), (held_patches, held_descriptors))
+    ]
+    bank = torch.cat(galleries)
+    package = replace(
+        source,
+        memory_bank=bank,
+        global_bank=torch.cat([descriptors, held_descriptors]),
+        normalisation=None,
+        threshold=math.nan,
+    )
+    model = build_patchcore(package)
+    scoring = ExportablePatchCore(model, source.input_size)
+    cells = held_patches.shape[0] // len(held_descriptors)
+    side = round(math.sqrt(cells))
+    branches: list[tuple[float, float]] = []
+    with torch.inference_mode():
+        for start in range(0, len(held_descriptors), BATCH):
+            query = held_descriptors[start : start + BATCH]
+            n = len(query)
+            maps = held_patches[start * cells : (start + n) * cells]
+            maps = maps.view(n, side, side, -1).permute(0, 3, 1, 2)
+            itself = torch.arange(n_fit + start, n_fit + start + n)
+            scores, _ = scoring.score_features(maps, query, bank, exclude=itself)
+            others = without(model.global_distances(query), itself).amin(dim=1)
+            branches += zip(scores.tolist(), others.tolist(), strict=True)
+            report("calibrate", start + n, len(held_descriptors))
+        loo = model.global_leave_one_out()[:n_fit].tolist()
+    return _normalised(package, branches, loo, target_false_reject(source))
+
+
+def _normalised(
+    package: ModelPackage,
+    branches: list[tuple[float, float]],
+    loo: list[float],
+    target: float | None,
+) -> ModelPackage:
+    """``package`` with the branches' normalisation and the threshold set as the fit sets them."""
+    norm = normalisation_of(branches, loo)
+    scores = [
+        max(
+            (p - norm.patch_centre) / norm.patch_scale, (g - norm.global_centre) / norm.global_scale
+        )
+        for p, g in branches
+    ]
+    calibration = scores + [(g - norm.global_centre) / norm.global_scale for g in loo]
+    return replace(package, normalisation=norm, threshold=calibrate_threshold(calibration, target))
 
 
 def _scores(package: ModelPackage, outputs: tuple[np.ndarray, np.ndarray | None]) -> list[float]:
