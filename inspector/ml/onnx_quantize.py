@@ -123,40 +123,25 @@ def _depthwise(graph: Any) -> list[str]:  # noqa: ANN401 - an onnx GraphProto
     return found
 
 
-def _writing_features(graph: Any) -> list[str]:  # noqa: ANN401 - an onnx GraphProto
-    """Convolutions reached from the graph's outputs without passing another convolution."""
-    producers = {out: node for node in graph.node for out in node.output}
-    found, seen = [], set()
-    pending = [out.name for out in graph.output]
-    while pending:
-        node = producers.get(pending.pop())
-        if node is None or node.name in seen:
-            continue
-        seen.add(node.name)
-        if node.op_type == "Conv":
-            found.append(node.name)
-        else:
-            pending.extend(node.input)
-    return found
-
-
-def _reading_images(graph: Any) -> list[str]:  # noqa: ANN401 - an onnx GraphProto
-    """Convolutions reached from the graph's inputs without passing another convolution."""
-    consumers: dict[str, list[Any]] = {}
+def _nearest_convs(graph: Any, *, from_inputs: bool) -> list[str]:  # noqa: ANN401 - a GraphProto
+    """Convolutions reached from the graph's inputs (or back from its outputs) without
+    passing another convolution: the stem that reads the images, or the convolutions
+    whose outputs become the features."""
+    neighbours: dict[str, list[Any]] = {}  # tensor -> the nodes one step further
     for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+        for name in node.input if from_inputs else node.output:
+            neighbours.setdefault(name, []).append(node)
     found, seen = [], set()
-    pending = [graph_input.name for graph_input in graph.input]
+    pending = [t.name for t in (graph.input if from_inputs else graph.output)]
     while pending:
-        for node in consumers.get(pending.pop(), []):
+        for node in neighbours.get(pending.pop(), []):
             if node.name in seen:
                 continue
             seen.add(node.name)
             if node.op_type == "Conv":
                 found.append(node.name)
             else:
-                pending.extend(node.output)
+                pending.extend(node.output if from_inputs else node.input)
     return found
 
 
@@ -196,8 +181,8 @@ def quantize_features(
         tools.shape_inference.quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
         model = onnx.load(str(prepared)).graph
         excluded = _depthwise(model) if recipe.skip_depthwise else []
-        excluded += _writing_features(model) if recipe.float_features else []
-        excluded += _reading_images(model) if recipe.float_stem else []
+        excluded += _nearest_convs(model, from_inputs=False) if recipe.float_features else []
+        excluded += _nearest_convs(model, from_inputs=True) if recipe.float_stem else []
         tools.quantize_static(
             str(prepared),
             str(int8),
