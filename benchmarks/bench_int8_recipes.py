@@ -47,7 +47,8 @@ RECIPES = {
     "float-depthwise": Int8Recipe(skip_depthwise=True),
     "float-feature-convs": Int8Recipe(float_features=True),
     "conv-and-add": Int8Recipe(operators=("Conv", "Add")),
-    "int8-stem": Int8Recipe(float_stem=False),
+    "all-convs-int8": Int8Recipe(float_first_convs=0),
+    "float-stem-only": Int8Recipe(float_first_convs=1),
 }
 
 

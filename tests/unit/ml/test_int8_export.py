@@ -81,12 +81,12 @@ def test_int8_quantises_the_backbone_and_nothing_after_the_bank(
     }
     conv_inputs = {i for node in graph.node if node.op_type == "Conv" for i in node.input}
     assert conv_inputs & dequantised, "the convolutions read dequantised int8 tensors"
-    # The stem stays float32: the images are never rounded to 8 bits.
+    # The first convolutions stay float32: the images are never rounded to 8 bits.
     assert not any(
         node.op_type == "QuantizeLinear" and "images" in node.input for node in graph.node
     )
     assert any(node.op_type == "Conv" and "images" in node.input for node in graph.node)
-    assert int8.quantization["float_stem"] is True
+    assert int8.quantization["float_first_convs"] == 2
     tainted = {"memory_bank"}
     for node in graph.node:  # distances to the bank, smoothing and scores stay float32
         if tainted & set(node.input):
