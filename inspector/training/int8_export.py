@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from inspector.acquisition.image_files import read_image
 from inspector.core.errors import ModelPackageError
@@ -100,7 +101,7 @@ def export_int8(
         fp32,
         version=f"{fp32.version}-int8",
         network=join_graphs(int8_features, scoring),
-        memory_bank=rebuilt.memory_bank.float().numpy(),
+        memory_bank=rebuilt.memory_bank.to(torch.float16).numpy(),
         threshold=rebuilt.threshold,
         branches=branches_of(rebuilt),
         quantization={

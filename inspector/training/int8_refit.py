@@ -138,6 +138,12 @@ def refit_on_features(
     return Refit(package, check, _scores(package, features(check)), summary)
 
 
+def as_stored(bank: torch.Tensor) -> torch.Tensor:
+    """The bank rounded to float16, as packages store it (half the file), so the
+    threshold and the export's score check see exactly the bank the line will use."""
+    return bank.to(torch.float16).float().contiguous()
+
+
 def _coreset_refit(
     source: ModelPackage,
     features: Features,
@@ -150,7 +156,7 @@ def _coreset_refit(
     seed = int(source.training.get("seed", 0))
     size = int(source.memory_bank.shape[0])
     chosen = greedy_coreset(patches, size, seed=seed, progress=lambda d, t: report("coreset", d, t))
-    bank = patches[chosen].contiguous()
+    bank = as_stored(patches[chosen])
     has_global = source.global_stage is not None and descriptors is not None
     package = replace(
         source,
@@ -204,7 +210,7 @@ def _retrieval_refit(
         gallery_rows(rows.view(len(images), -1, rows.shape[1]), per_image, seed=seed)
         for rows, images in ((patches, descriptors), (held_patches, held_descriptors))
     ]
-    bank = torch.cat(galleries)
+    bank = as_stored(torch.cat(galleries))
     package = replace(
         source,
         memory_bank=bank,

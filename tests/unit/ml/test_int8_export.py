@@ -105,7 +105,7 @@ def test_the_memory_is_rebuilt_from_int8_features(
     source = load_package(model)
     fp32, int8 = exported
     assert int8.memory_bank.shape == fp32.memory_bank.shape == tuple(source.memory_bank.shape)
-    assert int8.memory_bank.dtype == np.float32
+    assert int8.memory_bank.dtype == fp32.memory_bank.dtype == np.float16  # half the file
     assert not np.allclose(int8.memory_bank, fp32.memory_bank.astype(np.float32), atol=1e-3)
     rebuilt = int8.quantization["rebuilt_from_int8_features"]
     # The fit's split of 16 images: 13 for the bank, 3 held out; the image-level bank has both.
