@@ -198,6 +198,15 @@ def test_int8_refusal_says_by_how_much() -> None:
     assert "image AUROC falls by 0.150 (0.950 -> 0.800" in reason
     assert "escape rate at the threshold rises by 20.0%" in reason
     assert refusal(worse, max_auroc_drop=0.2, max_escape_increase=0.25) is None
+    assert "though at 1% false rejects" not in reason  # no operating points measured
+    ranks_as_well = replace(
+        worse, auroc_int8=0.95, escape_at_1pct_fp32=0.2, escape_at_1pct_int8=0.1
+    )
+    hint = refusal(ranks_as_well)
+    assert "rises by 20.0%" in hint and "at 1% false rejects it lets through 10.0%" in hint
+    assert "(at 1% false rejects 20.0% -> 10.0%)" in ranks_as_well.summary()
+    ranks_worse = replace(ranks_as_well, escape_at_1pct_int8=0.3)
+    assert "though" not in refusal(ranks_worse)
     rejecting = replace(fine, false_reject_int8=0.40)
     assert "false-reject rate at the threshold rises by 38.0%" in refusal(rejecting)
     with pytest.raises(ValueError, match="max_auroc_drop"):
