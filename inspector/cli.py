@@ -233,6 +233,13 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         default=0.25,
         help="with --retrieval: share of each good image's patches kept",
     )
+    parser.add_argument(
+        "--density-weight",
+        type=float,
+        default=None,
+        help="with --retrieval: share of the matched good patch's own spacing taken off "
+        "each patch distance, so busy and plain areas compare alike (default 0.5; 0 = off)",
+    )
 
 
 def _retrieval_k(args: argparse.Namespace) -> int:
@@ -242,6 +249,15 @@ def _retrieval_k(args: argparse.Namespace) -> int:
     if args.retrieval is not None:
         return args.retrieval
     return DEFAULT_RETRIEVAL_K if args.global_stage is not None else 0
+
+
+def _density_weight(args: argparse.Namespace) -> float:
+    """``--density-weight`` as given, else the default for a retrieval model (0 without)."""
+    from inspector.ml.retrieval import DEFAULT_DENSITY_WEIGHT
+
+    if args.density_weight is not None:
+        return args.density_weight
+    return DEFAULT_DENSITY_WEIGHT if _retrieval_k(args) else 0.0
 
 
 def _stage_or_none(text: str) -> int | None:
@@ -387,6 +403,7 @@ def _fit_and_report(args: argparse.Namespace, good: object, name: str, **extra: 
             target_false_reject=args.target_false_reject,
             retrieval_k=_retrieval_k(args),
             gallery_fraction=args.gallery_fraction,
+            density_weight=_density_weight(args),
             progress=_print_progress,
             **extra,
         ),

@@ -45,7 +45,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from inspector.core.errors import InspectorError, ModelPackageError
@@ -53,7 +52,7 @@ from inspector.ml.inferencer import AnomalyInferencer, build_patchcore
 from inspector.ml.onnx_inferencer import BANK_INPUT, IMAGES_INPUT, OUTPUTS, OnnxAnomalyInferencer
 from inspector.ml.package import ModelPackage, load_package
 from inspector.ml.patchcore import PatchCore, check_input_size
-from inspector.ml.retrieval import retrieved_distance, without
+from inspector.ml.retrieval import retrieved_match, without
 from inspector.ml.runtime_package import (
     METADATA_FILE,
     RuntimePackage,
@@ -112,31 +111,33 @@ class ExportablePatchCore(nn.Module):
         the banks each image is not compared with (-1 for none).
         """
         n, dim, h, w = features.shape
+        model = self.model
         rows = features.permute(0, 2, 3, 1).reshape(-1, dim)
-        if self.model.retrieval_k and descriptors is not None:
-            image_distances = self.model.global_distances(descriptors)
+        spacing = None
+        if model.retrieval_k and descriptors is not None:
+            image_distances = model.global_distances(descriptors)
             if exclude is not None:
                 image_distances = without(image_distances, exclude)
-            cells = retrieved_distance(
+            cells, spacing = retrieved_match(
                 rows.view(n, h * w, dim),
                 image_distances,
                 memory_bank,
-                self.model.retrieval_k,
-            ).view(n, 1, h, w)
+                model.retrieval_k,
+                model.row_scale if model.evens_map else None,
+            )
         else:
             bank_sq = (memory_bank * memory_bank).sum(dim=1)
             d2 = torch.addmm(bank_sq, rows, memory_bank.t(), alpha=-2.0)
             cells = d2.amin(dim=1) + (rows * rows).sum(dim=1)
-            cells = cells.clamp_min(0.0).sqrt().view(n, 1, h, w)
+            cells = cells.clamp_min(0.0).sqrt()
         size = (self.input_size, self.input_size)
-        maps = F.interpolate(cells, size=size, mode="bilinear", align_corners=False)
-        maps = self.model.smooth(maps).squeeze(1)
-        norm = self.model.normalisation
-        if norm is not None:
-            maps = (maps - norm.patch_centre) / norm.patch_scale
-        scores = self.model.image_scores(maps)
+        maps = model.to_map(cells.view(n, 1, h, w), size)
+        scores = model.image_scores(maps)
+        if spacing is not None:
+            maps = model.to_map(model.evened(cells, spacing).view(n, 1, h, w), size)
+        norm = model.normalisation
         if descriptors is not None and norm is not None:
-            global_scores = self.model.global_distance(descriptors)
+            global_scores = model.global_distance(descriptors)
             global_scores = (global_scores - norm.global_centre) / norm.global_scale
             scores = torch.maximum(scores, global_scores)
         return scores, maps
@@ -186,7 +187,6 @@ def _export_graph(model: PatchCore, package: ModelPackage, opset: int) -> bytes:
     images = torch.randn(2, 3, size, size, generator=generator)
     bank = package.memory_bank.float().contiguous()
     reference = build_patchcore(package)
-    reference.set_memory_bank(bank)
     with torch.inference_mode():
         expected, got = reference(images), wrapper(images, bank)
     if not torch.allclose(expected.scores, got[0], rtol=1e-5) or not torch.allclose(
@@ -246,8 +246,13 @@ def retrieval_of(source: ModelPackage) -> dict[str, object]:
     patch with ``k * rows_per_image`` rows, which sizes the runtime's batches)."""
     if not source.retrieval_k:
         return {}
-    rows = source.gallery_rows_per_image()
-    return {"retrieval": {"k": source.retrieval_k, "rows_per_image": rows}}
+    section: dict[str, object] = {
+        "k": source.retrieval_k,
+        "rows_per_image": source.gallery_rows_per_image(),
+    }
+    if source.density_weight:
+        section["density_weight"] = source.density_weight
+    return {"retrieval": section}
 
 
 def _relative_difference(reference: Sequence[float], other: Sequence[float]) -> float:

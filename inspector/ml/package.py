@@ -42,6 +42,7 @@ from inspector.ml.efficientnet_lite import DEFAULT_VARIANT, STAGES, VARIANTS
 from inspector.ml.image_descriptor import descriptor_name, grid_of
 from inspector.ml.package_fields import METADATA_FILE, PackageReader, sha256
 from inspector.ml.patchcore import ScoreNormalisation, feature_dim, global_dim
+from inspector.ml.retrieval import check_density_weight
 
 FORMAT_VERSION = 1
 KIND = "patchcore"
@@ -85,6 +86,8 @@ class ModelPackage:
         retrieval_k: Good images each part's patches are compared with (0: the
             whole bank); the bank then holds the same number of rows per
             ``global_bank`` image, in its order.
+        density_weight: Share of the matched gallery row's spacing taken off each
+            patch distance (``retrieval.density_weight``; 0: none, as before).
     """
 
     name: str
@@ -109,6 +112,7 @@ class ModelPackage:
     normalisation: ScoreNormalisation | None = None
     retrieval_k: int = 0
     global_grid: int = 1
+    density_weight: float = 0.0
 
     def gallery_rows_per_image(self) -> int:
         """Bank rows per good image of a retrieval model.
@@ -174,6 +178,7 @@ def save_package(
         raise ValueError(msg)
     if package.retrieval_k:
         package.gallery_rows_per_image()
+    check_density_weight(package.density_weight, package.retrieval_k)
     folder = Path(directory)
     if (folder / METADATA_FILE).exists() and not overwrite:
         msg = f"{folder} already holds a model package: choose another folder or overwrite it"
@@ -230,6 +235,8 @@ def save_package(
             "k": saved.retrieval_k,
             "rows_per_image": saved.gallery_rows_per_image(),
         }
+        if saved.density_weight:
+            metadata["retrieval"]["density_weight"] = saved.density_weight
     text = json.dumps(metadata, indent=2, allow_nan=False) + "\n"
     for name, data in contents.items():
         (folder / name).write_bytes(data)
@@ -359,7 +366,7 @@ def load_package(directory: str | Path) -> ModelPackage:
             f"for layers {list(layers)}: refit the model"
         )
         raise _fail(folder / BANK_FILE, problem)
-    retrieval_k = _read_retrieval(meta, file, bank, global_bank)
+    retrieval_k, density_weight = _read_retrieval(meta, file, bank, global_bank)
     return ModelPackage(
         name=_field(meta, "name", str, file),
         memory_bank=bank,
@@ -383,16 +390,18 @@ def load_package(directory: str | Path) -> ModelPackage:
         normalisation=normalisation,
         retrieval_k=retrieval_k,
         global_grid=grid,
+        density_weight=density_weight,
     )
 
 
 def _read_retrieval(
     meta: Mapping[str, Any], file: Path, bank: torch.Tensor, global_bank: torch.Tensor | None
-) -> int:
-    """A retrieval model's ``k``, its gallery checked against the image-level bank; 0 else."""
+) -> tuple[int, float]:
+    """A retrieval model's ``k`` (its gallery checked against the image-level bank) and
+    density weight; 0 and 0 for other models."""
     retrieval = meta.get("retrieval")
     if retrieval is None:
-        return 0
+        return 0, 0.0
     k = retrieval.get("k") if isinstance(retrieval, dict) else None
     rows = retrieval.get("rows_per_image") if isinstance(retrieval, dict) else None
     valid = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (k, rows))
@@ -405,4 +414,9 @@ def _read_retrieval(
             f"{bank.shape[0]} rows for {global_bank.shape[0]} images"
         )
         raise _fail(file, f"{problem}: refit the model")
-    return int(k)
+    weight = retrieval.get("density_weight", 0.0)
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1:
+        raise _fail(
+            file, f"'retrieval' density_weight {weight!r} is not in [0, 1]: refit the model"
+        )
+    return int(k), float(weight)

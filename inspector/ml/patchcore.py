@@ -36,7 +36,13 @@ from inspector.ml.efficientnet_lite import (
     stage_stride,
 )
 from inspector.ml.image_descriptor import check_grid, describe, descriptor_dim
-from inspector.ml.retrieval import check_retrieval, retrieval_in_blocks, without
+from inspector.ml.retrieval import (
+    check_density_weight,
+    check_retrieval,
+    retrieval_in_blocks,
+    row_scales,
+    without,
+)
 
 DEFAULT_LAYERS = (2, 4)
 """Stages 2 (40 ch, stride 8) and 4 (112 ch, stride 16) of EfficientNet-Lite0."""
@@ -141,6 +147,9 @@ class PatchCore(nn.Module):
             the memory bank is then a gallery of the same number of rows per
             image of ``global_bank``, in its order. 0 (packages made before it):
             the whole bank.
+        density_weight: For a retrieval model, the share of the matched gallery
+            row's spacing (:func:`~inspector.ml.retrieval.row_scales`, computed
+            here from the two banks) taken off each patch distance; 0: none.
     """
 
     def __init__(
@@ -157,12 +166,15 @@ class PatchCore(nn.Module):
         normalisation: ScoreNormalisation | None = None,
         retrieval_k: int = 0,
         global_grid: int = 1,
+        density_weight: float = 0.0,
     ) -> None:
         super().__init__()
         check_grid(global_grid)
         self.global_grid = global_grid
         check_retrieval(retrieval_k, global_stage)
         self.retrieval_k = int(retrieval_k)
+        check_density_weight(density_weight, self.retrieval_k)
+        self.density_weight = float(density_weight)
         self.layers = tuple(layers)
         if not self.layers:
             msg = "PatchCore needs at least one backbone stage in layers"
@@ -187,6 +199,8 @@ class PatchCore(nn.Module):
         self.register_buffer("global_bank", torch.empty(0, self.global_dim))
         self.register_buffer("global_mean", torch.zeros(self.global_dim))
         self.register_buffer("global_std", torch.ones(self.global_dim))
+        self.register_buffer("row_scale", torch.empty(0))
+        self.register_buffer("row_scale_mean", torch.zeros(()))
         if memory_bank is not None:
             self.set_memory_bank(memory_bank)
         if global_bank is not None:
@@ -209,6 +223,7 @@ class PatchCore(nn.Module):
         bank = memory_bank.to(device=self.kernel.device, dtype=torch.float32).contiguous()
         self.memory_bank = bank
         self.bank_sq = (bank * bank).sum(dim=1)
+        self._measure_rows()
 
     def set_global_bank(self, descriptors: torch.Tensor) -> None:
         """Install good-image descriptors ``(G, 2 C)`` for the image-level branch.
@@ -234,6 +249,36 @@ class PatchCore(nn.Module):
         self.global_mean = bank.mean(dim=0)
         self.global_std = bank.std(dim=0).clamp_min(1e-6)
         self.global_bank = ((bank - self.global_mean) / self.global_std).contiguous()
+        self._measure_rows()
+
+    def _measure_rows(self) -> None:
+        """Each gallery row's spacing, once both banks are in (density weight > 0 only)."""
+        images, rows = self.global_bank.shape[0], self.memory_bank.shape[0]
+        if not self.density_weight or not images or not rows or rows % images:
+            self.row_scale = torch.empty(0, device=self.kernel.device)
+            return
+        between = torch.cdist(self.global_bank, self.global_bank)
+        self.row_scale = row_scales(self.memory_bank, between, self.retrieval_k)
+        self.row_scale_mean = self.row_scale.mean()
+
+    @property
+    def evens_map(self) -> bool:
+        """Whether the map is evened by gallery-row spacing (see :meth:`evened`)."""
+        return bool(self.density_weight) and self.row_scale.numel() > 0
+
+    def evened(self, cells: torch.Tensor, spacing: torch.Tensor) -> torch.Tensor:
+        """Patch distances less ``density_weight`` of how much wider than average the
+        matched good row's spacing is: the map shows what stands out from its own kind
+        of surroundings. Centred on the average spacing, so the map keeps the plain
+        distances' units (and the threshold's after normalisation) on average."""
+        return cells - self.density_weight * (spacing - self.row_scale_mean)
+
+    def to_map(self, cells: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+        """Patch distances ``(N, 1, h, w)`` as smoothed maps ``(N, *size)``, normalised."""
+        maps = F.interpolate(cells, size=tuple(size), mode="bilinear", align_corners=False)
+        maps = self.smooth(maps).squeeze(1)
+        norm = self.normalisation
+        return maps if norm is None else (maps - norm.patch_centre) / norm.patch_scale
 
     @property
     def stride(self) -> int:
@@ -352,32 +397,34 @@ class PatchCore(nn.Module):
         # Distances, resizing and smoothing stay float32 under CUDA autocast: scores are
         # compared with a threshold, and float16 would round them to 3 significant digits.
         with torch.autocast(device_type=x.device.type, enabled=False):
-            global_scores = None
+            global_scores = spacing = None
             if self.retrieval_k and descriptors is not None:
                 image_distances = self.global_distances(descriptors)
                 if exclude is not None:
                     image_distances = without(image_distances, exclude)
                 global_scores = image_distances.amin(dim=1)
-                cells = retrieval_in_blocks(
+                cells, spacing = retrieval_in_blocks(
                     rows.float().view(n, h * w, -1),
                     image_distances,
                     self.memory_bank,
                     self.retrieval_k,
                     self.max_distance_elements,
+                    self.row_scale if self.evens_map else None,
                 )
             else:
                 cells = self.nearest_distance(rows)
                 if descriptors is not None:
                     global_scores = self.global_distance(descriptors)
-            cells = cells.view(n, 1, h, w)
-            maps = F.interpolate(cells, size=x.shape[-2:], mode="bilinear", align_corners=False)
-            maps = self.smooth(maps).squeeze(1)
+            size = x.shape[-2:]
+            maps = self.to_map(cells.view(n, 1, h, w), size)
             norm = self.normalisation
-            if norm is not None:
-                maps = (maps - norm.patch_centre) / norm.patch_scale
-                if global_scores is not None:
-                    global_scores = (global_scores - norm.global_centre) / norm.global_scale
+            if norm is not None and global_scores is not None:
+                global_scores = (global_scores - norm.global_centre) / norm.global_scale
+            # The image score stays on the plain map (evening it cost escapes at 1 % false
+            # rejects on magnetic-tile: 5.1 % -> 16.9 %); the map shown is the evened one.
             patch_scores = self.image_scores(maps)
+            if spacing is not None:
+                maps = self.to_map(self.evened(cells, spacing).view(n, 1, h, w), size)
             scores = patch_scores
             if global_scores is not None and norm is not None:
                 scores = torch.maximum(patch_scores, global_scores)

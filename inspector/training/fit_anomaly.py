@@ -37,6 +37,7 @@ from inspector.ml.patchcore import (
 from inspector.ml.preprocess import check_image, preprocess
 from inspector.ml.retrieval import (
     DEFAULT_GALLERY_FRACTION,
+    check_density_weight,
     check_retrieval,
     gallery_rows,
     rows_per_image,
@@ -192,6 +193,7 @@ def fit_anomaly(
     target_false_reject: float | None = None,
     retrieval_k: int = 0,
     gallery_fraction: float = DEFAULT_GALLERY_FRACTION,
+    density_weight: float = 0.0,
     device: str = "auto",
     seed: int = 0,
     name: str = "anomaly",
@@ -241,6 +243,9 @@ def fit_anomaly(
             ``gallery_fraction`` of each good image's patches (training and
             held-out images) instead of a coreset of all, and ``bank_size`` is unused.
         gallery_fraction: Share of each image's patches a retrieval gallery keeps.
+        density_weight: With retrieval, the share of the matched gallery row's
+            spacing taken off each patch distance (``retrieval.DEFAULT_DENSITY_WEIGHT``,
+            which ``inspector fit`` uses; see :func:`~inspector.ml.retrieval.row_scales`).
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         seed: Seeds the split and the coreset, so a fit is repeatable.
         name: Model name, the first part of the version string.
@@ -263,6 +268,7 @@ def fit_anomaly(
         msg = f"bank_size must be at least 1, got {bank_size}"
         raise ValueError(msg)
     check_retrieval(retrieval_k, global_stage)
+    check_density_weight(density_weight, retrieval_k)
     layers = tuple(layers)
     check_input_size(input_size, layers)
     if not sigma >= 0:
@@ -352,6 +358,7 @@ def fit_anomaly(
         global_bank=descriptors,
         retrieval_k=retrieval_k,
         global_grid=global_grid,
+        density_weight=float(density_weight),
     )
 
     inferencer = AnomalyInferencer(package, device=str(torch_device), max_batch=BATCH)

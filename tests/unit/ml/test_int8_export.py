@@ -246,6 +246,7 @@ def test_a_retrieval_model_gets_an_int8_gallery_per_image(tmp_path: Path) -> Non
         global_stage=4,
         global_grid=4,
         retrieval_k=3,
+        density_weight=0.5,
         score_top_fraction=0.01,
         device="cpu",
         name="tiny-ret",
@@ -259,6 +260,11 @@ def test_a_retrieval_model_gets_an_int8_gallery_per_image(tmp_path: Path) -> Non
     assert rebuilt["global_bank_size"] == 16
     assert int8.memory_bank.shape == (16 * per_image, source.memory_bank.shape[1])
     assert not np.allclose(int8.memory_bank, fp32.memory_bank.astype(np.float32), atol=1e-3)
+    # Both networks even the map by the spacing of their own gallery's rows.
+    for package in (fp32, int8):
+        ops = {node.op_type for node in onnx.load_from_string(package.network).graph.node}
+        assert "GatherElements" in ops, package.version
+    assert int8.branches["retrieval"]["density_weight"] == 0.5
     inferencer = OnnxAnomalyInferencer(int8)
     good_score = inferencer.predict([textured_part(3)])[0].score
     assert inferencer.predict([textured_part(99)])[0].score > good_score

@@ -15,7 +15,14 @@ from inspector.ml.inferencer import AnomalyInferencer
 from inspector.ml.onnx_export import export_onnx
 from inspector.ml.onnx_inferencer import OnnxAnomalyInferencer
 from inspector.ml.package import METADATA_FILE, load_package, save_package
-from inspector.ml.retrieval import gallery_rows, retrieved_distance, rows_per_image
+from inspector.ml.retrieval import (
+    DEFAULT_DENSITY_WEIGHT,
+    gallery_rows,
+    retrieved_distance,
+    retrieved_match,
+    row_scales,
+    rows_per_image,
+)
 from inspector.training.fit_anomaly import FitResult, fit_anomaly
 from inspector.training.learn_good import extend_with_good
 from tests.unit.ml.synthetic_parts import SIZE, textured_part, with_blob
@@ -158,3 +165,97 @@ def test_an_exported_retrieval_graph_scores_several_parts_per_call(
     parts = [textured_part(seed) for seed in range(40, 45)]
     for a, b in zip(batched.predict(parts), alone.predict(parts), strict=True):
         assert a.score == pytest.approx(b.score, rel=1e-5)
+
+
+def test_row_spacing_is_the_distance_to_the_neighbouring_images_rows() -> None:
+    # Three good "images" of two 1-D rows: 0 = {0, 10}, 1 = {1, 30}, 2 = {100, 104}.
+    bank = torch.tensor([[0.0], [10.0], [1.0], [30.0], [100.0], [104.0]])
+    between = torch.tensor([[0.0, 1.0, 8.0], [1.0, 0.0, 9.0], [8.0, 9.0, 0.0]])
+    # k = 1: images 0 and 1 are each other's neighbour, image 2's is image 0.
+    spacing = row_scales(bank, between, 1)
+    torch.testing.assert_close(spacing, torch.tensor([1.0, 9.0, 1.0, 20.0, 90.0, 94.0]))
+    # Never an image's own rows, even with k covering every other image.
+    torch.testing.assert_close(
+        row_scales(bank, between, 5), torch.tensor([1.0, 9.0, 1.0, 20.0, 70.0, 74.0])
+    )
+    assert row_scales(bank[:2], torch.zeros(1, 1), 3).tolist() == [0.0, 0.0]
+
+
+def test_a_match_reports_the_spacing_of_the_row_it_matched() -> None:
+    bank = torch.tensor([[0.0], [10.0], [100.0], [110.0]])
+    spacing = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    rows = torch.tensor([[[101.0], [9.0]]])
+    distance, matched = retrieved_match(rows, torch.tensor([[0.5, 7.0]]), bank, 2, spacing)
+    torch.testing.assert_close(distance, torch.tensor([[1.0, 1.0]]))
+    torch.testing.assert_close(matched, torch.tensor([[3.0, 2.0]]))
+    assert retrieved_match(rows, torch.tensor([[0.5, 7.0]]), bank, 2)[1] is None
+
+
+@pytest.fixture(scope="module")
+def evened(fitted_retrieval: FitResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same fit with the map evened by gallery-row spacing."""
+    goods = [textured_part(seed) for seed in range(24)]
+    out: Path = tmp_path_factory.mktemp("fit-evened") / "model"
+    fit_anomaly(
+        goods,
+        out,
+        input_size=SIZE,
+        device="cpu",
+        name="ret",
+        global_stage=5,
+        retrieval_k=3,
+        density_weight=DEFAULT_DENSITY_WEIGHT,
+    )
+    return out
+
+
+def test_evening_changes_the_map_and_not_the_score(
+    fitted_retrieval: FitResult, evened: Path
+) -> None:
+    package = load_package(evened)
+    assert package.density_weight == DEFAULT_DENSITY_WEIGHT
+    meta = json.loads((evened / METADATA_FILE).read_text())
+    assert meta["retrieval"]["density_weight"] == DEFAULT_DENSITY_WEIGHT
+    parts = [textured_part(77), with_blob(textured_part(78), (SIZE // 2, SIZE // 2), 8)]
+    plain = AnomalyInferencer(fitted_retrieval.package_dir, device="cpu").predict(parts)
+    even = AnomalyInferencer(package, device="cpu").predict(parts)
+    for p, e in zip(plain, even, strict=True):
+        assert e.score == pytest.approx(p.score, rel=1e-5)  # the image score keeps the plain map
+        assert not np.allclose(e.anomaly_map, p.anomaly_map, atol=1e-3)
+    y, x = np.unravel_index(np.argmax(even[1].anomaly_map), even[1].anomaly_map.shape)
+    assert abs(int(y) - SIZE // 2) < SIZE // 4 and abs(int(x) - SIZE // 2) < SIZE // 4
+    # Learning a good part re-measures the spacing over the grown gallery.
+    model = AnomalyInferencer(package, device="cpu").model
+    grown, _ = extend_with_good(package, [textured_part(123)])
+    regrown = AnomalyInferencer(grown, device="cpu").model
+    assert regrown.row_scale.shape[0] == model.row_scale.shape[0] + package.gallery_rows_per_image()
+
+
+def test_an_evened_map_exports_to_onnx_unchanged(evened: Path, tmp_path: Path) -> None:
+    runtime = export_onnx(evened, tmp_path / "onnx")
+    assert runtime.branches["retrieval"]["density_weight"] == DEFAULT_DENSITY_WEIGHT
+    parts = [textured_part(seed) for seed in (50, 51)]
+    parts.append(with_blob(textured_part(52), (20, 30), 8))
+    torch_out = AnomalyInferencer(evened, device="cpu").predict(parts)
+    onnx_out = OnnxAnomalyInferencer(tmp_path / "onnx", threads=2).predict(parts)
+    for a, b in zip(torch_out, onnx_out, strict=True):
+        assert b.score == pytest.approx(a.score, rel=1e-4)
+        np.testing.assert_allclose(b.anomaly_map, a.anomaly_map, rtol=1e-3, atol=1e-3)
+
+
+def test_a_density_weight_out_of_range_is_refused(evened: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="density weight"):
+        fit_anomaly(
+            [textured_part(s) for s in range(8)],
+            tmp_path / "m",
+            input_size=SIZE,
+            device="cpu",
+            density_weight=0.5,  # without retrieval
+        )
+    copy = tmp_path / "copy"
+    save_package(load_package(evened), copy)
+    meta = json.loads((copy / METADATA_FILE).read_text())
+    meta["retrieval"]["density_weight"] = 3
+    (copy / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ModelPackageError, match="density_weight 3 is not in"):
+        load_package(copy)
