@@ -38,10 +38,11 @@ from typing import Any
 
 import torch
 
+from inspector.ml.anomaly_result import ScoreNormalisation
 from inspector.ml.efficientnet_lite import DEFAULT_VARIANT, STAGES, VARIANTS
 from inspector.ml.image_descriptor import descriptor_name, grid_of
 from inspector.ml.package_fields import METADATA_FILE, PackageReader, sha256
-from inspector.ml.patchcore import ScoreNormalisation, feature_dim, global_dim
+from inspector.ml.patchcore import feature_dim, global_dim
 from inspector.ml.retrieval import check_density_weight
 
 FORMAT_VERSION = 1

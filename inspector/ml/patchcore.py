@@ -23,12 +23,13 @@ The module returns raw scores and maps, never verdicts: thresholds belong to
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inspector.ml.anomaly_map import gaussian_kernel, smooth, top_fraction_mean
+from inspector.ml.anomaly_result import PatchCoreOutput, ScoreNormalisation
 from inspector.ml.efficientnet_lite import (
     DEFAULT_VARIANT,
     EfficientNetLite,
@@ -66,42 +67,6 @@ DEFAULT_GLOBAL_GRID = 4
 """Cells per side of the image-level descriptor of new fits (1: pooled whole)."""
 
 
-class PatchCoreOutput(NamedTuple):
-    """Raw result for a batch.
-
-    Attributes:
-        scores: ``(N,)`` image scores: the patch score, or with an image-level
-            branch the larger of the two normalised branch scores.
-        maps: ``(N, S, S)`` smoothed anomaly maps at the model's input size
-            (in the patch branch's normalised units when the model has them).
-        patch_scores: ``(N,)`` the map's maximum, or the mean of its highest
-            ``score_top_fraction`` (see :class:`PatchCore`), in the map's units.
-        global_scores: ``(N,)`` the image-level branch's distance (normalised
-            like the maps), or ``None`` for a model without that branch.
-        descriptors: ``(N, 2 C)`` the images' descriptors for that branch, or
-            ``None`` (fitting adds held-out ones to the branch's bank).
-    """
-
-    scores: torch.Tensor
-    maps: torch.Tensor
-    patch_scores: torch.Tensor
-    global_scores: torch.Tensor | None = None
-    descriptors: torch.Tensor | None = None
-
-
-class ScoreNormalisation(NamedTuple):
-    """Centre and scale of each branch's scores on held-out good parts.
-
-    A branch's raw value ``v`` becomes ``(v - centre) / scale``: how many
-    standard deviations above a typical good part it is.
-    """
-
-    patch_centre: float
-    patch_scale: float
-    global_centre: float = 0.0
-    global_scale: float = 1.0
-
-
 def feature_dim(layers: Sequence[int], variant: str = DEFAULT_VARIANT) -> int:
     """Length of one patch vector for the given backbone stages."""
     return sum(stage_channels(stage, variant) for stage in layers)
@@ -110,14 +75,6 @@ def feature_dim(layers: Sequence[int], variant: str = DEFAULT_VARIANT) -> int:
 def global_dim(stage: int, variant: str = DEFAULT_VARIANT, grid: int = 1) -> int:
     """Length of one image descriptor (see :func:`~inspector.ml.image_descriptor.describe`)."""
     return descriptor_dim(stage_channels(stage, variant), grid)
-
-
-def gaussian_kernel(sigma: float) -> torch.Tensor:
-    """Normalised 1-D Gaussian taps, 4 sigma either side (as ``scipy.ndimage``)."""
-    radius = int(4.0 * sigma + 0.5)
-    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    taps = torch.exp(-0.5 * (x / sigma) ** 2)
-    return taps / taps.sum()
 
 
 class PatchCore(nn.Module):
@@ -341,15 +298,8 @@ class PatchCore(nn.Module):
         return out.clamp_min_(0.0).sqrt_()
 
     def smooth(self, maps: torch.Tensor) -> torch.Tensor:
-        """Separable Gaussian blur of ``(N, 1, H, W)`` maps; borders repeat the edge value."""
-        if self.kernel.numel() == 1:
-            return maps
-        radius = self.kernel.numel() // 2
-        kernel = self.kernel.to(maps.dtype)
-        maps = F.pad(maps, (radius, radius, 0, 0), mode="replicate")
-        maps = F.conv2d(maps, kernel.view(1, 1, 1, -1))
-        maps = F.pad(maps, (0, 0, radius, radius), mode="replicate")
-        return F.conv2d(maps, kernel.view(1, 1, -1, 1))
+        """Gaussian blur of ``(N, 1, H, W)`` maps by the model's sigma (:func:`smooth`)."""
+        return smooth(maps, self.kernel)
 
     def global_distance(self, descriptors: torch.Tensor) -> torch.Tensor:
         """Distance ``(N,)`` of each image descriptor to the nearest good image's."""
@@ -431,12 +381,8 @@ class PatchCore(nn.Module):
         return PatchCoreOutput(scores, maps, patch_scores, global_scores, descriptors)
 
     def image_scores(self, maps: torch.Tensor) -> torch.Tensor:
-        """Image scores ``(N,)`` of smoothed maps ``(N, H, W)``."""
-        cells = maps.flatten(1)
-        if self.score_top_fraction == 0.0:
-            return cells.amax(dim=1)
-        k = max(1, round(self.score_top_fraction * cells.shape[1]))
-        return cells.topk(k, dim=1, sorted=False).values.mean(dim=1)
+        """Image scores ``(N,)`` of smoothed maps ``(N, H, W)`` (:func:`top_fraction_mean`)."""
+        return top_fraction_mean(maps, self.score_top_fraction)
 
 
 def check_input_size(input_size: int, layers: Sequence[int]) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inspector.ml.patchcore import ScoreNormalisation
+from inspector.ml.anomaly_result import ScoreNormalisation
 
 MARGIN_STD = 1.0
 """Threshold margin above the highest held-out good score, in held-out standard deviations."""

@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from inspector.core.errors import ModelPackageError
+from inspector.ml.anomaly_result import ScoreNormalisation
 from inspector.ml.efficientnet_lite import EfficientNetLite0
 from inspector.ml.inferencer import AnomalyInferencer
 from inspector.ml.package import GLOBAL_BANK_FILE, METADATA_FILE, load_package, save_package
-from inspector.ml.patchcore import PatchCore, ScoreNormalisation, global_dim
+from inspector.ml.patchcore import PatchCore, global_dim
 from inspector.training.calibration import normalisation_of
 from inspector.training.fit_anomaly import FitResult, fit_anomaly
 from tests.unit.ml.synthetic_parts import SIZE, textured_part, with_blob

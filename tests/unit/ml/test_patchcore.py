@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from inspector.ml.anomaly_map import gaussian_kernel
 from inspector.ml.efficientnet_lite import INPUT_MEAN, INPUT_STD
 from inspector.ml.inferencer import build_backbone
-from inspector.ml.patchcore import PatchCore, check_input_size, feature_dim, gaussian_kernel
+from inspector.ml.patchcore import PatchCore, check_input_size, feature_dim
 from inspector.ml.preprocess import preprocess
 from tests.unit.ml.synthetic_parts import textured_part, with_blob
 

@@ -1,0 +1,41 @@
+"""From patch distances to an anomaly map and an image score: smoothing and top-area mean.
+
+Plain tensor functions (no state), shared by :class:`~inspector.ml.patchcore.PatchCore`
+and its export form, so the ONNX graph makes the map the same way.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def gaussian_kernel(sigma: float) -> torch.Tensor:
+    """Normalised 1-D Gaussian taps, 4 sigma either side (as ``scipy.ndimage``)."""
+    radius = int(4.0 * sigma + 0.5)
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    taps = torch.exp(-0.5 * (x / sigma) ** 2)
+    return taps / taps.sum()
+
+
+def smooth(maps: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Separable blur of ``(N, 1, H, W)`` maps with 1-D ``kernel`` taps (one tap: none);
+    borders repeat the edge value, so a defect at the rim is not diluted by zeros."""
+    if kernel.numel() == 1:
+        return maps
+    radius = kernel.numel() // 2
+    kernel = kernel.to(maps.dtype)
+    maps = F.pad(maps, (radius, radius, 0, 0), mode="replicate")
+    maps = F.conv2d(maps, kernel.view(1, 1, 1, -1))
+    maps = F.pad(maps, (0, 0, radius, radius), mode="replicate")
+    return F.conv2d(maps, kernel.view(1, 1, -1, 1))
+
+
+def top_fraction_mean(maps: torch.Tensor, fraction: float) -> torch.Tensor:
+    """Image scores ``(N,)``: the mean of each map's highest ``fraction`` of values
+    (``(N, H, W)`` maps; 0 takes the maximum)."""
+    cells = maps.flatten(1)
+    if fraction == 0.0:
+        return cells.amax(dim=1)
+    k = max(1, round(fraction * cells.shape[1]))
+    return cells.topk(k, dim=1, sorted=False).values.mean(dim=1)
