@@ -100,3 +100,30 @@ def normalisation_of(
         global_centre=glob.mean,
         global_scale=max(glob.std, SCALE_FLOOR * abs(glob.mean), 1e-6),
     )
+
+
+def branch_calibration(
+    branches: Sequence[tuple[float, float]], leave_one_out: Sequence[float]
+) -> tuple[ScoreNormalisation, list[float], list[float]]:
+    """The two-branch model's normalisation and the good scores its threshold comes from.
+
+    Args:
+        branches: Held-out good parts' raw (patch, image-level) scores.
+        leave_one_out: Each training image's image-level distance to the others.
+
+    Returns:
+        The normalisation (:func:`normalisation_of`); the held-out parts' image
+        scores (the larger normalised branch score, exactly as the model computes
+        it); and those scores plus the leave-one-out ones normalised, the good
+        parts the threshold is calibrated on (training images measured against the
+        others widen its view of good variation).
+    """
+    norm = normalisation_of(branches, leave_one_out)
+    scores = [
+        max(
+            (p - norm.patch_centre) / norm.patch_scale, (g - norm.global_centre) / norm.global_scale
+        )
+        for p, g in branches
+    ]
+    extra = [(g - norm.global_centre) / norm.global_scale for g in leave_one_out]
+    return norm, scores, scores + extra

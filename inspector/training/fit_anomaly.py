@@ -44,8 +44,8 @@ from inspector.ml.retrieval import (
 )
 from inspector.training.calibration import (
     ScoreStats,
+    branch_calibration,
     calibrate_threshold,
-    normalisation_of,
     threshold_rule,
 )
 from inspector.training.evaluate import without_masks
@@ -381,15 +381,8 @@ def fit_anomaly(
         loo = inferencer.model.global_leave_one_out().cpu().tolist()
         if retrieval_k:
             loo = loo[:n_fit]  # the held-out images are in `branches` already
-        norm = normalisation_of([(p, g) for p, g, _ in branches], loo)
-        scores = [
-            max(
-                (p - norm.patch_centre) / norm.patch_scale,
-                (g - norm.global_centre) / norm.global_scale,
-            )
-            for p, g, _ in branches
-            if g is not None
-        ]
+        raw = [(p, g) for p, g, _ in branches if g is not None]
+        norm, scores, calibration = branch_calibration(raw, loo)
         # Held-out images are good parts the image-level branch may as well know: the
         # nearest good *image* matters there (one more look of a tile's texture), and its
         # normalisation already rests on the leave-one-out distances, not on them alone.
@@ -398,9 +391,6 @@ def fit_anomaly(
             held_out = [d for _, _, d in branches if d is not None]
             global_bank = torch.cat([package.global_bank, torch.stack(held_out)])
             package = replace(package, global_bank=global_bank)
-        # Training images measured against the others are good parts too: their
-        # image-level scores widen the threshold's view of good variation.
-        calibration = scores + [(g - norm.global_centre) / norm.global_scale for g in loo]
     else:
         calibration = scores
     stats = ScoreStats.of(scores)

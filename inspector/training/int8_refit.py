@@ -31,7 +31,7 @@ from inspector.ml.onnx_export import ExportablePatchCore
 from inspector.ml.onnx_quantize import Features
 from inspector.ml.package import ModelPackage
 from inspector.ml.retrieval import gallery_rows, without
-from inspector.training.calibration import calibrate_threshold, normalisation_of
+from inspector.training.calibration import branch_calibration, calibrate_threshold
 
 HOLDOUT_FRACTION = 0.2
 """Share of the good images held out to normalise and calibrate (the fit's default)."""
@@ -245,14 +245,7 @@ def _normalised(
     target: float | None,
 ) -> ModelPackage:
     """``package`` with the branches' normalisation and the threshold set as the fit sets them."""
-    norm = normalisation_of(branches, loo)
-    scores = [
-        max(
-            (p - norm.patch_centre) / norm.patch_scale, (g - norm.global_centre) / norm.global_scale
-        )
-        for p, g in branches
-    ]
-    calibration = scores + [(g - norm.global_centre) / norm.global_scale for g in loo]
+    norm, _, calibration = branch_calibration(branches, loo)
     return replace(package, normalisation=norm, threshold=calibrate_threshold(calibration, target))
 
 

@@ -16,7 +16,7 @@ from inspector.ml.efficientnet_lite import EfficientNetLite0
 from inspector.ml.inferencer import AnomalyInferencer
 from inspector.ml.package import GLOBAL_BANK_FILE, METADATA_FILE, load_package, save_package
 from inspector.ml.patchcore import PatchCore, global_dim
-from inspector.training.calibration import normalisation_of
+from inspector.training.calibration import branch_calibration, normalisation_of
 from inspector.training.fit_anomaly import FitResult, fit_anomaly
 from tests.unit.ml.synthetic_parts import SIZE, textured_part, with_blob
 
@@ -109,6 +109,15 @@ def test_normalisation_is_mean_and_spread_with_a_floor() -> None:
     with_loo = normalisation_of([(10.0, 2.0), (14.0, 4.0)], global_extra=[3.0, 5.0, 1.0])
     assert with_loo.global_centre == pytest.approx(3.0)
     assert with_loo.global_scale == pytest.approx(np.std([2, 4, 3, 5, 1], ddof=1))
+
+
+def test_branch_calibration_scores_the_larger_branch_and_adds_the_leave_one_out() -> None:
+    # Patch 10 and 14 (centre 12, scale 2.83); image-level 2, 4 and LOO 3 (centre 3, scale 1).
+    norm, scores, calibration = branch_calibration([(10.0, 2.0), (14.0, 4.0)], [3.0])
+    assert (norm.patch_centre, norm.global_centre, norm.global_scale) == (12.0, 3.0, 1.0)
+    half = 2.0 / np.std([10, 14], ddof=1)
+    assert scores == pytest.approx([max(-half, -1.0), max(half, 1.0)])
+    assert calibration == pytest.approx([*scores, 0.0])
 
 
 def test_a_changed_descriptor_file_is_refused(fitted_global: FitResult, tmp_path: Path) -> None:
