@@ -28,14 +28,24 @@ from inspector.training.learn_good import extend_with_good
 from tests.unit.ml.synthetic_parts import SIZE, textured_part, with_blob
 
 
-@pytest.fixture(scope="module")
-def fitted_retrieval(tmp_path_factory: pytest.TempPathFactory) -> FitResult:
+def _fit_retrieval(out: Path, density_weight: float = 0.0) -> FitResult:
     """A small retrieval fit on synthetic parts (a few seconds on 2 CPU cores)."""
     goods = [textured_part(seed) for seed in range(24)]
-    out: Path = tmp_path_factory.mktemp("fit-retrieval") / "model"
     return fit_anomaly(
-        goods, out, input_size=SIZE, device="cpu", name="ret", global_stage=5, retrieval_k=3
+        goods,
+        out,
+        input_size=SIZE,
+        device="cpu",
+        name="ret",
+        global_stage=5,
+        retrieval_k=3,
+        density_weight=density_weight,
     )
+
+
+@pytest.fixture(scope="module")
+def fitted_retrieval(tmp_path_factory: pytest.TempPathFactory) -> FitResult:
+    return _fit_retrieval(tmp_path_factory.mktemp("fit-retrieval") / "model")
 
 
 def test_a_patch_is_compared_with_its_nearest_images_only() -> None:
@@ -192,21 +202,10 @@ def test_a_match_reports_the_spacing_of_the_row_it_matched() -> None:
 
 
 @pytest.fixture(scope="module")
-def evened(fitted_retrieval: FitResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def evened(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same fit with the map evened by gallery-row spacing."""
-    goods = [textured_part(seed) for seed in range(24)]
-    out: Path = tmp_path_factory.mktemp("fit-evened") / "model"
-    fit_anomaly(
-        goods,
-        out,
-        input_size=SIZE,
-        device="cpu",
-        name="ret",
-        global_stage=5,
-        retrieval_k=3,
-        density_weight=DEFAULT_DENSITY_WEIGHT,
-    )
-    return out
+    out = tmp_path_factory.mktemp("fit-evened") / "model"
+    return _fit_retrieval(out, DEFAULT_DENSITY_WEIGHT).package_dir
 
 
 def test_evening_changes_the_map_and_not_the_score(
