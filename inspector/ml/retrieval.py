@@ -108,7 +108,14 @@ def retrieved_match(
     if row_scale is None:
         d2 = d2.amin(dim=2) + (rows * rows).sum(dim=2)
         return d2.clamp_min(0.0).sqrt(), None
-    best, matched = d2.min(dim=2)
+    # The matched row in two steps, the nearest image first and then its nearest row:
+    # an index search over all k * R rows took 9 % of the ONNX Runtime network.
+    by_image = d2.view(n, patches, nearest.shape[1], per_image)
+    image_best = by_image.amin(dim=3)
+    image = image_best.argmin(dim=2, keepdim=True)
+    best = image_best.gather(2, image).squeeze(2)
+    own_rows = by_image.gather(2, image.unsqueeze(3).expand(n, patches, 1, per_image))
+    matched = image.squeeze(2) * per_image + own_rows.squeeze(2).argmin(dim=2)
     distance = (best + (rows * rows).sum(dim=2)).clamp_min(0.0).sqrt()
     scale = row_scale.view(images, -1)[nearest].reshape(n, -1)
     return distance, scale.gather(1, matched)

@@ -201,6 +201,22 @@ def test_a_match_reports_the_spacing_of_the_row_it_matched() -> None:
     assert retrieved_match(rows, torch.tensor([[0.5, 7.0]]), bank, 2)[1] is None
 
 
+def test_the_matched_row_is_the_nearest_of_all_retrieved_rows() -> None:
+    # Found image first, then row: the same row a search over all k * R rows finds.
+    generator = torch.Generator().manual_seed(3)
+    bank = torch.randn(6 * 5, 4, generator=generator)  # 6 images, 5 rows each
+    rows = torch.randn(2, 7, 4, generator=generator)
+    image_distances = torch.rand(2, 6, generator=generator)
+    spacing = torch.arange(30, dtype=torch.float32)  # a row's spacing names the row
+    distance, matched = retrieved_match(rows, image_distances, bank, 3, spacing)
+    nearest = image_distances.topk(3, dim=1, largest=False).indices
+    for n in range(2):
+        candidates = torch.cat([torch.arange(5) + 5 * int(i) for i in nearest[n]])
+        d = torch.cdist(rows[n], bank[candidates])
+        torch.testing.assert_close(distance[n], d.amin(dim=1), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(matched[n], candidates[d.argmin(dim=1)].float())
+
+
 @pytest.fixture(scope="module")
 def evened(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same fit with the map evened by gallery-row spacing."""
