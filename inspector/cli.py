@@ -236,9 +236,11 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--density-weight",
         type=float,
-        default=None,
+        default=0.0,
         help="with --retrieval: share of the matched good patch's own spacing taken off "
-        "each patch distance, so busy and plain areas compare alike (default 0.5; 0 = off)",
+        "each patch distance in the map, so busy and plain areas compare alike (0 = off; "
+        "0.5 located defects best on magnetic-tile). The evened map also draws the defect "
+        "regions and is what zones judge",
     )
 
 
@@ -249,15 +251,6 @@ def _retrieval_k(args: argparse.Namespace) -> int:
     if args.retrieval is not None:
         return args.retrieval
     return DEFAULT_RETRIEVAL_K if args.global_stage is not None else 0
-
-
-def _density_weight(args: argparse.Namespace) -> float:
-    """``--density-weight`` as given, else the default for a retrieval model (0 without)."""
-    from inspector.ml.retrieval import DEFAULT_DENSITY_WEIGHT
-
-    if args.density_weight is not None:
-        return args.density_weight
-    return DEFAULT_DENSITY_WEIGHT if _retrieval_k(args) else 0.0
 
 
 def _stage_or_none(text: str) -> int | None:
@@ -403,7 +396,7 @@ def _fit_and_report(args: argparse.Namespace, good: object, name: str, **extra: 
             target_false_reject=args.target_false_reject,
             retrieval_k=_retrieval_k(args),
             gallery_fraction=args.gallery_fraction,
-            density_weight=_density_weight(args),
+            density_weight=args.density_weight,
             progress=_print_progress,
             **extra,
         ),

@@ -80,7 +80,9 @@ class ExportablePatchCore(nn.Module):
     do (a change there refuses the export rather than exporting other scores).
 
     Args:
-        model: A PatchCore (its own memory bank is not used and need not be set).
+        model: A PatchCore. Its memory bank is not searched (the graph's
+            ``memory_bank`` input is), but a model that evens its map takes the
+            rows' spacing from it, so it must be the bank the graph will get.
         input_size: Side of the square input; fixed in the graph.
     """
 
@@ -113,11 +115,12 @@ class ExportablePatchCore(nn.Module):
         n, dim, h, w = features.shape
         model = self.model
         rows = features.permute(0, 2, 3, 1).reshape(-1, dim)
-        spacing = None
+        spacing = global_scores = None
         if model.retrieval_k and descriptors is not None:
             image_distances = model.global_distances(descriptors)
             if exclude is not None:
                 image_distances = without(image_distances, exclude)
+            global_scores = image_distances.amin(dim=1)
             cells, spacing = retrieved_match(
                 rows.view(n, h * w, dim),
                 image_distances,
@@ -137,7 +140,8 @@ class ExportablePatchCore(nn.Module):
             maps = model.to_map(model.evened(cells, spacing).view(n, 1, h, w), size)
         norm = model.normalisation
         if descriptors is not None and norm is not None:
-            global_scores = model.global_distance(descriptors)
+            if global_scores is None:
+                global_scores = model.global_distance(descriptors)
             global_scores = (global_scores - norm.global_centre) / norm.global_scale
             scores = torch.maximum(scores, global_scores)
         return scores, maps

@@ -140,7 +140,8 @@ class OnnxAnomalyInferencer:
         retrieval = package.branches.get("retrieval")
         if isinstance(retrieval, dict):
             k, per_image = retrieval.get("k"), retrieval.get("rows_per_image")
-            if isinstance(k, int) and isinstance(per_image, int) and k > 0 and per_image > 0:
+            counts = (k, per_image)
+            if all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in counts):
                 rows = min(rows, k * per_image)
         return max(1, cells * rows)
 

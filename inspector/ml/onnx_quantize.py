@@ -82,6 +82,11 @@ class Int8Recipe:
     calibration: str = "Percentile"
     float_first_convs: int = FLOAT_FIRST_CONVS
 
+    def __post_init__(self) -> None:
+        if self.float_first_convs < 0:
+            msg = f"float_first_convs must be 0 or more, got {self.float_first_convs}"
+            raise ValueError(msg)
+
     def as_dict(self) -> dict[str, Any]:
         """The recipe for ``model.json``."""
         return {**asdict(self), "operators": list(self.operators), "activations": "uint8"}

@@ -371,7 +371,8 @@ class PatchCore(nn.Module):
             if norm is not None and global_scores is not None:
                 global_scores = (global_scores - norm.global_centre) / norm.global_scale
             # The image score stays on the plain map (evening it cost escapes at 1 % false
-            # rejects on magnetic-tile: 5.1 % -> 16.9 %); the map shown is the evened one.
+            # rejects on magnetic-tile: 5.1 % -> 16.9 %); the map returned (shown, cut into
+            # defect regions, judged by zones) is the evened one.
             patch_scores = self.image_scores(maps)
             if spacing is not None:
                 maps = self.to_map(self.evened(cells, spacing).view(n, 1, h, w), size)

@@ -36,11 +36,15 @@ DEFAULT_GALLERY_FRACTION = 0.25
 0.952 / 0.953 / 0.954 patch AUROC): a quarter keeps the package and the search small."""
 
 
-DEFAULT_DENSITY_WEIGHT = 0.5
-"""Share of the matched gallery row's own spacing taken off a patch's distance in new
-fits (:func:`row_scales`). Chosen on magnetic-tile ``train/`` (234 defective tiles,
-good tiles scored against the others) among 0 / 0.25 / 0.5 / 0.75: pixel AUROC
-0.920 -> 0.930 and AUPRO 0.860 -> 0.868 at 0.5; on ``val/`` 0.890 -> 0.912."""
+SUGGESTED_DENSITY_WEIGHT = 0.5
+"""Share of the matched gallery row's own spacing taken off a patch's distance
+(``inspector fit --density-weight``; off by default). Chosen on magnetic-tile
+``train/`` (234 defective tiles, good tiles scored against the others) among
+0 / 0.25 / 0.5 / 0.75: pixel AUROC 0.920 -> 0.930 and AUPRO 0.860 -> 0.868 at
+0.5; on ``val/`` 0.890 -> 0.912. Not the default because the evened map is
+also what :func:`~inspector.decision.decide.decide` cuts defect regions from
+and judges zones on, while the threshold was set on the plain map's score: a
+defect on a busy area can fall below a zone's threshold there."""
 
 
 def check_retrieval(k: int, global_stage: int | None) -> None:
@@ -122,7 +126,7 @@ def retrieved_match(
 
 
 def row_scales(
-    bank: torch.Tensor, image_distances: torch.Tensor, k: int, block: int = 32
+    bank: torch.Tensor, image_distances: torch.Tensor, k: int, max_elements: int = 1 << 24
 ) -> torch.Tensor:
     """Each gallery row's distance to the nearest row of its own image's ``k`` nearest
     *other* good images: how far apart good patches of that kind lie.
@@ -137,7 +141,7 @@ def row_scales(
         bank: ``(G * R, D)`` gallery rows.
         image_distances: ``(G, G)`` distances between the good images.
         k: Neighbouring images, as the model's retrieval uses.
-        block: Images per matrix product (bounds memory).
+        max_elements: Most distance-matrix elements one block of images may hold.
 
     Returns:
         ``(G * R,)`` float32 spacings.
@@ -147,12 +151,14 @@ def row_scales(
         return torch.zeros(bank.shape[0], device=bank.device)
     per_image = bank.shape[0] // images
     rows = bank.view(images, per_image, -1)
+    k = min(k, images - 1)
+    block = max(1, max_elements // (per_image * k * per_image))
     others = image_distances.clone().fill_diagonal_(float("inf"))
     spacing = []
     for start in range(0, images, block):
         query = rows[start : start + block]
         neighbours = others[start : start + block]
-        spacing.append(retrieved_distance(query, neighbours, bank, min(k, images - 1)))
+        spacing.append(retrieved_distance(query, neighbours, bank, k))
     return torch.cat(spacing).reshape(-1)
 
 

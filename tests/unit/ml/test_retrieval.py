@@ -12,11 +12,12 @@ import torch
 
 from inspector.core.errors import ModelPackageError
 from inspector.ml.inferencer import AnomalyInferencer
-from inspector.ml.onnx_export import export_onnx
+from inspector.ml.onnx_export import ExportablePatchCore, export_onnx
 from inspector.ml.onnx_inferencer import OnnxAnomalyInferencer
 from inspector.ml.package import METADATA_FILE, load_package, save_package
+from inspector.ml.preprocess import preprocess
 from inspector.ml.retrieval import (
-    DEFAULT_DENSITY_WEIGHT,
+    SUGGESTED_DENSITY_WEIGHT,
     gallery_rows,
     retrieved_distance,
     retrieved_match,
@@ -171,6 +172,9 @@ def test_an_exported_retrieval_graph_scores_several_parts_per_call(
     monkeypatch.setattr("inspector.ml.onnx_inferencer.MAX_DISTANCE_ELEMENTS", bound)
     batched = OnnxAnomalyInferencer(tmp_path / "onnx", threads=2, max_batch=8)
     assert batched.max_batch == 4  # the whole bank would have allowed only 1
+    damaged = {**runtime.branches, "retrieval": {"k": True, "rows_per_image": per_image}}
+    whole_bank = OnnxAnomalyInferencer(replace(runtime, branches=damaged), max_batch=8)
+    assert whole_bank.max_batch == 1  # a section it cannot trust bounds as the whole bank
     alone = OnnxAnomalyInferencer(tmp_path / "onnx", threads=2, max_batch=1)
     parts = [textured_part(seed) for seed in range(40, 45)]
     for a, b in zip(batched.predict(parts), alone.predict(parts), strict=True):
@@ -189,6 +193,8 @@ def test_row_spacing_is_the_distance_to_the_neighbouring_images_rows() -> None:
         row_scales(bank, between, 5), torch.tensor([1.0, 9.0, 1.0, 20.0, 70.0, 74.0])
     )
     assert row_scales(bank[:2], torch.zeros(1, 1), 3).tolist() == [0.0, 0.0]
+    # One image per block when memory is tight: the same spacings.
+    torch.testing.assert_close(row_scales(bank, between, 1, max_elements=1), spacing)
 
 
 def test_a_match_reports_the_spacing_of_the_row_it_matched() -> None:
@@ -221,16 +227,16 @@ def test_the_matched_row_is_the_nearest_of_all_retrieved_rows() -> None:
 def evened(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same fit with the map evened by gallery-row spacing."""
     out = tmp_path_factory.mktemp("fit-evened") / "model"
-    return _fit_retrieval(out, DEFAULT_DENSITY_WEIGHT).package_dir
+    return _fit_retrieval(out, SUGGESTED_DENSITY_WEIGHT).package_dir
 
 
 def test_evening_changes_the_map_and_not_the_score(
     fitted_retrieval: FitResult, evened: Path
 ) -> None:
     package = load_package(evened)
-    assert package.density_weight == DEFAULT_DENSITY_WEIGHT
+    assert package.density_weight == SUGGESTED_DENSITY_WEIGHT
     meta = json.loads((evened / METADATA_FILE).read_text())
-    assert meta["retrieval"]["density_weight"] == DEFAULT_DENSITY_WEIGHT
+    assert meta["retrieval"]["density_weight"] == SUGGESTED_DENSITY_WEIGHT
     parts = [textured_part(77), with_blob(textured_part(78), (SIZE // 2, SIZE // 2), 8)]
     plain = AnomalyInferencer(fitted_retrieval.package_dir, device="cpu").predict(parts)
     even = AnomalyInferencer(package, device="cpu").predict(parts)
@@ -248,7 +254,7 @@ def test_evening_changes_the_map_and_not_the_score(
 
 def test_an_evened_map_exports_to_onnx_unchanged(evened: Path, tmp_path: Path) -> None:
     runtime = export_onnx(evened, tmp_path / "onnx")
-    assert runtime.branches["retrieval"]["density_weight"] == DEFAULT_DENSITY_WEIGHT
+    assert runtime.branches["retrieval"]["density_weight"] == SUGGESTED_DENSITY_WEIGHT
     parts = [textured_part(seed) for seed in (50, 51)]
     parts.append(with_blob(textured_part(52), (20, 30), 8))
     torch_out = AnomalyInferencer(evened, device="cpu").predict(parts)
@@ -274,3 +280,21 @@ def test_a_density_weight_out_of_range_is_refused(evened: Path, tmp_path: Path) 
     (copy / METADATA_FILE).write_text(json.dumps(meta))
     with pytest.raises(ModelPackageError, match="density_weight 3 is not in"):
         load_package(copy)
+
+
+def test_the_export_form_excludes_an_image_as_the_model_does(fitted_retrieval: FitResult) -> None:
+    # Scoring a bank image against the others: both branches must skip it, in the model
+    # and in the export form the INT8 refit scores with.
+    inferencer = AnomalyInferencer(fitted_retrieval.package_dir, device="cpu")
+    model = inferencer.model
+    package = inferencer.package
+    images = preprocess([textured_part(s) for s in (0, 1)], SIZE, package.mean, package.std)
+    itself = torch.tensor([0, 1])
+    with torch.inference_mode():
+        expected = model(images, itself)
+        features, descriptors = model.embed_all(images)
+        scores, maps = ExportablePatchCore(model, SIZE).score_features(
+            features, descriptors, model.memory_bank, exclude=itself
+        )
+    torch.testing.assert_close(scores, expected.scores, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(maps, expected.maps, rtol=1e-5, atol=1e-5)
