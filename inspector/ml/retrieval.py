@@ -149,17 +149,10 @@ def row_scales(
     images = image_distances.shape[0]
     if images < 2:  # no other image to measure against: nothing to even out
         return torch.zeros(bank.shape[0], device=bank.device)
-    per_image = bank.shape[0] // images
-    rows = bank.view(images, per_image, -1)
-    k = min(k, images - 1)
-    block = max(1, max_elements // (per_image * k * per_image))
+    rows = bank.view(images, bank.shape[0] // images, -1)
     others = image_distances.clone().fill_diagonal_(float("inf"))
-    spacing = []
-    for start in range(0, images, block):
-        query = rows[start : start + block]
-        neighbours = others[start : start + block]
-        spacing.append(retrieved_distance(query, neighbours, bank, k))
-    return torch.cat(spacing).reshape(-1)
+    spacing, _ = retrieval_in_blocks(rows, others, bank, min(k, images - 1), max_elements)
+    return spacing.reshape(-1)
 
 
 def retrieval_in_blocks(
