@@ -50,10 +50,12 @@ def _recorded(db: Path) -> list[tuple[int, str, float]]:
     return result
 
 
-def _running_line(model: Path, tmp_path: Path, goods: int, defects: int):  # noqa: ANN202 - Line
-    """A 30-part line on a looped folder that polls its deployments every 0.1 s, started."""
+def _line_settings(
+    model: Path, tmp_path: Path, goods: int, defects: int, **extra: object
+) -> LineSettings:
+    """A 30-part line on a looped folder of labelled synthetic parts."""
     folder = write_labelled(tmp_path / "parts", goods=goods, defects=defects)
-    settings = LineSettings(
+    return LineSettings(
         source=str(folder / "good"),
         model_dir=model,
         database=tmp_path / "line.db",
@@ -63,9 +65,13 @@ def _running_line(model: Path, tmp_path: Path, goods: int, defects: int):  # noq
         loop=True,
         max_parts=30,
         max_batch=2,
-        deployment_poll_s=0.1,
+        **extra,
     )
-    line = build_line(settings)
+
+
+def _running_line(model: Path, tmp_path: Path, goods: int, defects: int):  # noqa: ANN202 - Line
+    """A 30-part line on a looped folder that polls its deployments every 0.1 s, started."""
+    line = build_line(_line_settings(model, tmp_path, goods, defects, deployment_poll_s=0.1))
     line.station.start()
     _wait_for(lambda: line.station.snapshot().inspected >= 5)
     return line
@@ -123,19 +129,7 @@ def test_swap_mid_run_records_every_part_once_and_versions_switch_at_one_point(
 def test_runner_change_model_swaps_a_running_line_and_keeps_it_running(
     models: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    folder = write_labelled(tmp_path / "parts", goods=12, defects=12)
-    settings = LineSettings(
-        source=str(folder / "good"),
-        model_dir=models[0],
-        database=tmp_path / "line.db",
-        station_name="s1",
-        device="cpu",
-        rate_hz=15.0,
-        loop=True,
-        max_parts=30,
-        max_batch=2,
-    )
-    runner = LineRunner(settings)
+    runner = LineRunner(_line_settings(models[0], tmp_path, goods=12, defects=12))
     line = runner.start()
     _wait_for(lambda: line.station.snapshot().inspected >= 5)
     runner.change_model(models[1])  # loaded here, swapped in between two batches
