@@ -48,11 +48,12 @@ import torch
 from torch import nn
 
 from inspector.core.errors import InspectorError, ModelPackageError
+from inspector.ml.anomaly_result import PatchCoreOutput
 from inspector.ml.inferencer import AnomalyInferencer, build_patchcore
 from inspector.ml.onnx_inferencer import BANK_INPUT, IMAGES_INPUT, OUTPUTS, OnnxAnomalyInferencer
 from inspector.ml.package import ModelPackage, load_package
 from inspector.ml.patchcore import PatchCore, check_input_size
-from inspector.ml.retrieval import retrieved_match, without
+from inspector.ml.retrieval import retrieved_match
 from inspector.ml.runtime_package import (
     METADATA_FILE,
     RuntimePackage,
@@ -103,23 +104,34 @@ class ExportablePatchCore(nn.Module):
         features: torch.Tensor,
         descriptors: torch.Tensor | None,
         memory_bank: torch.Tensor,
-        exclude: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Scores and maps from the backbone's outputs: everything after the backbone.
 
         Apart so that an INT8 export can put a quantised backbone in front of
-        it (:mod:`inspector.ml.onnx_split`). ``exclude`` (never exported) is
-        :meth:`PatchCore.forward`'s: for a retrieval model, the good image of
-        the banks each image is not compared with (-1 for none).
+        it (:mod:`inspector.ml.onnx_split`).
+        """
+        output = self.branch_outputs(features, descriptors, memory_bank)
+        return output.scores, output.maps
+
+    def branch_outputs(
+        self,
+        features: torch.Tensor,
+        descriptors: torch.Tensor | None,
+        memory_bank: torch.Tensor,
+        exclude: torch.Tensor | None = None,
+    ) -> PatchCoreOutput:
+        """:meth:`score_features` with each branch's score, for the INT8 refit's calibration.
+
+        ``exclude`` (never exported) is :meth:`PatchCore.forward`'s: for a
+        retrieval model, the good image of the banks each image is not compared
+        with (-1 for none).
         """
         n, dim, h, w = features.shape
         model = self.model
         rows = features.permute(0, 2, 3, 1).reshape(-1, dim)
         spacing = global_scores = None
         if model.retrieval_k and descriptors is not None:
-            image_distances = model.global_distances(descriptors)
-            if exclude is not None:
-                image_distances = without(image_distances, exclude)
+            image_distances = model.image_distances(descriptors, exclude)
             global_scores = image_distances.amin(dim=1)
             cells, spacing = retrieved_match(
                 rows.view(n, h * w, dim),
@@ -133,18 +145,10 @@ class ExportablePatchCore(nn.Module):
             d2 = torch.addmm(bank_sq, rows, memory_bank.t(), alpha=-2.0)
             cells = d2.amin(dim=1) + (rows * rows).sum(dim=1)
             cells = cells.clamp_min(0.0).sqrt()
-        size = (self.input_size, self.input_size)
-        maps = model.to_map(cells.view(n, 1, h, w), size)
-        scores = model.image_scores(maps)
-        if spacing is not None:
-            maps = model.to_map(model.evened(cells, spacing).view(n, 1, h, w), size)
-        norm = model.normalisation
-        if descriptors is not None and norm is not None:
-            if global_scores is None:
+            if descriptors is not None:
                 global_scores = model.global_distance(descriptors)
-            global_scores = (global_scores - norm.global_centre) / norm.global_scale
-            scores = torch.maximum(scores, global_scores)
-        return scores, maps
+        size = (self.input_size, self.input_size)
+        return model.from_cells(cells.view(n, -1), spacing, global_scores, (h, w), size)
 
 
 def _check_dependencies() -> str:

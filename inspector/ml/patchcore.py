@@ -349,9 +349,7 @@ class PatchCore(nn.Module):
         with torch.autocast(device_type=x.device.type, enabled=False):
             global_scores = spacing = None
             if self.retrieval_k and descriptors is not None:
-                image_distances = self.global_distances(descriptors)
-                if exclude is not None:
-                    image_distances = without(image_distances, exclude)
+                image_distances = self.image_distances(descriptors, exclude)
                 global_scores = image_distances.amin(dim=1)
                 cells, spacing = retrieval_in_blocks(
                     rows.float().view(n, h * w, -1),
@@ -365,21 +363,44 @@ class PatchCore(nn.Module):
                 cells = self.nearest_distance(rows)
                 if descriptors is not None:
                     global_scores = self.global_distance(descriptors)
-            size = x.shape[-2:]
-            maps = self.to_map(cells.view(n, 1, h, w), size)
-            norm = self.normalisation
-            if norm is not None and global_scores is not None:
-                global_scores = (global_scores - norm.global_centre) / norm.global_scale
-            # The image score stays on the plain map (evening it cost escapes at 1 % false
-            # rejects on magnetic-tile: 5.1 % -> 16.9 %); the map returned (shown, cut into
-            # defect regions, judged by zones) is the evened one.
-            patch_scores = self.image_scores(maps)
-            if spacing is not None:
-                maps = self.to_map(self.evened(cells, spacing).view(n, 1, h, w), size)
-            scores = patch_scores
-            if global_scores is not None and norm is not None:
-                scores = torch.maximum(patch_scores, global_scores)
-        return PatchCoreOutput(scores, maps, patch_scores, global_scores, descriptors)
+            grid, size = (h, w), x.shape[-2:]
+            output = self.from_cells(cells.view(n, -1), spacing, global_scores, grid, size)
+        return output._replace(descriptors=descriptors)
+
+    def image_distances(
+        self, descriptors: torch.Tensor, exclude: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """:meth:`global_distances`, each row's ``exclude`` image (when >= 0) out of reach."""
+        distances = self.global_distances(descriptors)
+        return distances if exclude is None else without(distances, exclude)
+
+    def from_cells(
+        self,
+        cells: torch.Tensor,
+        spacing: torch.Tensor | None,
+        global_scores: torch.Tensor | None,
+        grid: tuple[int, int],
+        size: Sequence[int],
+    ) -> PatchCoreOutput:
+        """Maps and scores from each patch's distance ``(N, h * w)``, the matched rows'
+        spacing (or ``None``) and the raw image-level distances (or ``None``).
+
+        Everything after the distances, shared with the export form so both
+        compute the same. The image score stays on the plain map (evening it cost
+        escapes at 1 % false rejects on magnetic-tile: 5.1 % -> 16.9 %); the map
+        returned (shown, cut into defect regions, judged by zones) is the evened one.
+        """
+        n = cells.shape[0]
+        maps = self.to_map(cells.view(n, 1, *grid), size)
+        patch_scores = self.image_scores(maps)
+        if spacing is not None:
+            maps = self.to_map(self.evened(cells, spacing).view(n, 1, *grid), size)
+        scores = patch_scores
+        norm = self.normalisation
+        if global_scores is not None and norm is not None:
+            global_scores = (global_scores - norm.global_centre) / norm.global_scale
+            scores = torch.maximum(patch_scores, global_scores)
+        return PatchCoreOutput(scores, maps, patch_scores, global_scores)
 
     def image_scores(self, maps: torch.Tensor) -> torch.Tensor:
         """Image scores ``(N,)`` of smoothed maps ``(N, H, W)`` (:func:`top_fraction_mean`)."""

@@ -96,7 +96,7 @@ def export_int8(
     runner = FeatureRunner(int8_features, size, mean, std, threads)
     refit = refit_on_features(source, runner, good, progress=progress)
     rebuilt = refit.package
-    scoring = scoring_graph(build_patchcore(rebuilt), size, opset)
+    scoring = scoring_graph(refit.model, size, opset)
     int8 = replace(
         fp32,
         version=f"{fp32.version}-int8",

@@ -30,7 +30,8 @@ from inspector.ml.inferencer import build_patchcore
 from inspector.ml.onnx_export import ExportablePatchCore
 from inspector.ml.onnx_quantize import Features
 from inspector.ml.package import ModelPackage
-from inspector.ml.retrieval import gallery_rows, without
+from inspector.ml.patchcore import PatchCore
+from inspector.ml.retrieval import gallery_rows
 from inspector.training.calibration import branch_calibration, calibrate_threshold
 
 HOLDOUT_FRACTION = 0.2
@@ -49,6 +50,7 @@ class Refit:
     Attributes:
         package: The source with the new patch bank, image-level bank,
             normalisation and threshold (backbone and settings unchanged).
+        model: ``package``'s PatchCore, built once for the check and the export.
         check_images: A few held-out good images, and ...
         check_scores: ... their image scores under ``package`` (INT8 features,
             torch scoring), which the exported INT8 network must reproduce.
@@ -56,6 +58,7 @@ class Refit:
     """
 
     package: ModelPackage
+    model: PatchCore
     check_images: list[np.ndarray]
     check_scores: list[float]
     summary: dict[str, Any]
@@ -135,7 +138,8 @@ def refit_on_features(
         "threshold": package.threshold,
     }
     check = _load(holdout[: min(CHECK_IMAGES, len(holdout))])
-    return Refit(package, check, _scores(package, features(check)), summary)
+    model = build_patchcore(package)
+    return Refit(package, model, check, _scores(package, model, features(check)), summary)
 
 
 def as_stored(bank: torch.Tensor) -> torch.Tensor:
@@ -173,11 +177,11 @@ def _coreset_refit(
     with torch.inference_mode():
         for start in range(0, len(holdout), BATCH):
             maps, described = features(_load(holdout[start : start + BATCH]))
-            scores, _ = scoring.score_features(torch.from_numpy(maps), None, bank)
-            patch_scores += scores.tolist()
-            if has_global and described is not None:
-                query = torch.from_numpy(described)
-                global_scores += model.global_distance(query).tolist()
+            query = torch.from_numpy(described) if has_global and described is not None else None
+            output = scoring.branch_outputs(torch.from_numpy(maps), query, bank)
+            patch_scores += output.patch_scores.tolist()
+            if query is not None:
+                global_scores += output.global_scores.tolist()
                 held_out.append(query)
             report("calibrate", min(start + BATCH, len(holdout)), len(holdout))
         target = target_false_reject(source)
@@ -230,9 +234,9 @@ def _retrieval_refit(
             maps = held_patches[start * cells : (start + n) * cells]
             maps = maps.view(n, side, side, -1).permute(0, 3, 1, 2)
             itself = torch.arange(n_fit + start, n_fit + start + n)
-            scores, _ = scoring.score_features(maps, query, bank, exclude=itself)
-            others = without(model.global_distances(query), itself).amin(dim=1)
-            branches += zip(scores.tolist(), others.tolist(), strict=True)
+            output = scoring.branch_outputs(maps, query, bank, exclude=itself)
+            patch, others = output.patch_scores.tolist(), output.global_scores.tolist()
+            branches += zip(patch, others, strict=True)
             report("calibrate", start + n, len(held_descriptors))
         loo = model.global_leave_one_out()[:n_fit].tolist()
     return _normalised(package, branches, loo, target_false_reject(source))
@@ -249,9 +253,10 @@ def _normalised(
     return replace(package, normalisation=norm, threshold=calibrate_threshold(calibration, target))
 
 
-def _scores(package: ModelPackage, outputs: tuple[np.ndarray, np.ndarray | None]) -> list[float]:
-    """Image scores of the rebuilt ``package`` on given backbone outputs, in torch."""
-    model = build_patchcore(package)
+def _scores(
+    package: ModelPackage, model: PatchCore, outputs: tuple[np.ndarray, np.ndarray | None]
+) -> list[float]:
+    """Image scores of the rebuilt ``package`` (``model``) on given backbone outputs, in torch."""
     maps, descriptors = (None if a is None else torch.from_numpy(a) for a in outputs)
     scoring = ExportablePatchCore(model, package.input_size)
     with torch.inference_mode():
