@@ -74,11 +74,11 @@ class ExportablePatchCore(nn.Module):
     memory, which ``torch.export`` cannot do over a bank whose size is an
     input; here all distances of a batch are one ``addmm`` (``|b|^2 - 2 a.b``)
     and one ``amin``, the same float32 arithmetic in one block (the runtime
-    inferencer bounds the block by splitting batches instead). Features,
-    smoothing, the image-level branch and the image score are the wrapped
-    model's own methods; the steps between them follow
-    :meth:`PatchCore.forward`, and :func:`export_onnx` checks that they still
-    do (a change there refuses the export rather than exporting other scores).
+    inferencer bounds the block by splitting batches instead). Features, the
+    image-level distances and everything after the patch distances (maps,
+    smoothing, image score: :meth:`PatchCore.from_cells`) are the wrapped
+    model's own methods, and :func:`export_onnx` checks that both forms still
+    agree (a change there refuses the export rather than exporting other scores).
 
     Args:
         model: A PatchCore. Its memory bank is not searched (the graph's
