@@ -236,11 +236,11 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--density-weight",
         type=float,
-        default=0.0,
-        help="with --retrieval: share of the matched good patch's own spacing taken off "
-        "each patch distance in the map, so busy and plain areas compare alike (0 = off; "
-        "0.5 located defects best on magnetic-tile). The evened map also draws the defect "
-        "regions and is what zones judge",
+        default=None,
+        help="with retrieval: share of the matched good patch's own spacing taken off "
+        "each patch distance in the map shown, so busy and plain areas compare alike "
+        "(default 0.5 with retrieval, which located defects best on magnetic-tile; 0 = off). "
+        "The score, defect regions and zones stay on the plain map",
     )
 
 
@@ -251,6 +251,15 @@ def _retrieval_k(args: argparse.Namespace) -> int:
     if args.retrieval is not None:
         return args.retrieval
     return DEFAULT_RETRIEVAL_K if args.global_stage is not None else 0
+
+
+def _density_weight(args: argparse.Namespace, retrieval_k: int) -> float:
+    """``--density-weight`` as given, else the default for retrieval (0 without it)."""
+    from inspector.ml.retrieval import DEFAULT_DENSITY_WEIGHT
+
+    if args.density_weight is not None:
+        return args.density_weight
+    return DEFAULT_DENSITY_WEIGHT if retrieval_k else 0.0
 
 
 def _stage_or_none(text: str) -> int | None:
@@ -378,6 +387,7 @@ def _fit_and_report(args: argparse.Namespace, good: object, name: str, **extra: 
     """Fit with the options ``_add_fit_options`` gave both fit commands, on a worker thread."""
     from inspector.training.fit_anomaly import fit_anomaly
 
+    retrieval_k = _retrieval_k(args)
     result = call_on_worker(
         lambda: fit_anomaly(
             good,
@@ -394,9 +404,9 @@ def _fit_and_report(args: argparse.Namespace, good: object, name: str, **extra: 
             global_stage=args.global_stage,
             global_grid=args.global_grid,
             target_false_reject=args.target_false_reject,
-            retrieval_k=_retrieval_k(args),
+            retrieval_k=retrieval_k,
             gallery_fraction=args.gallery_fraction,
-            density_weight=args.density_weight,
+            density_weight=_density_weight(args, retrieval_k),
             progress=_print_progress,
             **extra,
         ),

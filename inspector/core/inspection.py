@@ -39,16 +39,28 @@ class ModelOutput:
 
     Attributes:
         score: Image anomaly score (max of the smoothed map); higher is worse.
-        anomaly_map: ``float32`` map with the input image's height and width.
+        anomaly_map: ``float32`` map with the input image's height and width:
+            the map the score comes from and the sorting rule judges (defect
+            regions, zones).
         class_probabilities: Whole-image class probabilities from a defect
             classifier run beside the anomaly model (class name to probability),
             or ``None`` when the station has no classifier. Raw, like the score:
             which class a defect gets is decided in ``inspector.decision``.
+        shown_map: A map of the same size that locates defects better but is
+            not on the threshold's footing (an anomaly model with a density
+            weight evens busy and plain areas), or ``None``: see :attr:`map_to_show`.
     """
 
     score: float
     anomaly_map: np.ndarray
     class_probabilities: Mapping[str, float] | None = None
+    shown_map: np.ndarray | None = None
+
+    @property
+    def map_to_show(self) -> np.ndarray:
+        """The map people see (overlays, ``predict --maps``) and localisation is
+        measured on: :attr:`shown_map` when there is one, else :attr:`anomaly_map`."""
+        return self.anomaly_map if self.shown_map is None else self.shown_map
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,7 +73,8 @@ class Inspection:
         score: Image anomaly score (``nan`` when the part was not inspected).
         threshold: Threshold in force when the decision was made (stored with the record).
         defects: Regions found on the part.
-        anomaly_map: Map the defects came from, or ``None``.
+        anomaly_map: The map shown with the defects (the model output's
+            :attr:`ModelOutput.map_to_show`), or ``None``.
         model_version: Version string of the model that scored the part.
         rules_version: Version string of the decision rules applied.
         inference_ms: Model time for this part's batch, per part.

@@ -18,14 +18,18 @@ class PatchCoreOutput(NamedTuple):
         scores: ``(N,)`` image scores: the patch score, or with an image-level
             branch the larger of the two normalised branch scores.
         maps: ``(N, S, S)`` smoothed anomaly maps at the model's input size
-            (in the patch branch's normalised units when the model has them;
-            evened by gallery-row spacing when the model has a density weight).
+            (in the patch branch's normalised units when the model has them):
+            the plain maps the image score comes from, which the sorting rule
+            cuts defect regions from and judges zones on.
         patch_scores: ``(N,)`` the plain (not evened) map's maximum, or the mean
             of its highest ``score_top_fraction``, in the map's units.
         global_scores: ``(N,)`` the image-level branch's distance (normalised
             like the maps), or ``None`` for a model without that branch.
         descriptors: ``(N, 2 C)`` the images' descriptors for that branch, or
             ``None`` (fitting adds held-out ones to the branch's bank).
+        shown_maps: ``(N, S, S)`` the maps evened by gallery-row spacing, for a
+            model with a density weight (they locate defects better, so they are
+            what people see and what localisation is measured on), else ``None``.
     """
 
     scores: torch.Tensor
@@ -33,6 +37,7 @@ class PatchCoreOutput(NamedTuple):
     patch_scores: torch.Tensor
     global_scores: torch.Tensor | None = None
     descriptors: torch.Tensor | None = None
+    shown_maps: torch.Tensor | None = None
 
 
 class ScoreNormalisation(NamedTuple):

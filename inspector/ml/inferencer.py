@@ -166,9 +166,10 @@ class AnomalyInferencer:
         """Score RGB ``uint8`` images of any sizes, ``max_batch`` at a time.
 
         Returns:
-            One :class:`ModelOutput` per image, in order; each ``anomaly_map`` is
-            float32 at that image's own height and width. Map values and scores
-            are distances in one feature space, so they compare across images.
+            One :class:`ModelOutput` per image, in order; each ``anomaly_map``
+            (and ``shown_map``, for a model that evens its map) is float32 at
+            that image's own height and width. Map values and scores are
+            distances in one feature space, so they compare across images.
 
         Raises:
             ValueError: an image is not an RGB ``uint8`` ``(H, W, 3)`` array.
@@ -182,5 +183,6 @@ class AnomalyInferencer:
                 result = self.model(batch)
             scores = result.scores.float().cpu().numpy()
             maps = result.maps.float().cpu().numpy()
-            outputs.extend(outputs_at_image_size(chunk, scores, maps))
+            shown = None if result.shown_maps is None else result.shown_maps.float().cpu().numpy()
+            outputs.extend(outputs_at_image_size(chunk, scores, maps, shown))
         return outputs

@@ -4,7 +4,8 @@ What is exported is the whole forward of :class:`~inspector.ml.patchcore.PatchCo
 (backbone features, nearest-bank distances, upsampling, smoothing, image
 score; with an image-level branch also its distance and the branches' score
 normalisation) as one graph, ``images (N, 3, S, S)`` and ``memory_bank (M, D)`` in,
-``scores (N,)`` and ``maps (N, S, S)`` out, opset :data:`OPSET`, with dynamic
+``scores (N,)`` and ``maps (N, S, S)`` out (and ``shown_maps (N, S, S)`` for
+a model that evens its map), opset :data:`OPSET`, with dynamic
 batch and bank axes. The patch memory bank is a graph input, so it is stored
 beside the graph as a plain array; the image-level branch's small descriptor
 bank (one row per good image) and the normalisation are constants in the
@@ -50,7 +51,13 @@ from torch import nn
 from inspector.core.errors import InspectorError, ModelPackageError
 from inspector.ml.anomaly_result import PatchCoreOutput
 from inspector.ml.inferencer import AnomalyInferencer, build_patchcore
-from inspector.ml.onnx_inferencer import BANK_INPUT, IMAGES_INPUT, OUTPUTS, OnnxAnomalyInferencer
+from inspector.ml.onnx_inferencer import (
+    BANK_INPUT,
+    IMAGES_INPUT,
+    OUTPUTS,
+    SHOWN_MAPS,
+    OnnxAnomalyInferencer,
+)
 from inspector.ml.package import ModelPackage, load_package
 from inspector.ml.patchcore import PatchCore, check_input_size
 from inspector.ml.retrieval import retrieved_match
@@ -92,10 +99,9 @@ class ExportablePatchCore(nn.Module):
         self.model = model.eval()
         self.input_size = int(input_size)
 
-    def forward(
-        self, images: torch.Tensor, memory_bank: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scores ``(N,)`` and smoothed maps ``(N, S, S)`` of normalised images ``(N, 3, S, S)``."""
+    def forward(self, images: torch.Tensor, memory_bank: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Scores ``(N,)`` and smoothed maps ``(N, S, S)`` of normalised images ``(N, 3, S, S)``,
+        then the shown (evened) maps for a model that evens its map (:func:`output_names`)."""
         features, descriptors = self.model.embed_all(images)
         return self.score_features(features, descriptors, memory_bank)
 
@@ -104,14 +110,17 @@ class ExportablePatchCore(nn.Module):
         features: torch.Tensor,
         descriptors: torch.Tensor | None,
         memory_bank: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scores and maps from the backbone's outputs: everything after the backbone.
+    ) -> tuple[torch.Tensor, ...]:
+        """Scores and maps (and shown maps) from the backbone's outputs: everything
+        after the backbone.
 
         Apart so that an INT8 export can put a quantised backbone in front of
         it (:mod:`inspector.ml.onnx_split`).
         """
         output = self.branch_outputs(features, descriptors, memory_bank)
-        return output.scores, output.maps
+        if output.shown_maps is None:
+            return output.scores, output.maps
+        return output.scores, output.maps, output.shown_maps
 
     def branch_outputs(
         self,
@@ -149,6 +158,11 @@ class ExportablePatchCore(nn.Module):
                 global_scores = model.global_distance(descriptors)
         size = (self.input_size, self.input_size)
         return model.from_cells(cells.view(n, -1), spacing, global_scores, (h, w), size)
+
+
+def output_names(model: PatchCore) -> tuple[str, ...]:
+    """The graph's outputs for ``model``: ``shown_maps`` only when it evens its map."""
+    return (*OUTPUTS, SHOWN_MAPS) if model.evens_map else OUTPUTS
 
 
 def _check_dependencies() -> str:
@@ -197,13 +211,19 @@ def _export_graph(model: PatchCore, package: ModelPackage, opset: int) -> bytes:
     reference = build_patchcore(package)
     with torch.inference_mode():
         expected, got = reference(images), wrapper(images, bank)
-    if not torch.allclose(expected.scores, got[0], rtol=1e-5) or not torch.allclose(
-        expected.maps, got[1], rtol=1e-5, atol=1e-5
-    ):
+    wanted = [expected.scores, expected.maps]
+    if expected.shown_maps is not None:
+        wanted.append(expected.shown_maps)
+    same = len(got) == len(wanted) and all(
+        torch.allclose(want, have, rtol=1e-5, atol=1e-5)
+        for want, have in zip(wanted, got, strict=False)
+    )
+    if not same:
         msg = "the export form of the model does not compute what the model does: report this"
         raise ModelPackageError(msg)
     dynamic = {"images": {0: BATCH_DIM}, "memory_bank": {0: ROWS_DIM}}
-    return to_onnx(wrapper, (images, bank), [IMAGES_INPUT, BANK_INPUT], OUTPUTS, dynamic, opset)
+    names = [IMAGES_INPUT, BANK_INPUT]
+    return to_onnx(wrapper, (images, bank), names, output_names(model), dynamic, opset)
 
 
 BATCH_DIM = torch.export.Dim("batch", min=1, max=4096)

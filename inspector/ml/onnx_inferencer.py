@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 IMAGES_INPUT, BANK_INPUT = "images", "memory_bank"
 OUTPUTS = ("scores", "maps")
+SHOWN_MAPS = "shown_maps"
+"""Third output of the graph of a model that evens its map (``PatchCoreOutput.shown_maps``)."""
 MAX_DISTANCE_ELEMENTS = 1 << 23
 """Bound on one network call's patch-to-bank distance matrix (float32: 32 MiB).
 
@@ -117,7 +119,7 @@ class OnnxAnomalyInferencer:
             msg = f"ONNX Runtime cannot load {self._where}: {exc}; export the model again"
             raise ModelPackageError(msg) from exc
         self._bank = np.ascontiguousarray(self.package.memory_bank, dtype=np.float32)
-        self._check_graph()
+        self._outputs = self._check_graph()
         self.max_batch = max(1, min(max_batch, MAX_DISTANCE_ELEMENTS // self._compared_per_image()))
         log.info(
             "anomaly model %s on %s (bank %d x %d, input %d px)",
@@ -149,13 +151,16 @@ class OnnxAnomalyInferencer:
     def _where(self) -> str:
         return str(self.package.path) if self.package.path is not None else self.package.version
 
-    def _check_graph(self) -> None:
+    def _check_graph(self) -> list[str]:
+        """The graph's output names, once its inputs and outputs are the ones expected."""
         inputs = {i.name: i.shape for i in self.session.get_inputs()}
         outputs = [o.name for o in self.session.get_outputs()]
-        if set(inputs) != {IMAGES_INPUT, BANK_INPUT} or tuple(outputs) != OUTPUTS:
+        known = (OUTPUTS, (*OUTPUTS, SHOWN_MAPS))
+        if set(inputs) != {IMAGES_INPUT, BANK_INPUT} or tuple(outputs) not in known:
             msg = (
                 f"{self._where}: the network takes {sorted(inputs)} and gives {outputs}, expected "
-                f"{[IMAGES_INPUT, BANK_INPUT]} -> {list(OUTPUTS)}: export the model again"
+                f"{[IMAGES_INPUT, BANK_INPUT]} -> {list(OUTPUTS)} (and {SHOWN_MAPS!r} for a "
+                "model that evens its map): export the model again"
             )
             raise ModelPackageError(msg)
         size = self.input_size
@@ -172,6 +177,7 @@ class OnnxAnomalyInferencer:
                 "this network; export the model again"
             )
             raise ModelPackageError(msg)
+        return outputs
 
     @property
     def version(self) -> str:
@@ -201,9 +207,10 @@ class OnnxAnomalyInferencer:
         """Score RGB ``uint8`` images of any sizes, ``max_batch`` at a time.
 
         Returns:
-            One :class:`ModelOutput` per image, in order; each ``anomaly_map`` is
-            float32 at that image's own height and width, in the same units as
-            the torch backend's.
+            One :class:`ModelOutput` per image, in order; each ``anomaly_map``
+            (and ``shown_map``, when the graph has ``shown_maps``) is float32 at
+            that image's own height and width, in the same units as the torch
+            backend's.
 
         Raises:
             ValueError: an image is not an RGB ``uint8`` ``(H, W, 3)`` array.
@@ -213,10 +220,10 @@ class OnnxAnomalyInferencer:
         for start in range(0, len(images), self.max_batch):
             chunk = images[start : start + self.max_batch]
             batch = normalise_batch(chunk, package.input_size, package.mean, package.std)
-            scores, maps = self.session.run(
-                list(OUTPUTS), {IMAGES_INPUT: batch, BANK_INPUT: self._bank}
+            scores, maps, *shown = self.session.run(
+                self._outputs, {IMAGES_INPUT: batch, BANK_INPUT: self._bank}
             )
-            outputs.extend(outputs_at_image_size(chunk, scores, maps))
+            outputs.extend(outputs_at_image_size(chunk, scores, maps, *shown))
         return outputs
 
 

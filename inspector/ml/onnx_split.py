@@ -16,8 +16,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from inspector.ml.onnx_export import BATCH_DIM, ROWS_DIM, ExportablePatchCore, to_onnx
-from inspector.ml.onnx_inferencer import BANK_INPUT, IMAGES_INPUT, OUTPUTS
+from inspector.ml.onnx_export import (
+    BATCH_DIM,
+    ROWS_DIM,
+    ExportablePatchCore,
+    output_names,
+    to_onnx,
+)
+from inspector.ml.onnx_inferencer import BANK_INPUT, IMAGES_INPUT
 from inspector.ml.onnx_quantize import DESCRIPTORS, FEATURES
 from inspector.ml.patchcore import PatchCore
 
@@ -58,7 +64,8 @@ def feature_graph(model: PatchCore, input_size: int, opset: int) -> bytes:
 
 
 def scoring_graph(model: PatchCore, input_size: int, opset: int) -> bytes:
-    """The backbone's outputs and ``memory_bank`` in; ``scores`` and ``maps`` out.
+    """The backbone's outputs and ``memory_bank`` in; ``scores`` and ``maps`` (and
+    ``shown_maps``: :func:`~inspector.ml.onnx_export.output_names`) out.
 
     ``model``'s image-level bank and normalisation become constants; the patch
     bank stays an input, as in the fp32 export.
@@ -71,5 +78,10 @@ def scoring_graph(model: PatchCore, input_size: int, opset: int) -> bytes:
     batch = [{0: BATCH_DIM}] * len(example)
     dynamic = {"features": batch[0], "rest": (*batch[1:], {0: ROWS_DIM})}
     return to_onnx(
-        _Scoring(model, input_size).eval(), (*example, bank), names, OUTPUTS, dynamic, opset
+        _Scoring(model, input_size).eval(),
+        (*example, bank),
+        names,
+        output_names(model),
+        dynamic,
+        opset,
     )

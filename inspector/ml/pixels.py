@@ -79,14 +79,18 @@ def normalise_batch(
 
 
 def outputs_at_image_size(
-    images: Sequence[np.ndarray], scores: np.ndarray, maps: np.ndarray
+    images: Sequence[np.ndarray],
+    scores: np.ndarray,
+    maps: np.ndarray,
+    shown_maps: np.ndarray | None = None,
 ) -> list[ModelOutput]:
-    """Pair each image with its score and its map resized to the image's own size.
+    """Pair each image with its score and its maps resized to the image's own size.
 
     Args:
         images: The images the batch was made from (only their sizes are used).
         scores: ``(N,)`` image scores from the network.
         maps: ``(N, S, S)`` anomaly maps at the network's input size.
+        shown_maps: ``(N, S, S)`` maps to show instead (evened), or ``None``.
 
     Returns:
         One :class:`ModelOutput` per image; each map is ``float32`` at that
@@ -94,10 +98,23 @@ def outputs_at_image_size(
         in the image's own pixels.
     """
     outputs = []
-    for image, score, square in zip(images, scores, maps, strict=True):
-        height, width = image.shape[:2]
-        square = np.asarray(square, dtype=np.float32)
-        if (height, width) != square.shape:
-            square = cv2.resize(square, (width, height), interpolation=cv2.INTER_LINEAR)
-        outputs.append(ModelOutput(score=float(score), anomaly_map=square))
+    shown: Sequence[np.ndarray | None] = [None] * len(images) if shown_maps is None else shown_maps
+    for image, score, square, square_shown in zip(images, scores, maps, shown, strict=True):
+        size = image.shape[:2]
+        outputs.append(
+            ModelOutput(
+                score=float(score),
+                anomaly_map=_resized(square, size),
+                shown_map=None if square_shown is None else _resized(square_shown, size),
+            )
+        )
     return outputs
+
+
+def _resized(square: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A network map as ``float32`` at ``(height, width)`` (bilinear)."""
+    height, width = size
+    square = np.asarray(square, dtype=np.float32)
+    if (height, width) != square.shape:
+        square = cv2.resize(square, (width, height), interpolation=cv2.INTER_LINEAR)
+    return square

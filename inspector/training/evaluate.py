@@ -301,7 +301,7 @@ def _score_chunk(
     results = []
     for (item, image), output in zip(chunk, outputs, strict=True):
         verdict, defects = decide(output, rules)
-        small_map = _shrink(output.anomaly_map, pixel_max_side, cv2.INTER_AREA)
+        small_map = _shrink(output.map_to_show, pixel_max_side, cv2.INTER_AREA)
         mask = _read_mask(item, image.shape[:2])
         if mask is not None:
             small = _shrink(mask.astype(np.uint8), pixel_max_side, cv2.INTER_NEAREST)

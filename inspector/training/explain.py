@@ -176,7 +176,7 @@ def _inspect(
         output.score,
         rules.threshold,
         defects,
-        output.anomaly_map,
+        output.map_to_show,
         anomaly.version,
         rules.version,
         0.0,

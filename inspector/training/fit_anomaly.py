@@ -244,8 +244,9 @@ def fit_anomaly(
             held-out images) instead of a coreset of all, and ``bank_size`` is unused.
         gallery_fraction: Share of each image's patches a retrieval gallery keeps.
         density_weight: With retrieval, the share of the matched gallery row's
-            spacing taken off each patch distance in the map (0: off; see
-            ``retrieval.SUGGESTED_DENSITY_WEIGHT`` and :func:`~inspector.ml.retrieval.row_scales`).
+            spacing taken off each patch distance in the maps shown (0: off;
+            ``retrieval.DEFAULT_DENSITY_WEIGHT``, which ``inspector fit`` uses; see
+            :func:`~inspector.ml.retrieval.row_scales`).
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         seed: Seeds the split and the coreset, so a fit is repeatable.
         name: Model name, the first part of the version string.

@@ -229,5 +229,5 @@ def _record(
 ) -> dict[str, Any]:
     verdict, defects = decide(output, rules)
     if maps_folder is not None:
-        np.save(maps_folder / f"{file.stem}.npy", output.anomaly_map.astype(np.float32))
+        np.save(maps_folder / f"{file.stem}.npy", output.map_to_show.astype(np.float32))
     return prediction_record(file, output, verdict, defects, latency_ms)

@@ -25,6 +25,22 @@ def test_fit_writes_a_package_with_both_branches(tmp_path: Path) -> None:
     package = load_package(out)
     assert package.name == "model" and package.global_stage == 4
     assert package.global_grid == 4 and package.retrieval_k == 10
+    assert package.density_weight == 0.5  # the map shown is evened by default
     assert package.training["count"] + package.training["holdout_count"] == 12
     # The default retrieval gallery: a quarter of each good image's 16 x 16 patches.
     assert package.memory_bank.shape[0] == 12 * 64
+
+
+def test_fit_without_retrieval_does_not_even_the_map(tmp_path: Path) -> None:
+    good = tmp_path / "good"
+    good.mkdir()
+    for seed in range(8):
+        cv2.imwrite(str(good / f"part_{seed}.png"), textured_part(seed))
+    out = tmp_path / "model"
+    code = main(
+        ["fit", "--good", str(good), "--out", str(out), "--bank-size", "200",
+         "--input-size", "128", "--device", "cpu", "--retrieval", "0"]
+    )  # fmt: skip
+    assert code == 0
+    package = load_package(out)
+    assert package.retrieval_k == 0 and package.density_weight == 0.0

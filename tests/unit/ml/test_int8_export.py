@@ -262,9 +262,11 @@ def test_a_retrieval_model_gets_an_int8_gallery_per_image(tmp_path: Path) -> Non
     assert not np.allclose(int8.memory_bank, fp32.memory_bank.astype(np.float32), atol=1e-3)
     # Both networks even the map by the spacing of their own gallery's rows.
     for package in (fp32, int8):
-        ops = {node.op_type for node in onnx.load_from_string(package.network).graph.node}
-        assert "GatherElements" in ops, package.version
+        graph = onnx.load_from_string(package.network).graph
+        assert "GatherElements" in {node.op_type for node in graph.node}, package.version
+        assert [o.name for o in graph.output] == ["scores", "maps", "shown_maps"]
     assert int8.branches["retrieval"]["density_weight"] == 0.5
     inferencer = OnnxAnomalyInferencer(int8)
-    good_score = inferencer.predict([textured_part(3)])[0].score
-    assert inferencer.predict([textured_part(99)])[0].score > good_score
+    good = inferencer.predict([textured_part(3)])[0]
+    assert good.shown_map is not None and good.shown_map.shape == good.anomaly_map.shape
+    assert inferencer.predict([textured_part(99)])[0].score > good.score

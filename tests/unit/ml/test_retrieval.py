@@ -7,17 +7,20 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
 from inspector.core.errors import ModelPackageError
+from inspector.decision import DecisionRules, decide
+from inspector.decision.zones import Zone
 from inspector.ml.inferencer import AnomalyInferencer
 from inspector.ml.onnx_export import ExportablePatchCore, export_onnx
 from inspector.ml.onnx_inferencer import OnnxAnomalyInferencer
 from inspector.ml.package import METADATA_FILE, load_package, save_package
 from inspector.ml.preprocess import preprocess
 from inspector.ml.retrieval import (
-    SUGGESTED_DENSITY_WEIGHT,
+    DEFAULT_DENSITY_WEIGHT,
     gallery_rows,
     retrieved_distance,
     retrieved_match,
@@ -227,23 +230,32 @@ def test_the_matched_row_is_the_nearest_of_all_retrieved_rows() -> None:
 def evened(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same fit with the map evened by gallery-row spacing."""
     out = tmp_path_factory.mktemp("fit-evened") / "model"
-    return _fit_retrieval(out, SUGGESTED_DENSITY_WEIGHT).package_dir
+    return _fit_retrieval(out, DEFAULT_DENSITY_WEIGHT).package_dir
 
 
-def test_evening_changes_the_map_and_not_the_score(
+def test_evening_changes_the_map_shown_and_nothing_that_is_judged(
     fitted_retrieval: FitResult, evened: Path
 ) -> None:
     package = load_package(evened)
-    assert package.density_weight == SUGGESTED_DENSITY_WEIGHT
+    assert package.density_weight == DEFAULT_DENSITY_WEIGHT
     meta = json.loads((evened / METADATA_FILE).read_text())
-    assert meta["retrieval"]["density_weight"] == SUGGESTED_DENSITY_WEIGHT
+    assert meta["retrieval"]["density_weight"] == DEFAULT_DENSITY_WEIGHT
     parts = [textured_part(77), with_blob(textured_part(78), (SIZE // 2, SIZE // 2), 8)]
     plain = AnomalyInferencer(fitted_retrieval.package_dir, device="cpu").predict(parts)
     even = AnomalyInferencer(package, device="cpu").predict(parts)
+    # A zone stricter than the station over the whole part, so the map itself is judged.
+    strict = Zone("whole part", (0.0, 0.0, 1.0, 1.0), threshold=0.8 * even[1].score)
     for p, e in zip(plain, even, strict=True):
+        assert p.shown_map is None and p.map_to_show is p.anomaly_map
         assert e.score == pytest.approx(p.score, rel=1e-5)  # the image score keeps the plain map
-        assert not np.allclose(e.anomaly_map, p.anomaly_map, atol=1e-3)
-    y, x = np.unravel_index(np.argmax(even[1].anomaly_map), even[1].anomaly_map.shape)
+        np.testing.assert_allclose(e.anomaly_map, p.anomaly_map, rtol=1e-5, atol=1e-5)
+        assert e.shown_map is not None and e.map_to_show is e.shown_map
+        assert not np.allclose(e.shown_map, p.anomaly_map, atol=1e-3)
+        for rules in (DecisionRules(p.score * 0.9), DecisionRules(1e9, zones=(strict,))):
+            (verdict_p, defects_p), (verdict_e, defects_e) = decide(p, rules), decide(e, rules)
+            assert verdict_e is verdict_p
+            assert [d.box for d in defects_e] == [d.box for d in defects_p]
+    y, x = np.unravel_index(np.argmax(even[1].shown_map), even[1].shown_map.shape)
     assert abs(int(y) - SIZE // 2) < SIZE // 4 and abs(int(x) - SIZE // 2) < SIZE // 4
     # Learning a good part re-measures the spacing over the grown gallery.
     model = AnomalyInferencer(package, device="cpu").model
@@ -254,7 +266,9 @@ def test_evening_changes_the_map_and_not_the_score(
 
 def test_an_evened_map_exports_to_onnx_unchanged(evened: Path, tmp_path: Path) -> None:
     runtime = export_onnx(evened, tmp_path / "onnx")
-    assert runtime.branches["retrieval"]["density_weight"] == SUGGESTED_DENSITY_WEIGHT
+    assert runtime.branches["retrieval"]["density_weight"] == DEFAULT_DENSITY_WEIGHT
+    graph = onnx.load_from_string(runtime.network)
+    assert [o.name for o in graph.graph.output] == ["scores", "maps", "shown_maps"]
     parts = [textured_part(seed) for seed in (50, 51)]
     parts.append(with_blob(textured_part(52), (20, 30), 8))
     torch_out = AnomalyInferencer(evened, device="cpu").predict(parts)
@@ -262,6 +276,8 @@ def test_an_evened_map_exports_to_onnx_unchanged(evened: Path, tmp_path: Path) -
     for a, b in zip(torch_out, onnx_out, strict=True):
         assert b.score == pytest.approx(a.score, rel=1e-4)
         np.testing.assert_allclose(b.anomaly_map, a.anomaly_map, rtol=1e-3, atol=1e-3)
+        assert a.shown_map is not None and b.shown_map is not None
+        np.testing.assert_allclose(b.shown_map, a.shown_map, rtol=1e-3, atol=1e-3)
 
 
 def test_a_density_weight_out_of_range_is_refused(evened: Path, tmp_path: Path) -> None:
