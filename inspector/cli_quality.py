@@ -197,6 +197,11 @@ def format_summary(summary) -> str:  # noqa: ANN001 - reports.evaluation_report.
         "  escapes by class: "
         + ", ".join(f"{k} {pct(v)}" for k, v in summary.escape_by_class.items()),
     ]
+    if summary.pixel_auroc_by_class:
+        lines.append(
+            "  pixel AUROC by class: "
+            + ", ".join(f"{k} {num(v)}" for k, v in summary.pixel_auroc_by_class.items())
+        )
     lines += [
         f"escapes at {pct(p.false_reject_rate)} false rejects: {pct(p.escape_rate)} "
         f"(threshold {p.threshold:.6g})"

@@ -19,7 +19,7 @@ import html
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +36,11 @@ from inspector.decision.rules import DecisionRules
 from inspector.overlay.banner import BannerAnnotator
 from inspector.overlay.compose import render_overlay
 from inspector.reports import metrics
+from inspector.reports.score_distribution import (
+    class_order,
+    draw_score_distribution,
+    save_score_distribution,
+)
 
 OPERATING_FALSE_REJECT_RATES = (0.01, 0.02)
 """False-reject rates the line can afford, at which escapes are reported."""
@@ -96,6 +101,11 @@ class QualitySummary:
         escape_by_class: Escape rate per defect class.
         operating_points: Escapes at :data:`OPERATING_FALSE_REJECT_RATES`.
         latency_ms_mean: Mean inference time per image.
+        verdicts_by_class: Per class, how many images got each verdict
+            (``accept``, ``review``, ``reject``) at the threshold in force.
+        pixel_auroc_by_class: Per defect class with masked defect pixels, the
+            pixel AUROC of its defect pixels against the defect-free pixels of
+            its own images and of the good images with masks.
     """
 
     class_counts: dict[str, int]
@@ -109,6 +119,8 @@ class QualitySummary:
     escape_by_class: dict[str, float]
     operating_points: tuple[OperatingPoint, ...]
     latency_ms_mean: float
+    verdicts_by_class: dict[str, dict[str, int]] = field(default_factory=dict)
+    pixel_auroc_by_class: dict[str, float] = field(default_factory=dict)
 
 
 def summarize(images: Sequence[Evaluated], threshold: float) -> QualitySummary:
@@ -153,7 +165,40 @@ def summarize(images: Sequence[Evaluated], threshold: float) -> QualitySummary:
         escape_by_class=rates.escape_by_class,
         operating_points=tuple(points),
         latency_ms_mean=float(np.mean([i.latency_ms for i in images])),
+        verdicts_by_class=verdicts_by_class(images),
+        pixel_auroc_by_class=pixel_auroc_by_class(with_masks),
     )
+
+
+def verdicts_by_class(images: Sequence[Evaluated]) -> dict[str, dict[str, int]]:
+    """How many images of each class got each verdict (classes as :func:`class_order`)."""
+    table: dict[str, dict[str, int]] = {}
+    for name in class_order([i.defect_class for i in images]):
+        counts = dict.fromkeys((v.value for v in Verdict), 0)
+        for image in images:
+            if image.defect_class == name:
+                counts[image.verdict.value] += 1
+        table[name] = counts
+    return table
+
+
+def pixel_auroc_by_class(with_masks: Sequence[Evaluated]) -> dict[str, float]:
+    """Each defect class's pixel AUROC against defect-free pixels (see :class:`QualitySummary`).
+
+    Per class because one class with large masks (magnetic-tile's "uneven":
+    81 % of all defect pixels) otherwise decides the overall figure alone.
+    """
+    good = [i for i in with_masks if i.defect_class == "good"]
+    figures = {}
+    for name in class_order([i.defect_class for i in with_masks]):
+        own = [i for i in with_masks if i.defect_class == name and i.defect_class != "good"]
+        if not any(i.mask.any() for i in own):
+            continue
+        chosen = own + good
+        figures[name] = metrics.pixel_auroc(
+            [i.anomaly_map for i in chosen], [i.mask for i in chosen]
+        )
+    return figures
 
 
 def _finite(value: Any) -> Any:
@@ -295,7 +340,7 @@ def render_example(item: Evaluated, threshold: float) -> np.ndarray | None:
 def write_evaluation_report(
     run: EvaluationLike, summary: QualitySummary, out_dir: str | Path
 ) -> Path:
-    """Write ``report.json``, ``report.html``, ``roc.png`` and ``examples/*.png``.
+    """Write ``report.json``, ``report.html``, ``roc.png``, ``scores.png`` and ``examples/*.png``.
 
     Returns:
         The path of ``report.html``.
@@ -307,6 +352,17 @@ def write_evaluation_report(
     if data["roc"] is not None:
         roc = draw_roc(summary, np.array(data["roc"]["fpr"]), np.array(data["roc"]["tpr"]))
         cv2.imwrite(str(out / "roc.png"), cv2.cvtColor(roc, cv2.COLOR_RGB2BGR))
+    points = [
+        (f"{_pct(p.false_reject_rate)} false rejects", p.threshold)
+        for p in summary.operating_points
+    ]
+    chart = draw_score_distribution(
+        [i.score for i in run.images],
+        [i.defect_class for i in run.images],
+        summary.threshold,
+        points,
+    )
+    save_score_distribution(chart, out / "scores.png")
     examples: dict[str, list[tuple[str, Evaluated]]] = {}
     for kind, items in _select_examples(run.images).items():
         examples[kind] = []
@@ -381,9 +437,7 @@ def _html(
         ("mean inference time per image", f"{summary.latency_ms_mean:.1f} ms"),
     ]
     class_rows = "\n".join(
-        f"<tr><td>{html.escape(name)}</td><td>{summary.class_counts.get(name, 0)}</td>"
-        f"<td>{_pct(rate)}</td></tr>"
-        for name, rate in summary.escape_by_class.items()
+        _class_row(name, counts, summary) for name, counts in summary.verdicts_by_class.items()
     )
     sections = []
     for kind, items in examples.items():
@@ -415,8 +469,17 @@ figure {{ margin: 0; font-size: 0.8em; }} figure img {{ max-height: 260px; }}
 <h2>Model</h2><table>{_rows(model_rows)}</table>
 <h2>Data</h2><table>{_rows(data_rows)}</table>
 <h2>Results</h2><table>{_rows(metric_rows)}</table>
-<h2>Escapes per defect class (at the threshold in force)</h2>
-<table><tr><th>class</th><th>images</th><th>escape rate</th></tr>{class_rows}</table>
+<h2>Verdicts per class (at the threshold in force)</h2>
+<p>For good parts the rate is the false-reject rate, for defect classes the escape rate.
+Pixel AUROC per class: that class's defect pixels against the defect-free pixels of its own
+images and of the good images (the map shown to operators).</p>
+<table><tr><th>class</th><th>images</th><th>accept</th><th>review</th><th>reject</th>
+<th>rate</th><th>pixel AUROC</th></tr>{class_rows}</table>
+<h2>Score distribution</h2>
+<p>One dot per image. Solid line: the threshold in force; dashed: the thresholds that
+reject {" and ".join(_pct(p.false_reject_rate) for p in summary.operating_points) or "n/a"}
+of the good parts.</p>
+<img src="scores.png" alt="score distribution by class">
 <h2>ROC curve</h2>{roc}
 <h2>Examples</h2>
 <p>Heat map and red outlines: what the model found; green outline: the ground-truth defect.</p>
@@ -424,3 +487,19 @@ figure {{ margin: 0; font-size: 0.8em; }} figure img {{ max-height: 260px; }}
 <p>Every image's score and verdict is listed in <code>report.json</code>.</p>
 </body></html>
 """
+
+
+def _class_row(name: str, counts: dict[str, int], summary: QualitySummary) -> str:
+    """One row of the verdicts-per-class table."""
+    if name == "good":
+        rate = summary.false_reject_rate
+    else:
+        rate = summary.escape_by_class.get(name, float("nan"))
+    cells = [
+        html.escape(name),
+        str(sum(counts.values())),
+        *(str(counts.get(v.value, 0)) for v in (Verdict.ACCEPT, Verdict.REVIEW, Verdict.REJECT)),
+        _pct(rate),
+        _num(summary.pixel_auroc_by_class.get(name)),
+    ]
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"

@@ -114,7 +114,7 @@ def _tile_subset(dataset: Path, folder: Path, n_good: int) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "branches",
-    [{}, {"global_stage": 4, "global_grid": 4, "retrieval_k": 10}],
+    [{}, {"global_stage": 4, "global_grid": 4, "retrieval_k": 10, "density_weight": 0.5}],
     ids=["patch-only", "fit-defaults"],
 )
 def test_evaluate_separates_clear_defects_on_real_tiles(magnetic_tile, tmp_path, branches):
@@ -148,5 +148,14 @@ def test_evaluate_separates_clear_defects_on_real_tiles(magnetic_tile, tmp_path,
     assert report["model"]["version"] == run.model_version
     assert len(report["images"]) == 12
     assert (tmp_path / "report" / "roc.png").stat().st_size > 0
+    assert (tmp_path / "report" / "scores.png").stat().st_size > 0
+    by_class = report["metrics"]["verdicts_by_class"]
+    assert list(by_class) == ["good", "break", "fray"]
+    assert {name: sum(counts.values()) for name, counts in by_class.items()} == {
+        "good": 6,
+        "break": 4,
+        "fray": 2,
+    }
+    assert set(report["metrics"]["pixel_auroc_by_class"]) == {"break", "fray"}
     assert list((tmp_path / "report" / "examples").glob("*.png"))
     assert run.model_version in page.read_text()
