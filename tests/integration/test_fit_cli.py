@@ -26,6 +26,7 @@ def test_fit_writes_a_package_with_both_branches(tmp_path: Path) -> None:
     assert package.name == "model" and package.global_stage == 4
     assert package.global_grid == 4 and package.retrieval_k == 10
     assert package.density_weight == 0.5  # the map shown is evened by default
+    assert package.backbone_variant == "lite2"
     assert package.training["count"] + package.training["holdout_count"] == 12
     # The default retrieval gallery: a quarter of each good image's 16 x 16 patches.
     assert package.memory_bank.shape[0] == 12 * 64
@@ -44,3 +45,13 @@ def test_fit_without_retrieval_does_not_even_the_map(tmp_path: Path) -> None:
     assert code == 0
     package = load_package(out)
     assert package.retrieval_k == 0 and package.density_weight == 0.0
+
+
+def test_fit_demo_keeps_the_fastest_backbone(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    code = main(
+        ["fit-demo", "--out", str(out), "--parts", "8", "--input-size", "128",
+         "--device", "cpu", "--bank-size", "200"]
+    )  # fmt: skip
+    assert code == 0
+    assert load_package(out).backbone_variant == "lite0"
