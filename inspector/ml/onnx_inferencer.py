@@ -177,6 +177,15 @@ class OnnxAnomalyInferencer:
                 "this network; export the model again"
             )
             raise ModelPackageError(msg)
+        retrieval = self.package.branches.get("retrieval")
+        evens = isinstance(retrieval, dict) and bool(retrieval.get("density_weight"))
+        if evens and SHOWN_MAPS not in outputs:
+            log.warning(
+                "%s evens its map but was exported before the evened map became a separate "
+                "output: its defect regions and zones are judged on the evened map; export "
+                "the model again to judge them on the plain map",
+                self._where,
+            )
         return outputs
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from inspector.ml.retrieval import (
     row_scales,
     rows_per_image,
 )
+from inspector.ml.runtime_package import save_runtime_package
 from inspector.training.fit_anomaly import FitResult, fit_anomaly
 from inspector.training.learn_good import extend_with_good
 from tests.unit.ml.synthetic_parts import SIZE, textured_part, with_blob
@@ -278,6 +280,22 @@ def test_an_evened_map_exports_to_onnx_unchanged(evened: Path, tmp_path: Path) -
         np.testing.assert_allclose(b.anomaly_map, a.anomaly_map, rtol=1e-3, atol=1e-3)
         assert a.shown_map is not None and b.shown_map is not None
         np.testing.assert_allclose(b.shown_map, a.shown_map, rtol=1e-3, atol=1e-3)
+
+
+def test_an_evened_graph_without_shown_maps_still_runs_and_says_so(
+    evened: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Exported before the evened map was a separate output: two outputs, "maps" evened.
+    runtime = export_onnx(evened, tmp_path / "onnx")
+    graph = onnx.load_from_string(runtime.network)
+    del graph.graph.output[2]
+    older = replace(runtime, network=graph.SerializeToString())
+    save_runtime_package(older, tmp_path / "older")
+    with caplog.at_level(logging.WARNING, logger="inspector.ml.onnx_inferencer"):
+        inferencer = OnnxAnomalyInferencer(tmp_path / "older", threads=1)
+    assert "export the model again" in caplog.text
+    [output] = inferencer.predict([textured_part(60)])
+    assert output.shown_map is None and np.isfinite(output.score)
 
 
 def test_a_density_weight_out_of_range_is_refused(evened: Path, tmp_path: Path) -> None:
