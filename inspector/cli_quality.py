@@ -183,6 +183,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def format_summary(summary) -> str:  # noqa: ANN001 - reports.evaluation_report.QualitySummary
     """The figures a person wants on the terminal after an evaluation."""
 
+    from inspector.reports.rate_interval import counted
+
     def num(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.4f}"
 
@@ -192,8 +194,9 @@ def format_summary(summary) -> str:  # noqa: ANN001 - reports.evaluation_report.
     lines = [
         f"image AUROC {num(summary.image_auroc)}  pixel AUROC {num(summary.pixel_auroc)}  "
         f"AUPRO {num(summary.aupro)}",
-        f"at threshold {summary.threshold:.6g}: false rejects {pct(summary.false_reject_rate)}, "
-        f"escapes {pct(summary.escape_rate)}",
+        f"at threshold {summary.threshold:.6g}: false rejects {pct(summary.false_reject_rate)}"
+        f"{counted(summary.false_reject_interval)}, "
+        f"escapes {pct(summary.escape_rate)}{counted(summary.escape_interval)}",
         "  escapes by class: "
         + ", ".join(f"{k} {pct(v)}" for k, v in summary.escape_by_class.items()),
     ]
@@ -203,8 +206,8 @@ def format_summary(summary) -> str:  # noqa: ANN001 - reports.evaluation_report.
             + ", ".join(f"{k} {num(v)}" for k, v in summary.pixel_auroc_by_class.items())
         )
     lines += [
-        f"escapes at {pct(p.false_reject_rate)} false rejects: {pct(p.escape_rate)} "
-        f"(threshold {p.threshold:.6g})"
+        f"escapes at {pct(p.false_reject_rate)} false rejects: {pct(p.escape_rate)}"
+        f"{counted(p.escape_interval)} (threshold {p.threshold:.6g})"
         for p in summary.operating_points
     ]
     return "\n".join(lines)

@@ -15,7 +15,6 @@ layers), so it reads the evaluation through the small :class:`Evaluated` and
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from collections.abc import Sequence
@@ -36,6 +35,8 @@ from inspector.decision.rules import DecisionRules
 from inspector.overlay.banner import BannerAnnotator
 from inspector.overlay.compose import render_overlay
 from inspector.reports import metrics
+from inspector.reports.evaluation_html import evaluation_html
+from inspector.reports.rate_interval import RateInterval, rate_interval
 from inspector.reports.score_distribution import (
     class_order,
     draw_score_distribution,
@@ -83,6 +84,7 @@ class OperatingPoint:
     false_reject_rate: float
     threshold: float
     escape_rate: float
+    escape_interval: RateInterval | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,11 @@ class QualitySummary:
         pixel_auroc_by_class: Per defect class with masked defect pixels, the
             pixel AUROC of its defect pixels against the defect-free pixels of
             its own images and of the good images with masks.
+        false_reject_interval: The false-reject rate's counts and 95 %
+            confidence interval (:mod:`inspector.reports.rate_interval`), or
+            ``None`` without good images.
+        escape_interval: The same for the escape rate, or ``None`` without
+            defective images.
     """
 
     class_counts: dict[str, int]
@@ -121,6 +128,8 @@ class QualitySummary:
     latency_ms_mean: float
     verdicts_by_class: dict[str, dict[str, int]] = field(default_factory=dict)
     pixel_auroc_by_class: dict[str, float] = field(default_factory=dict)
+    false_reject_interval: RateInterval | None = None
+    escape_interval: RateInterval | None = None
 
 
 def summarize(images: Sequence[Evaluated], threshold: float) -> QualitySummary:
@@ -141,9 +150,11 @@ def summarize(images: Sequence[Evaluated], threshold: float) -> QualitySummary:
     image_auroc = None
     if both:
         image_auroc = metrics.auroc(scores[finite], labels[finite])
+        defective = int(labels[finite].sum())
         for rate in OPERATING_FALSE_REJECT_RATES:
             escape, at = metrics.escape_at_false_reject_rate(scores[finite], labels[finite], rate)
-            points.append(OperatingPoint(rate, at, escape))
+            interval = rate_interval(round(escape * defective), defective)
+            points.append(OperatingPoint(rate, at, escape, interval))
     with_masks = [i for i in images if i.mask is not None]
     has_defect_pixels = any(i.mask.any() for i in with_masks)
     pixel_auroc = aupro = None
@@ -152,7 +163,8 @@ def summarize(images: Sequence[Evaluated], threshold: float) -> QualitySummary:
         masks = [i.mask for i in with_masks]
         pixel_auroc = metrics.pixel_auroc(maps, masks)
         aupro = metrics.aupro(maps, masks)
-    rates = metrics.decision_rates([i.verdict == Verdict.ACCEPT for i in images], classes)
+    accepted = np.array([i.verdict == Verdict.ACCEPT for i in images])
+    rates = metrics.decision_rates(accepted, classes)
     return QualitySummary(
         class_counts=dict(metrics.class_counts(classes)),
         image_auroc=image_auroc,
@@ -167,7 +179,14 @@ def summarize(images: Sequence[Evaluated], threshold: float) -> QualitySummary:
         latency_ms_mean=float(np.mean([i.latency_ms for i in images])),
         verdicts_by_class=verdicts_by_class(images),
         pixel_auroc_by_class=pixel_auroc_by_class(with_masks),
+        false_reject_interval=_interval(~accepted[~labels]),
+        escape_interval=_interval(accepted[labels]),
     )
+
+
+def _interval(events: np.ndarray) -> RateInterval | None:
+    """Counts and confidence interval of a rate given as one bool per part (``None``: no parts)."""
+    return rate_interval(int(events.sum()), int(events.size)) if events.size else None
 
 
 def verdicts_by_class(images: Sequence[Evaluated]) -> dict[str, dict[str, int]]:
@@ -353,7 +372,7 @@ def write_evaluation_report(
         roc = draw_roc(summary, np.array(data["roc"]["fpr"]), np.array(data["roc"]["tpr"]))
         cv2.imwrite(str(out / "roc.png"), cv2.cvtColor(roc, cv2.COLOR_RGB2BGR))
     points = [
-        (f"{_pct(p.false_reject_rate)} false rejects", p.threshold)
+        (f"{100 * p.false_reject_rate:.1f} % false rejects", p.threshold)
         for p in summary.operating_points
     ]
     chart = draw_score_distribution(
@@ -374,132 +393,5 @@ def write_evaluation_report(
             cv2.imwrite(str(out / name), cv2.cvtColor(scene, cv2.COLOR_RGB2BGR))
             examples[kind].append((name, item))
     page = out / "report.html"
-    page.write_text(_html(data, summary, examples), encoding="utf-8")
+    page.write_text(evaluation_html(data, summary, examples), encoding="utf-8")
     return page
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.1f} %"
-
-
-def _num(value: float | None, digits: int = 4) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
-
-
-def _rows(pairs: Sequence[tuple[str, str]]) -> str:
-    return "\n".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in pairs
-    )
-
-
-def _html(
-    data: dict[str, Any],
-    summary: QualitySummary,
-    examples: dict[str, list[tuple[str, Evaluated]]],
-) -> str:
-    model, rules, dataset = data["model"], data["rules"], data["data"]
-    model_rows = [
-        ("version", model["version"]),
-        ("folder", model["dir"]),
-        *((f"SHA-256 {name}", sha) for name, sha in model["files_sha256"].items()),
-        ("backbone SHA-256", str(model.get("backbone_sha256", ""))),
-        (
-            "method",
-            f"{model.get('kind')} layers {model.get('layers')}, "
-            f"{model.get('input_size')} px, bank {model.get('bank_size')} "
-            f"x {model.get('feature_dim')}, sigma {model.get('sigma')}",
-        ),
-        ("trained on", str(model.get("training", {}).get("source", "?"))),
-        ("device", data["device"]),
-    ]
-    counts = ", ".join(f"{k} {v}" for k, v in summary.class_counts.items())
-    data_rows = [
-        ("folder", dataset["dir"]),
-        ("images", f"{dataset['images']} ({counts})"),
-        ("with masks (pixel metrics)", str(dataset["pixel_images"])),
-        ("unreadable", str(len(dataset["unreadable"]))),
-    ]
-    metric_rows = [
-        ("image AUROC", _num(summary.image_auroc)),
-        ("pixel AUROC", _num(summary.pixel_auroc)),
-        ("AUPRO (FPR <= 0.3, normalised)", _num(summary.aupro)),
-        (f"threshold in force (rules {rules['version']})", _num(summary.threshold, 6)),
-        ("false-reject rate at threshold (good not accepted)", _pct(summary.false_reject_rate)),
-        ("escape rate at threshold (defective accepted)", _pct(summary.escape_rate)),
-        *(
-            (
-                f"escape rate at {_pct(p.false_reject_rate)} false rejects "
-                f"(threshold {_num(p.threshold, 6)})",
-                _pct(p.escape_rate),
-            )
-            for p in summary.operating_points
-        ),
-        ("mean inference time per image", f"{summary.latency_ms_mean:.1f} ms"),
-    ]
-    class_rows = "\n".join(
-        _class_row(name, counts, summary) for name, counts in summary.verdicts_by_class.items()
-    )
-    sections = []
-    for kind, items in examples.items():
-        figures = "".join(
-            f'<figure><img src="{html.escape(name)}" alt="{html.escape(kind)}">'
-            f"<figcaption>{html.escape(item.path.name)} ({html.escape(item.defect_class)})"
-            f"<br>score {item.score:.4g}, {item.verdict.value}</figcaption></figure>"
-            for name, item in items
-        )
-        sections.append(
-            f"<h3>{html.escape(kind.capitalize())} ({len(items)} shown)</h3>"
-            f"<div class=examples>{figures or '<p>none</p>'}</div>"
-        )
-    roc = '<img src="roc.png" alt="ROC curve">' if data["roc"] is not None else "<p>n/a</p>"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Evaluation of {html.escape(model["version"])}</title>
-<style>
-body {{ font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
-table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
-th {{ background: #f3f3f3; font-weight: normal; }}
-.examples {{ display: flex; flex-wrap: wrap; gap: 12px; }}
-figure {{ margin: 0; font-size: 0.8em; }} figure img {{ max-height: 260px; }}
-</style></head><body>
-<h1>Model evaluation report</h1>
-<p>Generated {html.escape(data["created_at"])} by <code>inspector evaluate</code> in
-{data["seconds"]} s. Verdicts come from the live line's own inference and decision path.</p>
-<h2>Model</h2><table>{_rows(model_rows)}</table>
-<h2>Data</h2><table>{_rows(data_rows)}</table>
-<h2>Results</h2><table>{_rows(metric_rows)}</table>
-<h2>Verdicts per class (at the threshold in force)</h2>
-<p>For good parts the rate is the false-reject rate, for defect classes the escape rate.
-Pixel AUROC per class: that class's defect pixels against the defect-free pixels of its own
-images and of the good images (the map shown to operators).</p>
-<table><tr><th>class</th><th>images</th><th>accept</th><th>review</th><th>reject</th>
-<th>rate</th><th>pixel AUROC</th></tr>{class_rows}</table>
-<h2>Score distribution</h2>
-<p>One dot per image. Solid line: the threshold in force; dashed: the thresholds that
-reject {" and ".join(_pct(p.false_reject_rate) for p in summary.operating_points) or "n/a"}
-of the good parts.</p>
-<img src="scores.png" alt="score distribution by class">
-<h2>ROC curve</h2>{roc}
-<h2>Examples</h2>
-<p>Heat map and red outlines: what the model found; green outline: the ground-truth defect.</p>
-{"".join(sections)}
-<p>Every image's score and verdict is listed in <code>report.json</code>.</p>
-</body></html>
-"""
-
-
-def _class_row(name: str, counts: dict[str, int], summary: QualitySummary) -> str:
-    """One row of the verdicts-per-class table."""
-    if name == "good":
-        rate = summary.false_reject_rate
-    else:
-        rate = summary.escape_by_class.get(name, float("nan"))
-    cells = [
-        html.escape(name),
-        str(sum(counts.values())),
-        *(str(counts.get(v.value, 0)) for v in (Verdict.ACCEPT, Verdict.REVIEW, Verdict.REJECT)),
-        _pct(rate),
-        _num(summary.pixel_auroc_by_class.get(name)),
-    ]
-    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"

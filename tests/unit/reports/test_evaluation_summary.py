@@ -54,7 +54,12 @@ def test_verdicts_are_counted_per_class_good_first() -> None:
     assert table["good"] == {"accept": 1, "reject": 0, "review": 1}
     assert table["dent"] == {"accept": 1, "reject": 0, "review": 0}
     assert table["scratch"] == {"accept": 1, "reject": 1, "review": 1}
-    assert summarize(images, 2.0).verdicts_by_class == table
+    summary = summarize(images, 2.0)
+    assert summary.verdicts_by_class == table
+    # 1 of 2 good parts not accepted, 2 of 4 defective parts accepted, with their intervals.
+    assert (summary.false_reject_interval.events, summary.false_reject_interval.trials) == (1, 2)
+    assert (summary.escape_interval.events, summary.escape_interval.trials) == (2, 4)
+    assert summary.escape_interval.low < 0.5 < summary.escape_interval.high
 
 
 def test_pixel_auroc_per_class_against_defect_free_pixels() -> None:

@@ -1,0 +1,152 @@
+"""The evaluation report's HTML page: the figures of ``report.json`` laid out for a validation file.
+
+Apart from :mod:`inspector.reports.evaluation_report` (which computes the
+figures and writes the files) so the page's layout can change without
+touching a figure. Reads the summary and the JSON data only.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from inspector.core.verdict import Verdict
+from inspector.reports.rate_interval import counted
+
+if TYPE_CHECKING:
+    from inspector.reports.evaluation_report import Evaluated, QualitySummary
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.1f} %"
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _rows(pairs: Sequence[tuple[str, str]]) -> str:
+    return "\n".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in pairs
+    )
+
+
+def evaluation_html(
+    data: dict[str, Any],
+    summary: QualitySummary,
+    examples: dict[str, list[tuple[str, Evaluated]]],
+) -> str:
+    model, rules, dataset = data["model"], data["rules"], data["data"]
+    model_rows = [
+        ("version", model["version"]),
+        ("folder", model["dir"]),
+        *((f"SHA-256 {name}", sha) for name, sha in model["files_sha256"].items()),
+        ("backbone SHA-256", str(model.get("backbone_sha256", ""))),
+        (
+            "method",
+            f"{model.get('kind')} layers {model.get('layers')}, "
+            f"{model.get('input_size')} px, bank {model.get('bank_size')} "
+            f"x {model.get('feature_dim')}, sigma {model.get('sigma')}",
+        ),
+        ("trained on", str(model.get("training", {}).get("source", "?"))),
+        ("device", data["device"]),
+    ]
+    counts = ", ".join(f"{k} {v}" for k, v in summary.class_counts.items())
+    data_rows = [
+        ("folder", dataset["dir"]),
+        ("images", f"{dataset['images']} ({counts})"),
+        ("with masks (pixel metrics)", str(dataset["pixel_images"])),
+        ("unreadable", str(len(dataset["unreadable"]))),
+    ]
+    metric_rows = [
+        ("image AUROC", _num(summary.image_auroc)),
+        ("pixel AUROC", _num(summary.pixel_auroc)),
+        ("AUPRO (FPR <= 0.3, normalised)", _num(summary.aupro)),
+        (f"threshold in force (rules {rules['version']})", _num(summary.threshold, 6)),
+        (
+            "false-reject rate at threshold (good not accepted)",
+            _pct(summary.false_reject_rate) + counted(summary.false_reject_interval),
+        ),
+        (
+            "escape rate at threshold (defective accepted)",
+            _pct(summary.escape_rate) + counted(summary.escape_interval),
+        ),
+        *(
+            (
+                f"escape rate at {_pct(p.false_reject_rate)} false rejects "
+                f"(threshold {_num(p.threshold, 6)})",
+                _pct(p.escape_rate) + counted(p.escape_interval),
+            )
+            for p in summary.operating_points
+        ),
+        ("mean inference time per image", f"{summary.latency_ms_mean:.1f} ms"),
+    ]
+    class_rows = "\n".join(
+        _class_row(name, counts, summary) for name, counts in summary.verdicts_by_class.items()
+    )
+    sections = []
+    for kind, items in examples.items():
+        figures = "".join(
+            f'<figure><img src="{html.escape(name)}" alt="{html.escape(kind)}">'
+            f"<figcaption>{html.escape(item.path.name)} ({html.escape(item.defect_class)})"
+            f"<br>score {item.score:.4g}, {item.verdict.value}</figcaption></figure>"
+            for name, item in items
+        )
+        sections.append(
+            f"<h3>{html.escape(kind.capitalize())} ({len(items)} shown)</h3>"
+            f"<div class=examples>{figures or '<p>none</p>'}</div>"
+        )
+    roc = '<img src="roc.png" alt="ROC curve">' if data["roc"] is not None else "<p>n/a</p>"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Evaluation of {html.escape(model["version"])}</title>
+<style>
+body {{ font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
+table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
+th {{ background: #f3f3f3; font-weight: normal; }}
+.examples {{ display: flex; flex-wrap: wrap; gap: 12px; }}
+figure {{ margin: 0; font-size: 0.8em; }} figure img {{ max-height: 260px; }}
+</style></head><body>
+<h1>Model evaluation report</h1>
+<p>Generated {html.escape(data["created_at"])} by <code>inspector evaluate</code> in
+{data["seconds"]} s. Verdicts come from the live line's own inference and decision path.</p>
+<h2>Model</h2><table>{_rows(model_rows)}</table>
+<h2>Data</h2><table>{_rows(data_rows)}</table>
+<h2>Results</h2><table>{_rows(metric_rows)}</table>
+<h2>Verdicts per class (at the threshold in force)</h2>
+<p>For good parts the rate is the false-reject rate, for defect classes the escape rate.
+Pixel AUROC per class: that class's defect pixels against the defect-free pixels of its own
+images and of the good images (the map shown to operators).</p>
+<table><tr><th>class</th><th>images</th><th>accept</th><th>review</th><th>reject</th>
+<th>rate</th><th>pixel AUROC</th></tr>{class_rows}</table>
+<h2>Score distribution</h2>
+<p>One dot per image. Solid line: the threshold in force; dashed: the thresholds that
+reject {" and ".join(_pct(p.false_reject_rate) for p in summary.operating_points) or "n/a"}
+of the good parts.</p>
+<img src="scores.png" alt="score distribution by class">
+<h2>ROC curve</h2>{roc}
+<h2>Examples</h2>
+<p>Heat map and red outlines: what the model found; green outline: the ground-truth defect.</p>
+{"".join(sections)}
+<p>Every image's score and verdict is listed in <code>report.json</code>.</p>
+</body></html>
+"""
+
+
+def _class_row(name: str, counts: dict[str, int], summary: QualitySummary) -> str:
+    """One row of the verdicts-per-class table."""
+    if name == "good":
+        rate = summary.false_reject_rate
+    else:
+        rate = summary.escape_by_class.get(name, float("nan"))
+    cells = [
+        html.escape(name),
+        str(sum(counts.values())),
+        *(str(counts.get(v.value, 0)) for v in (Verdict.ACCEPT, Verdict.REVIEW, Verdict.REJECT)),
+        _pct(rate),
+        _num(summary.pixel_auroc_by_class.get(name)),
+    ]
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
