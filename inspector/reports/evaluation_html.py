@@ -46,12 +46,18 @@ def evaluation_html(
         ("backbone SHA-256", str(model.get("backbone_sha256", ""))),
         (
             "method",
-            f"{model.get('kind')} layers {model.get('layers')}, "
+            f"{model.get('kind')} on {model.get('backbone') or '?'}, layers {model.get('layers')}, "
             f"{model.get('input_size')} px, bank {model.get('bank_size')} "
             f"x {model.get('feature_dim')}, sigma {model.get('sigma')}",
         ),
+        *(
+            [("branches", ", ".join(f"{k} {v}" for k, v in model["branches"].items()))]
+            if model.get("branches")
+            else []
+        ),
         ("trained on", str(model.get("training", {}).get("source", "?"))),
         ("device", data["device"]),
+        ("software", ", ".join(f"{k} {v}" for k, v in data.get("software", {}).items())),
     ]
     counts = ", ".join(f"{k} {v}" for k, v in summary.class_counts.items())
     data_rows = [

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import platform
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -231,6 +232,33 @@ def _finite(value: Any) -> Any:
     return value
 
 
+SOFTWARE = ("numpy", "opencv-python-headless", "torch", "torchvision", "onnxruntime")
+"""Packages whose versions a report names (those installed; read from their metadata)."""
+
+
+def software_versions() -> dict[str, str]:
+    """What computed the figures: Inspector, Python, the platform and :data:`SOFTWARE`.
+
+    Read from package metadata, so nothing is imported (a line PC without
+    torch reports no torch rather than failing).
+    """
+    from importlib import metadata
+
+    from inspector import __version__
+
+    found = {
+        "inspector": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    for name in SOFTWARE:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
 def report_data(run: EvaluationLike, summary: QualitySummary) -> dict[str, Any]:
     """Everything in ``report.json``: model, rules, data, figures, ROC and every image."""
     scores = np.array([i.score for i in run.images])
@@ -250,6 +278,7 @@ def report_data(run: EvaluationLike, summary: QualitySummary) -> dict[str, Any]:
         },
         "rules": {**asdict(run.rules), "version": run.rules.version},
         "device": run.device,
+        "software": software_versions(),
         "data": {
             "dir": str(run.data_dir),
             "class_counts": summary.class_counts,

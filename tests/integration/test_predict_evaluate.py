@@ -158,6 +158,8 @@ def test_evaluate_separates_clear_defects_on_real_tiles(magnetic_tile, tmp_path,
     }
     assert set(report["metrics"]["pixel_auroc_by_class"]) == {"break", "fray"}
     assert report["metrics"]["escape_interval"]["trials"] == 6
+    assert report["model"]["backbone"] == "efficientnet_lite0"
+    assert report["software"]["inspector"] and report["software"]["torch"]
     assert report["metrics"]["false_reject_interval"]["trials"] == 6
     assert "95 % CI" in page.read_text()
     assert list((tmp_path / "report" / "examples").glob("*.png"))
