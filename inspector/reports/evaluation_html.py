@@ -27,6 +27,19 @@ def _num(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
+def _settings(value: object) -> str:
+    """Settings as short text: ``k v, k v``, nested ones in parentheses, floats to 4 digits."""
+    if isinstance(value, dict):
+        parts = []
+        for key, inner in value.items():
+            text = _settings(inner)
+            parts.append(f"{key} ({text})" if isinstance(inner, dict) else f"{key} {text}")
+        return ", ".join(parts)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
 def _rows(pairs: Sequence[tuple[str, str]]) -> str:
     return "\n".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in pairs
@@ -50,11 +63,7 @@ def evaluation_html(
             f"{model.get('input_size')} px, bank {model.get('bank_size')} "
             f"x {model.get('feature_dim')}, sigma {model.get('sigma')}",
         ),
-        *(
-            [("branches", ", ".join(f"{k} {v}" for k, v in model["branches"].items()))]
-            if model.get("branches")
-            else []
-        ),
+        *([("branches", _settings(model["branches"]))] if model.get("branches") else []),
         ("trained on", str(model.get("training", {}).get("source", "?"))),
         ("device", data["device"]),
         ("software", ", ".join(f"{k} {v}" for k, v in data.get("software", {}).items())),

@@ -95,3 +95,11 @@ def test_the_score_chart_is_written_and_refuses_mismatched_input(tmp_path: Path)
     assert (tmp_path / "scores.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="one class per score"):
         draw_score_distribution([0.1], ["good", "dent"], 1.0)
+
+
+def test_the_page_states_nested_settings_readably() -> None:
+    from inspector.reports.evaluation_html import _settings
+
+    stated = {"global_branch": {"stage": 4}, "retrieval": {"k": 10, "density_weight": 0.5}}
+    assert _settings(stated) == "global_branch (stage 4), retrieval (k 10, density_weight 0.5)"
+    assert _settings({"scale": 6.706089242756044}) == "scale 6.706"
