@@ -12,6 +12,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from inspector.reports.page_style import page_style
+
+_STYLE = page_style("td img { max-height: 120px; }")
+"""This page's rules after the shared look."""
+
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.1f} %"
@@ -123,12 +128,7 @@ def classifier_compare_html(data: Mapping[str, Any], pictures: Mapping[Path, str
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{html.escape(new["version"])} vs {html.escape(old["version"])}</title>
-<style>
-body {{ font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
-table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; vertical-align: top; }}
-th {{ background: #f3f3f3; font-weight: normal; }} td img {{ max-height: 120px; }}
-</style></head><body>
+{_STYLE}</head><body>
 <h1>Classifier comparison: <em>{html.escape(data["verdict"])}</em></h1>
 <p>Generated {html.escape(data["created_at"])} by <code>inspector compare</code> on
 {data["data"]["images"]} images of {html.escape(data["data"]["dir"])}; each classifier names the

@@ -35,6 +35,10 @@ from inspector.reports.evaluation_report import (
     render_example,
     summarize,
 )
+from inspector.reports.page_style import page_style
+
+_STYLE = page_style("td img { max-height: 160px; margin: 2px; }")
+"""This page's rules after the shared look."""
 
 SCHEMA = "inspector-compare/1"
 DISAGREEMENT_EXAMPLES = 8
@@ -341,12 +345,7 @@ def _html(
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{html.escape(new["version"])} vs {html.escape(baseline["version"])}</title>
-<style>
-body {{ font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
-table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; vertical-align: top; }}
-th {{ background: #f3f3f3; font-weight: normal; }} td img {{ max-height: 160px; margin: 2px; }}
-</style></head><body>
+{_STYLE}</head><body>
 <h1>Model comparison: <em>{html.escape(summary.verdict)}</em></h1>
 <p>Generated {html.escape(data["created_at"])} by <code>inspector compare</code> on
 {data["data"]["images"]} images of {html.escape(data["data"]["dir"])}; each model at its own

@@ -13,10 +13,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from inspector.core.verdict import Verdict
+from inspector.reports.page_style import page_style
 from inspector.reports.rate_interval import counted
 
 if TYPE_CHECKING:
     from inspector.reports.evaluation_report import Evaluated, QualitySummary
+
+_STYLE = page_style("figure img { max-height: 260px; }")
+"""This page's rules after the shared look."""
 
 
 def _pct(value: float | None) -> str:
@@ -117,14 +121,7 @@ def evaluation_html(
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Evaluation of {html.escape(model["version"])}</title>
-<style>
-body {{ font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
-table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
-th {{ background: #f3f3f3; font-weight: normal; }}
-.examples {{ display: flex; flex-wrap: wrap; gap: 12px; }}
-figure {{ margin: 0; font-size: 0.8em; }} figure img {{ max-height: 260px; }}
-</style></head><body>
+{_STYLE}</head><body>
 <h1>Model evaluation report</h1>
 <p>Generated {html.escape(data["created_at"])} by <code>inspector evaluate</code> in
 {data["seconds"]} s. Verdicts come from the live line's own inference and decision path.</p>

@@ -16,7 +16,11 @@ import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from inspector.reports.page_style import page_style
 from inspector.reports.robustness_classifier import ATTACK_PLOT, classifier_attacks_html
+
+_STYLE = page_style("td.worse { background: #f8d7da; } figure img { max-height: 220px; }")
+"""This page's rules after the shared look."""
 
 AUROC_TOLERANCE = 0.02
 """AUROC lower than clean by more than this is shaded as worse."""
@@ -240,15 +244,7 @@ def robustness_html(
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Robustness of {html.escape(model["version"])}</title>
-<style>
-body {{ font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
-table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
-th {{ background: #f3f3f3; font-weight: normal; }}
-td.worse {{ background: #f8d7da; }}
-.examples {{ display: flex; flex-wrap: wrap; gap: 12px; }}
-figure {{ margin: 0; font-size: 0.8em; }} figure img {{ max-height: 220px; }}
-</style></head><body>
+{_STYLE}</head><body>
 <h1>Model robustness report</h1>
 <p>Generated {html.escape(data["created_at"])} by <code>inspector robustness</code> in
 {data["seconds"]} s. Every image went through the live line's own inference and decision

@@ -11,11 +11,16 @@ from inspector.ml.package import load_package
 from tests.unit.ml.synthetic_parts import textured_part
 
 
-def test_fit_writes_a_package_with_both_branches(tmp_path: Path) -> None:
+def _good_folder(tmp_path: Path, count: int) -> Path:
     good = tmp_path / "good"
     good.mkdir()
-    for seed in range(12):
+    for seed in range(count):
         cv2.imwrite(str(good / f"part_{seed}.png"), textured_part(seed))
+    return good
+
+
+def test_fit_writes_a_package_with_both_branches(tmp_path: Path) -> None:
+    good = _good_folder(tmp_path, 12)
     out = tmp_path / "model"
     code = main(
         ["fit", "--good", str(good), "--out", str(out), "--bank-size", "200",
@@ -33,10 +38,7 @@ def test_fit_writes_a_package_with_both_branches(tmp_path: Path) -> None:
 
 
 def test_fit_without_retrieval_does_not_even_the_map(tmp_path: Path) -> None:
-    good = tmp_path / "good"
-    good.mkdir()
-    for seed in range(8):
-        cv2.imwrite(str(good / f"part_{seed}.png"), textured_part(seed))
+    good = _good_folder(tmp_path, 8)
     out = tmp_path / "model"
     code = main(
         ["fit", "--good", str(good), "--out", str(out), "--bank-size", "200",

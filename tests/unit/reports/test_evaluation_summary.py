@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from inspector.core.inspection import Defect
 from inspector.core.verdict import Verdict
 from inspector.reports.evaluation_report import (
     pixel_auroc_by_class,
@@ -20,24 +18,14 @@ from inspector.reports.score_distribution import (
     draw_score_distribution,
     save_score_distribution,
 )
+from inspector.training.evaluate import EvaluatedImage
 
 
-@dataclass
-class _Image:
-    path: Path
-    defect_class: str
-    score: float
-    verdict: Verdict
-    defects: tuple[Defect, ...]
-    latency_ms: float
-    anomaly_map: np.ndarray
-    mask: np.ndarray | None
-
-
-def _image(cls: str, score: float, verdict: Verdict, amap=None, mask=None) -> _Image:
+def _image(cls: str, score: float, verdict: Verdict, amap=None, mask=None) -> EvaluatedImage:
     amap = np.zeros((2, 2), np.float32) if amap is None else np.asarray(amap, np.float32)
     mask = None if mask is None else np.asarray(mask, bool)
-    return _Image(Path(f"{cls}-{score}.png"), cls, score, verdict, (), 1.0, amap, mask)
+    path = Path(f"{cls}-{score}.png")
+    return EvaluatedImage(path, cls, score, verdict, (), 1.0, amap.shape, amap, mask)
 
 
 def test_verdicts_are_counted_per_class_good_first() -> None:
