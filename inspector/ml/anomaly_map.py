@@ -31,6 +31,34 @@ def smooth(maps: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return F.conv2d(maps, kernel.view(1, 1, -1, 1))
 
 
+def upsample_and_smooth(
+    cells: torch.Tensor, size: tuple[int, int], kernel: torch.Tensor
+) -> torch.Tensor:
+    """Bilinear upsampling of ``(N, 1, h, w)`` cells to ``size``, then :func:`smooth`, as two
+    small matrix products: ``(N, H, W)``.
+
+    Both steps are linear and separable, so each axis is one ``(H, h)`` operator
+    (built by sending the identity through the very same ``interpolate`` and
+    blur, so the result is the same up to float rounding). Blurring the full
+    map with a 33-tap kernel on a 1-channel image was 12 % of the torch model's
+    time on 2 CPU cores; the products are a few hundred thousand multiply-adds.
+    """
+    rows = _axis_operator(cells.shape[2], size[0], kernel, cells)
+    cols = _axis_operator(cells.shape[3], size[1], kernel, cells)
+    return torch.matmul(torch.matmul(rows, cells[:, 0]), cols.t())
+
+
+def _axis_operator(cells: int, out: int, kernel: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``(out, cells)``: one axis's upsampling (align_corners false) followed by the blur."""
+    basis = torch.eye(cells, dtype=like.dtype, device=like.device).view(cells, 1, 1, cells)
+    line = F.interpolate(basis, size=(1, out), mode="bilinear", align_corners=False)
+    if kernel.numel() > 1:
+        radius = kernel.numel() // 2
+        line = F.pad(line, (radius, radius, 0, 0), mode="replicate")
+        line = F.conv2d(line, kernel.to(like.dtype).view(1, 1, 1, -1))
+    return line.view(cells, out).t()
+
+
 def top_fraction_mean(maps: torch.Tensor, fraction: float) -> torch.Tensor:
     """Image scores ``(N,)``: the mean of each map's highest ``fraction`` of values
     (``(N, H, W)`` maps; 0 takes the maximum)."""

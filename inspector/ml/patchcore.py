@@ -28,7 +28,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inspector.ml.anomaly_map import gaussian_kernel, smooth, top_fraction_mean
+from inspector.ml.anomaly_map import (
+    gaussian_kernel,
+    smooth,
+    top_fraction_mean,
+    upsample_and_smooth,
+)
 from inspector.ml.anomaly_result import PatchCoreOutput, ScoreNormalisation
 from inspector.ml.efficientnet_lite import (
     DEFAULT_VARIANT,
@@ -244,8 +249,7 @@ class PatchCore(nn.Module):
 
     def to_map(self, cells: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
         """Patch distances ``(N, 1, h, w)`` as smoothed maps ``(N, *size)``, normalised."""
-        maps = F.interpolate(cells, size=tuple(size), mode="bilinear", align_corners=False)
-        maps = self.smooth(maps).squeeze(1)
+        maps = upsample_and_smooth(cells, (int(size[0]), int(size[1])), self.kernel)
         norm = self.normalisation
         return maps if norm is None else (maps - norm.patch_centre) / norm.patch_scale
 
