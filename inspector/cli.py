@@ -239,9 +239,10 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         help="with retrieval: share of the matched good patch's own spacing taken off "
-        "each patch distance in the map shown, so busy and plain areas compare alike "
+        "each patch distance in the localisation map (predict --maps, pixel AUROC), so busy "
+        "and plain areas compare alike "
         "(default 0.5 with retrieval, which located defects best on magnetic-tile; 0 = off). "
-        "The score, defect regions and zones stay on the plain map",
+        "The score, defect regions, zones and the heat overlay stay on the plain map",
     )
 
 

@@ -46,21 +46,23 @@ class ModelOutput:
             classifier run beside the anomaly model (class name to probability),
             or ``None`` when the station has no classifier. Raw, like the score:
             which class a defect gets is decided in ``inspector.decision``.
-        shown_map: A map of the same size that locates defects better but is
+        localisation_map: A map of the same size that locates defects better but is
             not on the threshold's footing (an anomaly model with a density
-            weight evens busy and plain areas), or ``None``: see :attr:`map_to_show`.
+            weight evens busy and plain areas), so it is never judged nor drawn
+            against the threshold; ``None``: see :attr:`map_for_localisation`.
     """
 
     score: float
     anomaly_map: np.ndarray
     class_probabilities: Mapping[str, float] | None = None
-    shown_map: np.ndarray | None = None
+    localisation_map: np.ndarray | None = None
 
     @property
-    def map_to_show(self) -> np.ndarray:
-        """The map people see (overlays, ``predict --maps``) and localisation is
-        measured on: :attr:`shown_map` when there is one, else :attr:`anomaly_map`."""
-        return self.anomaly_map if self.shown_map is None else self.shown_map
+    def map_for_localisation(self) -> np.ndarray:
+        """The map that says best *where* a defect is (``predict --maps``, pixel
+        AUROC and AUPRO in ``evaluate``): :attr:`localisation_map` when there is
+        one, else :attr:`anomaly_map`."""
+        return self.anomaly_map if self.localisation_map is None else self.localisation_map
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,8 +75,8 @@ class Inspection:
         score: Image anomaly score (``nan`` when the part was not inspected).
         threshold: Threshold in force when the decision was made (stored with the record).
         defects: Regions found on the part.
-        anomaly_map: The map shown with the defects (the model output's
-            :attr:`ModelOutput.map_to_show`), or ``None``.
+        anomaly_map: The map the defects were cut from (the model output's
+            plain ``anomaly_map``, drawn against the threshold), or ``None``.
         model_version: Version string of the model that scored the part.
         rules_version: Version string of the decision rules applied.
         inference_ms: Model time for this part's batch, per part.

@@ -27,9 +27,9 @@ class PatchCoreOutput(NamedTuple):
             like the maps), or ``None`` for a model without that branch.
         descriptors: ``(N, 2 C)`` the images' descriptors for that branch, or
             ``None`` (fitting adds held-out ones to the branch's bank).
-        shown_maps: ``(N, S, S)`` the maps evened by gallery-row spacing, for a
+        localisation_maps: ``(N, S, S)`` the maps evened by gallery-row spacing, for a
             model with a density weight (they locate defects better, so they are
-            what people see and what localisation is measured on), else ``None``.
+            what ``predict --maps`` writes and localisation is measured on), else ``None``.
     """
 
     scores: torch.Tensor
@@ -37,7 +37,7 @@ class PatchCoreOutput(NamedTuple):
     patch_scores: torch.Tensor
     global_scores: torch.Tensor | None = None
     descriptors: torch.Tensor | None = None
-    shown_maps: torch.Tensor | None = None
+    localisation_maps: torch.Tensor | None = None
 
 
 class ScoreNormalisation(NamedTuple):

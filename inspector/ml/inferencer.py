@@ -167,7 +167,7 @@ class AnomalyInferencer:
 
         Returns:
             One :class:`ModelOutput` per image, in order; each ``anomaly_map``
-            (and ``shown_map``, for a model that evens its map) is float32 at
+            (and ``localisation_map``, for a model that evens its map) is float32 at
             that image's own height and width. Map values and scores are
             distances in one feature space, so they compare across images.
 
@@ -183,6 +183,10 @@ class AnomalyInferencer:
                 result = self.model(batch)
             scores = result.scores.float().cpu().numpy()
             maps = result.maps.float().cpu().numpy()
-            shown = None if result.shown_maps is None else result.shown_maps.float().cpu().numpy()
+            shown = (
+                None
+                if result.localisation_maps is None
+                else result.localisation_maps.float().cpu().numpy()
+            )
             outputs.extend(outputs_at_image_size(chunk, scores, maps, shown))
         return outputs

@@ -4,7 +4,7 @@ What is exported is the whole forward of :class:`~inspector.ml.patchcore.PatchCo
 (backbone features, nearest-bank distances, upsampling, smoothing, image
 score; with an image-level branch also its distance and the branches' score
 normalisation) as one graph, ``images (N, 3, S, S)`` and ``memory_bank (M, D)`` in,
-``scores (N,)`` and ``maps (N, S, S)`` out (and ``shown_maps (N, S, S)`` for
+``scores (N,)`` and ``maps (N, S, S)`` out (and ``localisation_maps (N, S, S)`` for
 a model that evens its map), opset :data:`OPSET`, with dynamic
 batch and bank axes. The patch memory bank is a graph input, so it is stored
 beside the graph as a plain array; the image-level branch's small descriptor
@@ -54,8 +54,8 @@ from inspector.ml.inferencer import AnomalyInferencer, build_patchcore
 from inspector.ml.onnx_inferencer import (
     BANK_INPUT,
     IMAGES_INPUT,
+    LOCALISATION_MAPS,
     OUTPUTS,
-    SHOWN_MAPS,
     OnnxAnomalyInferencer,
 )
 from inspector.ml.package import ModelPackage, load_package
@@ -101,7 +101,8 @@ class ExportablePatchCore(nn.Module):
 
     def forward(self, images: torch.Tensor, memory_bank: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Scores ``(N,)`` and smoothed maps ``(N, S, S)`` of normalised images ``(N, 3, S, S)``,
-        then the shown (evened) maps for a model that evens its map (:func:`output_names`)."""
+        then the localisation (evened) maps of a model that evens its map
+        (:func:`output_names`)."""
         features, descriptors = self.model.embed_all(images)
         return self.score_features(features, descriptors, memory_bank)
 
@@ -111,16 +112,16 @@ class ExportablePatchCore(nn.Module):
         descriptors: torch.Tensor | None,
         memory_bank: torch.Tensor,
     ) -> tuple[torch.Tensor, ...]:
-        """Scores and maps (and shown maps) from the backbone's outputs: everything
+        """Scores and maps (and localisation maps) from the backbone's outputs: everything
         after the backbone.
 
         Apart so that an INT8 export can put a quantised backbone in front of
         it (:mod:`inspector.ml.onnx_split`).
         """
         output = self.branch_outputs(features, descriptors, memory_bank)
-        if output.shown_maps is None:
+        if output.localisation_maps is None:
             return output.scores, output.maps
-        return output.scores, output.maps, output.shown_maps
+        return output.scores, output.maps, output.localisation_maps
 
     def branch_outputs(
         self,
@@ -161,8 +162,8 @@ class ExportablePatchCore(nn.Module):
 
 
 def output_names(model: PatchCore) -> tuple[str, ...]:
-    """The graph's outputs for ``model``: ``shown_maps`` only when it evens its map."""
-    return (*OUTPUTS, SHOWN_MAPS) if model.evens_map else OUTPUTS
+    """The graph's outputs for ``model``: ``localisation_maps`` only when it evens its map."""
+    return (*OUTPUTS, LOCALISATION_MAPS) if model.evens_map else OUTPUTS
 
 
 def _check_dependencies() -> str:
@@ -212,8 +213,8 @@ def _export_graph(model: PatchCore, package: ModelPackage, opset: int) -> bytes:
     with torch.inference_mode():
         expected, got = reference(images), wrapper(images, bank)
     wanted = [expected.scores, expected.maps]
-    if expected.shown_maps is not None:
-        wanted.append(expected.shown_maps)
+    if expected.localisation_maps is not None:
+        wanted.append(expected.localisation_maps)
     same = len(got) == len(wanted) and all(
         torch.allclose(want, have, rtol=1e-5, atol=1e-5)
         for want, have in zip(wanted, got, strict=False)

@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 
 IMAGES_INPUT, BANK_INPUT = "images", "memory_bank"
 OUTPUTS = ("scores", "maps")
-SHOWN_MAPS = "shown_maps"
-"""Third output of the graph of a model that evens its map (``PatchCoreOutput.shown_maps``)."""
+LOCALISATION_MAPS = "localisation_maps"
+"""Third output of the graph of a model that evens its map
+(``PatchCoreOutput.localisation_maps``)."""
 MAX_DISTANCE_ELEMENTS = 1 << 23
 """Bound on one network call's patch-to-bank distance matrix (float32: 32 MiB).
 
@@ -155,11 +156,11 @@ class OnnxAnomalyInferencer:
         """The graph's output names, once its inputs and outputs are the ones expected."""
         inputs = {i.name: i.shape for i in self.session.get_inputs()}
         outputs = [o.name for o in self.session.get_outputs()]
-        known = (OUTPUTS, (*OUTPUTS, SHOWN_MAPS))
+        known = (OUTPUTS, (*OUTPUTS, LOCALISATION_MAPS))
         if set(inputs) != {IMAGES_INPUT, BANK_INPUT} or tuple(outputs) not in known:
             msg = (
                 f"{self._where}: the network takes {sorted(inputs)} and gives {outputs}, expected "
-                f"{[IMAGES_INPUT, BANK_INPUT]} -> {list(OUTPUTS)} (and {SHOWN_MAPS!r} for a "
+                f"{[IMAGES_INPUT, BANK_INPUT]} -> {list(OUTPUTS)} (and {LOCALISATION_MAPS!r} for a "
                 "model that evens its map): export the model again"
             )
             raise ModelPackageError(msg)
@@ -179,7 +180,7 @@ class OnnxAnomalyInferencer:
             raise ModelPackageError(msg)
         retrieval = self.package.branches.get("retrieval")
         evens = isinstance(retrieval, dict) and bool(retrieval.get("density_weight"))
-        if evens and SHOWN_MAPS not in outputs:
+        if evens and LOCALISATION_MAPS not in outputs:
             log.warning(
                 "%s evens its map but was exported before the evened map became a separate "
                 "output: its defect regions and zones are judged on the evened map; export "
@@ -217,7 +218,7 @@ class OnnxAnomalyInferencer:
 
         Returns:
             One :class:`ModelOutput` per image, in order; each ``anomaly_map``
-            (and ``shown_map``, when the graph has ``shown_maps``) is float32 at
+            (and ``localisation_map``, when the graph has ``localisation_maps``) is float32 at
             that image's own height and width, in the same units as the torch
             backend's.
 
@@ -229,10 +230,10 @@ class OnnxAnomalyInferencer:
         for start in range(0, len(images), self.max_batch):
             chunk = images[start : start + self.max_batch]
             batch = normalise_batch(chunk, package.input_size, package.mean, package.std)
-            scores, maps, *shown = self.session.run(
+            scores, maps, *located = self.session.run(
                 self._outputs, {IMAGES_INPUT: batch, BANK_INPUT: self._bank}
             )
-            outputs.extend(outputs_at_image_size(chunk, scores, maps, *shown))
+            outputs.extend(outputs_at_image_size(chunk, scores, maps, *located))
         return outputs
 
 

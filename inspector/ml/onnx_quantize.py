@@ -211,7 +211,7 @@ def join_graphs(features: bytes, scoring: bytes) -> bytes:
     """One network from a feature graph and the scoring graph that reads its outputs.
 
     The result has the fp32 export's interface (``images`` and ``memory_bank``
-    in, ``scores`` and ``maps`` out, and ``shown_maps`` when the scoring graph has
+    in, ``scores`` and ``maps`` out, and ``localisation_maps`` when the scoring graph has
     it), so :class:`~inspector.ml.onnx_inferencer.
     OnnxAnomalyInferencer` runs it unchanged.
     """

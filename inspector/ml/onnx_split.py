@@ -65,7 +65,7 @@ def feature_graph(model: PatchCore, input_size: int, opset: int) -> bytes:
 
 def scoring_graph(model: PatchCore, input_size: int, opset: int) -> bytes:
     """The backbone's outputs and ``memory_bank`` in; ``scores`` and ``maps`` (and
-    ``shown_maps``: :func:`~inspector.ml.onnx_export.output_names`) out.
+    ``localisation_maps``: :func:`~inspector.ml.onnx_export.output_names`) out.
 
     ``model``'s image-level bank and normalisation become constants; the patch
     bank stays an input, as in the fp32 export.

@@ -123,7 +123,7 @@ class PatchCore(nn.Module):
         density_weight: For a retrieval model, the share of the matched gallery
             row's spacing (:func:`~inspector.ml.retrieval.row_scales`, computed
             here from the two banks) taken off each patch distance in the maps
-            shown (``PatchCoreOutput.shown_maps``); 0: none.
+            located with (``PatchCoreOutput.localisation_maps``); 0: none.
     """
 
     def __init__(
@@ -405,20 +405,20 @@ class PatchCore(nn.Module):
         compute the same. The image score and the maps the sorting rule judges
         stay plain (a score from the evened map cost escapes at 1 % false rejects
         on magnetic-tile: 5.1 % -> 16.9 %, and the threshold is set on the plain
-        score); the evened maps, with ``spacing``, are only shown.
+        score); the evened maps, with ``spacing``, only locate.
         """
         n = cells.shape[0]
         maps = self.to_map(cells.view(n, 1, *grid), size)
         patch_scores = self.image_scores(maps)
-        shown = None
+        located = None
         if spacing is not None:
-            shown = self.to_map(self.evened(cells, spacing).view(n, 1, *grid), size)
+            located = self.to_map(self.evened(cells, spacing).view(n, 1, *grid), size)
         scores = patch_scores
         norm = self.normalisation
         if global_scores is not None and norm is not None:
             global_scores = (global_scores - norm.global_centre) / norm.global_scale
             scores = torch.maximum(patch_scores, global_scores)
-        return PatchCoreOutput(scores, maps, patch_scores, global_scores, shown_maps=shown)
+        return PatchCoreOutput(scores, maps, patch_scores, global_scores, localisation_maps=located)
 
     def image_scores(self, maps: torch.Tensor) -> torch.Tensor:
         """Image scores ``(N,)`` of smoothed maps ``(N, H, W)`` (:func:`top_fraction_mean`)."""

@@ -82,7 +82,7 @@ def outputs_at_image_size(
     images: Sequence[np.ndarray],
     scores: np.ndarray,
     maps: np.ndarray,
-    shown_maps: np.ndarray | None = None,
+    localisation_maps: np.ndarray | None = None,
 ) -> list[ModelOutput]:
     """Pair each image with its score and its maps resized to the image's own size.
 
@@ -90,7 +90,7 @@ def outputs_at_image_size(
         images: The images the batch was made from (only their sizes are used).
         scores: ``(N,)`` image scores from the network.
         maps: ``(N, S, S)`` anomaly maps at the network's input size.
-        shown_maps: ``(N, S, S)`` maps to show instead (evened), or ``None``.
+        localisation_maps: ``(N, S, S)`` maps that locate defects better (evened), or ``None``.
 
     Returns:
         One :class:`ModelOutput` per image; each map is ``float32`` at that
@@ -98,14 +98,15 @@ def outputs_at_image_size(
         in the image's own pixels.
     """
     outputs = []
-    shown: Sequence[np.ndarray | None] = [None] * len(images) if shown_maps is None else shown_maps
-    for image, score, square, square_shown in zip(images, scores, maps, shown, strict=True):
+    none: Sequence[None] = [None] * len(images)
+    located = none if localisation_maps is None else localisation_maps
+    for image, score, square, square_located in zip(images, scores, maps, located, strict=True):
         size = image.shape[:2]
         outputs.append(
             ModelOutput(
                 score=float(score),
                 anomaly_map=_resized(square, size),
-                shown_map=None if square_shown is None else _resized(square_shown, size),
+                localisation_map=None if square_located is None else _resized(square_located, size),
             )
         )
     return outputs

@@ -38,11 +38,11 @@ DEFAULT_GALLERY_FRACTION = 0.25
 
 DEFAULT_DENSITY_WEIGHT = 0.5
 """Share of the matched gallery row's own spacing taken off a patch's distance
-in the maps shown (``inspector fit --density-weight``; what ``inspector fit``
+in the localisation maps (``inspector fit --density-weight``; what ``inspector fit``
 uses with retrieval). Chosen on magnetic-tile ``train/`` (234 defective tiles,
 good tiles scored against the others) among 0 / 0.25 / 0.5 / 0.75: pixel AUROC
 0.920 -> 0.930 and AUPRO 0.860 -> 0.868 at 0.5; on ``val/`` 0.890 -> 0.912.
-Only the shown maps are evened: the score, defect regions and zones stay on
+Only the localisation maps are evened: the score, defect regions and zones stay on
 the plain map, whose footing the threshold was set on."""
 
 

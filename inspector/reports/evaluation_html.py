@@ -128,6 +128,9 @@ def evaluation_html(
 <h2>Model</h2><table>{_rows(model_rows)}</table>
 <h2>Data</h2><table>{_rows(data_rows)}</table>
 <h2>Results</h2><table>{_rows(metric_rows)}</table>
+<p>Rates at the threshold count every part, a part the model could not score with its
+fail-safe verdict; the rates at a false-reject rate count the parts with a finite score.
+Intervals are exact (Clopper&ndash;Pearson) binomial intervals.</p>
 <h2>Verdicts per class (at the threshold in force)</h2>
 <p>For good parts the rate is the false-reject rate, for defect classes the escape rate.
 Pixel AUROC per class: that class's defect pixels against the defect-free pixels of its own

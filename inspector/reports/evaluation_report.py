@@ -61,6 +61,7 @@ class Evaluated(Protocol):
     latency_ms: float
     anomaly_map: np.ndarray
     mask: np.ndarray | None
+    overlay_map: np.ndarray | None
 
 
 class EvaluationLike(Protocol):
@@ -371,7 +372,10 @@ def render_example(item: Evaluated, threshold: float) -> np.ndarray | None:
     except SourceError:
         return None
     height, width = image.shape[:2]
-    amap = cv2.resize(item.anomaly_map, (width, height), interpolation=cv2.INTER_LINEAR)
+    # The heat says how far over the threshold a spot is: draw the map the defects were
+    # cut from, not the localisation map (``anomaly_map`` here) that the metrics use.
+    drawn = item.anomaly_map if item.overlay_map is None else item.overlay_map
+    amap = cv2.resize(drawn.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
     frame = Frame(image, "evaluation", 0, 0.0, datetime.now(UTC), origin=str(item.path), truth=None)
     inspection = Inspection(
         frame, item.verdict, item.score, threshold, item.defects, amap, "", "", 0.0, 0.0

@@ -54,18 +54,24 @@ def rate_interval(events: int, trials: int, confidence: float = CONFIDENCE) -> R
 
 
 def _cdf(k: int, n: int, p: float) -> float:
-    """P(X <= k) for X ~ Binomial(n, p), summed in log space (no overflow for large n)."""
+    """P(X <= k) for X ~ Binomial(n, p), summed in log space (no overflow for large n).
+
+    Only terms within 40 standard deviations of the mean are summed (the rest
+    are below 1e-300), so a report of a million parts stays fast.
+    """
     if p <= 0.0:
         return 1.0
     if p >= 1.0:
         return 1.0 if k >= n else 0.0
-    log_p, log_q = math.log(p), math.log1p(-p)
+    spread = 40.0 * math.sqrt(n * p * (1.0 - p)) + 1.0
+    start = max(0, math.floor(n * p - spread))
+    stop = min(k, math.ceil(n * p + spread))
+    if k < start:
+        return 0.0
+    log_p, log_q, log_n = math.log(p), math.log1p(-p), math.lgamma(n + 1)
     total = 0.0
-    for i in range(k + 1):
-        log_term = (
-            math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
-            + i * log_p + (n - i) * log_q
-        )  # fmt: skip
+    for i in range(start, stop + 1):
+        log_term = log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q
         total += math.exp(log_term)
     return min(total, 1.0)
 
@@ -89,5 +95,11 @@ def counted(interval: RateInterval | None) -> str:
         return ""
     return (
         f" ({interval.events} of {interval.trials}; {100 * CONFIDENCE:.0f} % CI "
-        f"{100 * interval.low:.1f}-{100 * interval.high:.1f} %)"
+        f"{_percent(interval.low)}-{_percent(interval.high)} %)"
     )
+
+
+def _percent(share: float) -> str:
+    """A share as a percentage: one decimal, or two significant digits below 1 %."""
+    value = 100.0 * share
+    return f"{value:.1f}" if value >= 1.0 or value == 0.0 else f"{value:.2g}"

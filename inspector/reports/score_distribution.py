@@ -80,7 +80,7 @@ def draw_score_distribution(
     ax.set_yticks(range(len(order)), [f"{name} ({counts[name]})" for name in order])
     ax.set_ylim(len(order) - 0.5, -0.5)
     fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)
-    ax.set_xlabel("anomaly score (higher is worse); right of the threshold is not accepted")
+    ax.set_xlabel("anomaly score (higher is worse)")
     ax.grid(axis="x", color="#d5d9de", linewidth=0.6)
     ax.set_axisbelow(True)
     return fig

@@ -37,6 +37,9 @@ from inspector.training.dataset_layout import GOOD_CLASS, split_masks
 
 PIXEL_MAX_SIDE = 512
 """Maps and masks kept for pixel metrics are shrunk to this longer side at most."""
+OVERLAY_MAX_SIDE = 96
+"""The plain map kept for the report's example overlays (float16, ~18 KB an image):
+the heat is smooth, so a small map upsampled draws the same picture."""
 
 Progress = Callable[[int, int], None]
 
@@ -67,9 +70,12 @@ class EvaluatedImage:
         defects: Regions the rules found (empty unless over the threshold).
         latency_ms: Inference time per image in its batch (decoding excluded).
         image_size: ``(height, width)`` of the image.
-        anomaly_map: ``float32`` map, shrunk to at most ``PIXEL_MAX_SIDE`` on its longer side.
+        anomaly_map: ``float32`` map for the pixel metrics (the model's
+            localisation map), shrunk to at most ``PIXEL_MAX_SIDE`` on its longer side.
         mask: ``bool`` ground truth at the map's size; ``None`` for a defective
             image without a mask file (a good image without one is all false).
+        overlay_map: The map the defects were cut from (plain), shrunk to
+            ``OVERLAY_MAX_SIDE``, for example overlays drawn against the threshold.
     """
 
     path: Path
@@ -81,6 +87,7 @@ class EvaluatedImage:
     image_size: tuple[int, int]
     anomaly_map: np.ndarray
     mask: np.ndarray | None
+    overlay_map: np.ndarray | None = None
 
     @property
     def defective(self) -> bool:
@@ -301,7 +308,7 @@ def _score_chunk(
     results = []
     for (item, image), output in zip(chunk, outputs, strict=True):
         verdict, defects = decide(output, rules)
-        small_map = _shrink(output.map_to_show, pixel_max_side, cv2.INTER_AREA)
+        small_map = _shrink(output.map_for_localisation, pixel_max_side, cv2.INTER_AREA)
         mask = _read_mask(item, image.shape[:2])
         if mask is not None:
             small = _shrink(mask.astype(np.uint8), pixel_max_side, cv2.INTER_NEAREST)
@@ -317,6 +324,9 @@ def _score_chunk(
                 image_size=(image.shape[0], image.shape[1]),
                 anomaly_map=small_map.astype(np.float32, copy=False),
                 mask=mask,
+                overlay_map=_shrink(output.anomaly_map, OVERLAY_MAX_SIDE, cv2.INTER_AREA).astype(
+                    np.float16
+                ),
             )
         )
     return results

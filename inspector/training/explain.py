@@ -176,7 +176,7 @@ def _inspect(
         output.score,
         rules.threshold,
         defects,
-        output.map_to_show,
+        output.anomaly_map,
         anomaly.version,
         rules.version,
         0.0,

@@ -153,8 +153,12 @@ def predict_files(
         model: Model package folder, or an inferencer already built.
         paths: Image files and folders (searched recursively).
         output: Text stream for the JSON lines.
-        maps_dir: When set, each anomaly map is saved there as ``<stem>.npy``
-            (float32, the image's height and width, in the model's score units).
+        maps_dir: When set, each image's localisation map
+            (``ModelOutput.map_for_localisation``) is saved there as ``<stem>.npy``
+            (float32, the image's height and width, comparable across images of
+            one model). For a model that evens its map this is the evened map,
+            so thresholding it does not reproduce the ``bbox``es, which come
+            from the plain map the score and threshold are on.
         threshold: Threshold for the verdicts; the package's default when ``None``.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"`` (ignored for a built inferencer).
         batch: Images per forward pass.
@@ -229,5 +233,5 @@ def _record(
 ) -> dict[str, Any]:
     verdict, defects = decide(output, rules)
     if maps_folder is not None:
-        np.save(maps_folder / f"{file.stem}.npy", output.map_to_show.astype(np.float32))
+        np.save(maps_folder / f"{file.stem}.npy", output.map_for_localisation.astype(np.float32))
     return prediction_record(file, output, verdict, defects, latency_ms)

@@ -264,9 +264,11 @@ def test_a_retrieval_model_gets_an_int8_gallery_per_image(tmp_path: Path) -> Non
     for package in (fp32, int8):
         graph = onnx.load_from_string(package.network).graph
         assert "GatherElements" in {node.op_type for node in graph.node}, package.version
-        assert [o.name for o in graph.output] == ["scores", "maps", "shown_maps"]
+        assert [o.name for o in graph.output] == ["scores", "maps", "localisation_maps"]
     assert int8.branches["retrieval"]["density_weight"] == 0.5
     inferencer = OnnxAnomalyInferencer(int8)
     good = inferencer.predict([textured_part(3)])[0]
-    assert good.shown_map is not None and good.shown_map.shape == good.anomaly_map.shape
+    assert (
+        good.localisation_map is not None and good.localisation_map.shape == good.anomaly_map.shape
+    )
     assert inferencer.predict([textured_part(99)])[0].score > good.score

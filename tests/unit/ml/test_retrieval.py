@@ -248,16 +248,16 @@ def test_evening_changes_the_map_shown_and_nothing_that_is_judged(
     # A zone stricter than the station over the whole part, so the map itself is judged.
     strict = Zone("whole part", (0.0, 0.0, 1.0, 1.0), threshold=0.8 * even[1].score)
     for p, e in zip(plain, even, strict=True):
-        assert p.shown_map is None and p.map_to_show is p.anomaly_map
+        assert p.localisation_map is None and p.map_for_localisation is p.anomaly_map
         assert e.score == pytest.approx(p.score, rel=1e-5)  # the image score keeps the plain map
         np.testing.assert_allclose(e.anomaly_map, p.anomaly_map, rtol=1e-5, atol=1e-5)
-        assert e.shown_map is not None and e.map_to_show is e.shown_map
-        assert not np.allclose(e.shown_map, p.anomaly_map, atol=1e-3)
+        assert e.localisation_map is not None and e.map_for_localisation is e.localisation_map
+        assert not np.allclose(e.localisation_map, p.anomaly_map, atol=1e-3)
         for rules in (DecisionRules(p.score * 0.9), DecisionRules(1e9, zones=(strict,))):
             (verdict_p, defects_p), (verdict_e, defects_e) = decide(p, rules), decide(e, rules)
             assert verdict_e is verdict_p
             assert [d.box for d in defects_e] == [d.box for d in defects_p]
-    y, x = np.unravel_index(np.argmax(even[1].shown_map), even[1].shown_map.shape)
+    y, x = np.unravel_index(np.argmax(even[1].localisation_map), even[1].localisation_map.shape)
     assert abs(int(y) - SIZE // 2) < SIZE // 4 and abs(int(x) - SIZE // 2) < SIZE // 4
     # Learning a good part re-measures the spacing over the grown gallery.
     model = AnomalyInferencer(package, device="cpu").model
@@ -270,7 +270,7 @@ def test_an_evened_map_exports_to_onnx_unchanged(evened: Path, tmp_path: Path) -
     runtime = export_onnx(evened, tmp_path / "onnx")
     assert runtime.branches["retrieval"]["density_weight"] == DEFAULT_DENSITY_WEIGHT
     graph = onnx.load_from_string(runtime.network)
-    assert [o.name for o in graph.graph.output] == ["scores", "maps", "shown_maps"]
+    assert [o.name for o in graph.graph.output] == ["scores", "maps", "localisation_maps"]
     parts = [textured_part(seed) for seed in (50, 51)]
     parts.append(with_blob(textured_part(52), (20, 30), 8))
     torch_out = AnomalyInferencer(evened, device="cpu").predict(parts)
@@ -278,14 +278,15 @@ def test_an_evened_map_exports_to_onnx_unchanged(evened: Path, tmp_path: Path) -
     for a, b in zip(torch_out, onnx_out, strict=True):
         assert b.score == pytest.approx(a.score, rel=1e-4)
         np.testing.assert_allclose(b.anomaly_map, a.anomaly_map, rtol=1e-3, atol=1e-3)
-        assert a.shown_map is not None and b.shown_map is not None
-        np.testing.assert_allclose(b.shown_map, a.shown_map, rtol=1e-3, atol=1e-3)
+        assert a.localisation_map is not None and b.localisation_map is not None
+        np.testing.assert_allclose(b.localisation_map, a.localisation_map, rtol=1e-3, atol=1e-3)
 
 
-def test_an_evened_graph_without_shown_maps_still_runs_and_says_so(
+def test_an_evened_graph_without_localisation_maps_still_runs_and_says_so(
     evened: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Exported before the evened map was a separate output: two outputs, "maps" evened.
+    # The interface of a graph exported before the evened map was a separate output
+    # (two outputs): this one's "maps" are plain, but the inferencer cannot tell.
     runtime = export_onnx(evened, tmp_path / "onnx")
     graph = onnx.load_from_string(runtime.network)
     del graph.graph.output[2]
@@ -295,7 +296,7 @@ def test_an_evened_graph_without_shown_maps_still_runs_and_says_so(
         inferencer = OnnxAnomalyInferencer(tmp_path / "older", threads=1)
     assert "export the model again" in caplog.text
     [output] = inferencer.predict([textured_part(60)])
-    assert output.shown_map is None and np.isfinite(output.score)
+    assert output.localisation_map is None and np.isfinite(output.score)
 
 
 def test_a_density_weight_out_of_range_is_refused(evened: Path, tmp_path: Path) -> None:

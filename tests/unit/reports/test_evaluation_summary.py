@@ -91,3 +91,24 @@ def test_the_page_states_nested_settings_readably() -> None:
     stated = {"global_branch": {"stage": 4}, "retrieval": {"k": 10, "density_weight": 0.5}}
     assert _settings(stated) == "global_branch (stage 4), retrieval (k 10, density_weight 0.5)"
     assert _settings({"scale": 6.706089242756044}) == "scale 6.706"
+
+
+def test_example_overlays_draw_the_map_the_defects_came_from(tmp_path: Path) -> None:
+    import cv2
+
+    from inspector.reports.evaluation_report import render_example
+
+    path = tmp_path / "part.png"
+    cv2.imwrite(str(path), np.full((64, 64, 3), 120, np.uint8))
+    hot = np.zeros((16, 16), np.float16)
+    hot[6:10, 6:10] = 3.0  # three times the threshold, in the middle
+    flat = np.zeros((64, 64), np.float32)  # the localisation map: nothing there
+    item = EvaluatedImage(path, "dent", 3.0, Verdict.REJECT, (), 1.0, (64, 64), flat, None, hot)
+    scene = render_example(item, threshold=1.0)
+    without = render_example(
+        EvaluatedImage(path, "dent", 3.0, Verdict.REJECT, (), 1.0, (64, 64), flat, None, None),
+        threshold=1.0,
+    )
+    # Same banner and size; only the overlay map's hot middle is painted.
+    assert scene.shape == without.shape
+    assert np.abs(scene.astype(int) - without.astype(int)).sum(axis=2).max() > 60

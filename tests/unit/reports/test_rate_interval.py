@@ -41,3 +41,14 @@ def test_impossible_counts_are_refused(events: int, trials: int) -> None:
 def test_the_text_says_the_counts_and_the_interval() -> None:
     assert counted(rate_interval(0, 59)) == " (0 of 59; 95 % CI 0.0-6.1 %)"
     assert counted(None) == ""
+
+
+def test_a_million_parts_is_fast_and_small_rates_keep_their_digits() -> None:
+    import time
+
+    started = time.perf_counter()
+    half = rate_interval(500_000, 1_000_000)
+    assert time.perf_counter() - started < 5.0
+    assert half.low < 0.5 < half.high and half.high - half.low < 0.003
+    # 5 in 100,000: the interval is small but not zero.
+    assert counted(rate_interval(5, 100_000)) == " (5 of 100000; 95 % CI 0.0016-0.012 %)"
