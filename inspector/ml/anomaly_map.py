@@ -23,12 +23,18 @@ def smooth(maps: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     borders repeat the edge value, so a defect at the rim is not diluted by zeros."""
     if kernel.numel() == 1:
         return maps
+    return _blur(_blur(maps, kernel, vertical=False), kernel, vertical=True)
+
+
+def _blur(maps: torch.Tensor, kernel: torch.Tensor, *, vertical: bool) -> torch.Tensor:
+    """One axis of :func:`smooth`: ``(N, 1, H, W)`` blurred along H or W, edges repeated."""
     radius = kernel.numel() // 2
-    kernel = kernel.to(maps.dtype)
-    maps = F.pad(maps, (radius, radius, 0, 0), mode="replicate")
-    maps = F.conv2d(maps, kernel.view(1, 1, 1, -1))
-    maps = F.pad(maps, (0, 0, radius, radius), mode="replicate")
-    return F.conv2d(maps, kernel.view(1, 1, -1, 1))
+    taps = kernel.to(maps.dtype)
+    if vertical:
+        padded = F.pad(maps, (0, 0, radius, radius), mode="replicate")
+        return F.conv2d(padded, taps.view(1, 1, -1, 1))
+    padded = F.pad(maps, (radius, radius, 0, 0), mode="replicate")
+    return F.conv2d(padded, taps.view(1, 1, 1, -1))
 
 
 def upsample_and_smooth(
@@ -53,9 +59,7 @@ def _axis_operator(cells: int, out: int, kernel: torch.Tensor, like: torch.Tenso
     basis = torch.eye(cells, dtype=like.dtype, device=like.device).view(cells, 1, 1, cells)
     line = F.interpolate(basis, size=(1, out), mode="bilinear", align_corners=False)
     if kernel.numel() > 1:
-        radius = kernel.numel() // 2
-        line = F.pad(line, (radius, radius, 0, 0), mode="replicate")
-        line = F.conv2d(line, kernel.to(like.dtype).view(1, 1, 1, -1))
+        line = _blur(line, kernel, vertical=False)
     return line.view(cells, out).t()
 
 

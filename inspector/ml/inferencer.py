@@ -183,10 +183,7 @@ class AnomalyInferencer:
                 result = self.model(batch)
             scores = result.scores.float().cpu().numpy()
             maps = result.maps.float().cpu().numpy()
-            shown = (
-                None
-                if result.localisation_maps is None
-                else result.localisation_maps.float().cpu().numpy()
-            )
-            outputs.extend(outputs_at_image_size(chunk, scores, maps, shown))
+            located = result.localisation_maps
+            located = None if located is None else located.float().cpu().numpy()
+            outputs.extend(outputs_at_image_size(chunk, scores, maps, located))
         return outputs

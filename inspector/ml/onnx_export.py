@@ -196,7 +196,7 @@ def check_images(input_size: int) -> list[np.ndarray]:
     return [noise, ramp.astype(np.uint8), odd]
 
 
-def _bank_as_stored(bank: torch.Tensor) -> np.ndarray:
+def bank_as_stored(bank: torch.Tensor) -> np.ndarray:
     """The bank in float16 when that is exact (packages store it so), else float32."""
     half = bank.to(torch.float16)
     exact = bool(torch.isfinite(half).all()) and torch.equal(half.float(), bank.float())
@@ -326,7 +326,7 @@ def export_onnx(
         name=source.name,
         version=f"{source.version}-onnx",
         source_version=source.version,
-        backbone=f"efficientnet_{source.backbone_variant}",
+        backbone=source.backbone,
         backbone_sha256=source.backbone_sha256,
         layers=source.layers,
         feature_stride=model.stride,
@@ -336,7 +336,7 @@ def export_onnx(
         sigma=source.sigma,
         score_top_fraction=source.score_top_fraction,
         threshold=source.threshold,
-        memory_bank=_bank_as_stored(source.memory_bank),
+        memory_bank=bank_as_stored(source.memory_bank),
         network=_export_graph(model, source, opset),
         opset=opset,
         exporter=exporter,

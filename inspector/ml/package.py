@@ -115,6 +115,11 @@ class ModelPackage:
     global_grid: int = 1
     density_weight: float = 0.0
 
+    @property
+    def backbone(self) -> str:
+        """The backbone's name for people and runtime packages (``efficientnet_lite2``)."""
+        return f"efficientnet_{self.backbone_variant}"
+
     def gallery_rows_per_image(self) -> int:
         """Bank rows per good image of a retrieval model.
 
@@ -209,7 +214,7 @@ def save_package(
         "name": saved.name,
         "version": saved.version,
         "created_at": saved.created_at,
-        "backbone": f"efficientnet_{saved.backbone_variant}",
+        "backbone": saved.backbone,
         "backbone_sha256": saved.backbone_sha256,
         "layers": list(saved.layers),
         "input_size": saved.input_size,

@@ -28,12 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inspector.ml.anomaly_map import (
-    gaussian_kernel,
-    smooth,
-    top_fraction_mean,
-    upsample_and_smooth,
-)
+from inspector.ml.anomaly_map import gaussian_kernel, top_fraction_mean, upsample_and_smooth
 from inspector.ml.anomaly_result import PatchCoreOutput, ScoreNormalisation
 from inspector.ml.efficientnet_lite import (
     DEFAULT_VARIANT,
@@ -312,10 +307,6 @@ class PatchCore(nn.Module):
                 d2 = torch.addmm(self.bank_sq, block, bank_t, alpha=-2.0)
                 out[start : start + rows] = d2.amin(dim=1) + (block * block).sum(dim=1)
         return out.clamp_min_(0.0).sqrt_()
-
-    def smooth(self, maps: torch.Tensor) -> torch.Tensor:
-        """Gaussian blur of ``(N, 1, H, W)`` maps by the model's sigma (:func:`smooth`)."""
-        return smooth(maps, self.kernel)
 
     def global_distance(self, descriptors: torch.Tensor) -> torch.Tensor:
         """Distance ``(N,)`` of each image descriptor to the nearest good image's."""

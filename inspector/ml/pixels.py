@@ -98,8 +98,7 @@ def outputs_at_image_size(
         in the image's own pixels.
     """
     outputs = []
-    none: Sequence[None] = [None] * len(images)
-    located = none if localisation_maps is None else localisation_maps
+    located = [None] * len(images) if localisation_maps is None else localisation_maps
     for image, score, square, square_located in zip(images, scores, maps, located, strict=True):
         size = image.shape[:2]
         outputs.append(

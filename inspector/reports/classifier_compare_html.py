@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from inspector.reports.page_style import page_style
+from inspector.reports.page_style import page_head
 
-_STYLE = page_style("td img { max-height: 120px; }")
+_EXTRA_CSS = "td img { max-height: 120px; }"
 """This page's rules after the shared look."""
 
 
@@ -125,10 +125,8 @@ def classifier_compare_html(data: Mapping[str, Any], pictures: Mapping[Path, str
     )
     reasons = "".join(f"<li>{html.escape(r)}</li>" for r in data["reasons"]) or "<li>none</li>"
     notes = "".join(f"<p><strong>Note:</strong> {html.escape(n)}</p>" for n in data["notes"])
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>{html.escape(new["version"])} vs {html.escape(old["version"])}</title>
-{_STYLE}</head><body>
+    head = page_head(f"{new['version']} vs {old['version']}", _EXTRA_CSS)
+    return f"""{head}
 <h1>Classifier comparison: <em>{html.escape(data["verdict"])}</em></h1>
 <p>Generated {html.escape(data["created_at"])} by <code>inspector compare</code> on
 {data["data"]["images"]} images of {html.escape(data["data"]["dir"])}; each classifier names the

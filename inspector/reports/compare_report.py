@@ -35,9 +35,9 @@ from inspector.reports.evaluation_report import (
     render_example,
     summarize,
 )
-from inspector.reports.page_style import page_style
+from inspector.reports.page_style import page_head
 
-_STYLE = page_style("td img { max-height: 160px; margin: 2px; }")
+_EXTRA_CSS = "td img { max-height: 160px; margin: 2px; }"
 """This page's rules after the shared look."""
 
 SCHEMA = "inspector-compare/1"
@@ -342,10 +342,8 @@ def _html(
         else "<p>none: both models send every image to the same bin</p>"
     )
     reasons = "".join(f"<li>{html.escape(r)}</li>" for r in summary.reasons) or "<li>none</li>"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>{html.escape(new["version"])} vs {html.escape(baseline["version"])}</title>
-{_STYLE}</head><body>
+    head = page_head(f"{new['version']} vs {baseline['version']}", _EXTRA_CSS)
+    return f"""{head}
 <h1>Model comparison: <em>{html.escape(summary.verdict)}</em></h1>
 <p>Generated {html.escape(data["created_at"])} by <code>inspector compare</code> on
 {data["data"]["images"]} images of {html.escape(data["data"]["dir"])}; each model at its own

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from inspector.core.verdict import Verdict
-from inspector.reports.page_style import page_style
+from inspector.reports.page_style import page_head
 from inspector.reports.rate_interval import counted
 
 if TYPE_CHECKING:
     from inspector.reports.evaluation_report import Evaluated, QualitySummary
 
-_STYLE = page_style("figure img { max-height: 260px; }")
+_EXTRA_CSS = "figure img { max-height: 260px; }"
 """This page's rules after the shared look."""
 
 
@@ -118,10 +118,8 @@ def evaluation_html(
             f"<div class=examples>{figures or '<p>none</p>'}</div>"
         )
     roc = '<img src="roc.png" alt="ROC curve">' if data["roc"] is not None else "<p>n/a</p>"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Evaluation of {html.escape(model["version"])}</title>
-{_STYLE}</head><body>
+    head = page_head(f"Evaluation of {model['version']}", _EXTRA_CSS)
+    return f"""{head}
 <h1>Model evaluation report</h1>
 <p>Generated {html.escape(data["created_at"])} by <code>inspector evaluate</code> in
 {data["seconds"]} s. Verdicts come from the live line's own inference and decision path.</p>

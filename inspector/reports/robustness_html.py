@@ -16,10 +16,10 @@ import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from inspector.reports.page_style import page_style
+from inspector.reports.page_style import page_head
 from inspector.reports.robustness_classifier import ATTACK_PLOT, classifier_attacks_html
 
-_STYLE = page_style("td.worse { background: #f8d7da; } figure img { max-height: 220px; }")
+_EXTRA_CSS = "td.worse { background: #f8d7da; } figure img { max-height: 220px; }"
 """This page's rules after the shared look."""
 
 AUROC_TOLERANCE = 0.02
@@ -241,10 +241,8 @@ def robustness_html(
     )
     plots = "".join(f'<img src="{key}.png" alt="{html.escape(title)}">' for key, title in METRICS)
     units = {name: str(spec["unit"]) for name, spec in data["corruptions"].items()}
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Robustness of {html.escape(model["version"])}</title>
-{_STYLE}</head><body>
+    head = page_head(f"Robustness of {model['version']}", _EXTRA_CSS)
+    return f"""{head}
 <h1>Model robustness report</h1>
 <p>Generated {html.escape(data["created_at"])} by <code>inspector robustness</code> in
 {data["seconds"]} s. Every image went through the live line's own inference and decision

@@ -343,18 +343,12 @@ def _model_summary(inferencer: Inferencer) -> dict[str, object]:
         "sigma": package.sigma,
         "bank_size": int(package.memory_bank.shape[0]),
         "feature_dim": int(package.memory_bank.shape[1]),
-        "backbone": _backbone_name(package),
+        "backbone": package.backbone,
         "backbone_sha256": package.backbone_sha256,
         "branches": _branches(package),
         "default_threshold": package.threshold,
         "training": dict(package.training),
     }
-
-
-def _backbone_name(package: object) -> str | None:
-    """``efficientnet_lite2`` and the like, from a torch or a runtime package."""
-    variant = getattr(package, "backbone_variant", None)
-    return f"efficientnet_{variant}" if variant else getattr(package, "backbone", None)
 
 
 def _branches(package: object) -> dict[str, object]:

@@ -19,12 +19,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from inspector.acquisition.image_files import read_image
 from inspector.core.errors import ModelPackageError
 from inspector.ml.inferencer import build_patchcore
-from inspector.ml.onnx_export import SCORE_TOLERANCE, branches_of, export_onnx
+from inspector.ml.onnx_export import SCORE_TOLERANCE, bank_as_stored, branches_of, export_onnx
 from inspector.ml.onnx_inferencer import OnnxAnomalyInferencer
 from inspector.ml.onnx_quantize import (
     FeatureRunner,
@@ -101,7 +100,7 @@ def export_int8(
         fp32,
         version=f"{fp32.version}-int8",
         network=join_graphs(int8_features, scoring),
-        memory_bank=rebuilt.memory_bank.to(torch.float16).numpy(),
+        memory_bank=bank_as_stored(rebuilt.memory_bank),
         threshold=rebuilt.threshold,
         branches=branches_of(rebuilt),
         quantization={
