@@ -71,7 +71,10 @@ class BannerAnnotator:
     def stacked_above(self, scene: np.ndarray, inspection: Inspection) -> np.ndarray:
         """A new image: the bar above ``scene`` instead of over it, hiding nothing.
 
-        For reports, where a defect at the part's top edge must stay visible.
+        How :func:`~inspector.overlay.compose.render_overlay` shows the verdict
+        (live view, part dialog, reports): a defect at the part's top edge stays
+        visible. :meth:`annotate` paints over the image instead, for a scene
+        whose size must not change.
         """
         bar_h = max(12, round(scene.shape[0] * self.height_fraction))
         stacked = np.zeros((bar_h + scene.shape[0], *scene.shape[1:]), scene.dtype)

@@ -25,8 +25,6 @@ class BoxAnnotator:
         text_scale: OpenCV font scale at a 256 px high scene; grows with the scene
             so labels keep their size relative to the part.
         labels: Draw the tags (boxes only when ``False``).
-        keep_out_top: Share of the scene height at the top that tags stay out
-            of, so a verdict banner drawn later does not hide them.
     """
 
     def __init__(
@@ -36,7 +34,6 @@ class BoxAnnotator:
         text_color: Color = (0, 0, 0),
         text_scale: float = 0.35,
         labels: bool = True,
-        keep_out_top: float = 0.0,
     ) -> None:
         if thickness < 1:
             msg = f"thickness must be at least 1 px, got {thickness}"
@@ -46,7 +43,6 @@ class BoxAnnotator:
         self.text_color = text_color
         self.text_scale = text_scale
         self.labels = labels
-        self.keep_out_top = keep_out_top
 
     def annotate(self, scene: np.ndarray, inspection: Inspection) -> np.ndarray:
         """Draw every defect's box and tag on ``scene``."""
@@ -68,11 +64,7 @@ class BoxAnnotator:
         pad = max(2, round(font_scale * 6))
         tag_w, tag_h = text_w + 2 * pad, text_h + baseline + 2 * pad
         left = min(max(x0, 0), max(width - tag_w, 0))
-        min_top = round(self.keep_out_top * height)
-        if y0 - tag_h >= min_top:
-            top = y0 - tag_h
-        else:
-            top = min(max(y0, min_top), max(height - tag_h, 0))
+        top = y0 - tag_h if y0 >= tag_h else min(max(y0, 0), max(height - tag_h, 0))
         cv2.rectangle(scene, (left, top), (left + tag_w - 1, top + tag_h - 1), self.color, -1)
         origin = (left + pad, top + pad + text_h)
         cv2.putText(scene, text, origin, _FONT, font_scale, self.text_color, weight, cv2.LINE_AA)

@@ -16,7 +16,6 @@ _HEATMAP = HeatMapAnnotator()
 _CONTOURS = ContourAnnotator()
 _BANNER = BannerAnnotator()
 _BOXES = BoxAnnotator()
-_BOXES_UNDER_BANNER = BoxAnnotator(keep_out_top=_BANNER.height_fraction)
 
 
 def render_overlay(
@@ -35,12 +34,14 @@ def render_overlay(
         heatmap: Blend the anomaly map (when the inspection has one).
         contours: Outline the defects.
         boxes: Box and label the defects.
-        banner: Show the verdict bar.
+        banner: Show the verdict bar, stacked above the image so that it hides
+            none of the part (a defect at the top edge stays visible).
         scale: Resize the image before drawing, so that lines and text are
             drawn at the display's resolution and stay crisp in a large view.
 
     Returns:
-        RGB ``uint8`` image of the frame's size times ``scale``. A frame
+        RGB ``uint8`` image of the frame's size times ``scale``, taller by the
+        bar's height when ``banner`` is set. A frame
         without pixels (a part whose image could not be read) gets a
         256 px "no image" card, so it can still be shown with its banner.
     """
@@ -50,7 +51,7 @@ def render_overlay(
     image = inspection.frame.image
     if image.size == 0:
         scene = _no_image_card(max(64, round(_CARD_SIZE * scale)))
-        return _BANNER.annotate(scene, inspection) if banner else scene
+        return _BANNER.stacked_above(scene, inspection) if banner else scene
     if scale == 1.0:
         scene = image.copy()
     else:
@@ -62,13 +63,12 @@ def render_overlay(
     steps: list[tuple[bool, Annotator]] = [
         (heatmap, _HEATMAP),
         (contours, _CONTOURS),
-        (boxes, _BOXES_UNDER_BANNER if banner else _BOXES),
-        (banner, _BANNER),
+        (boxes, _BOXES),
     ]
     for enabled, annotator in steps:
         if enabled:
             scene = annotator.annotate(scene, inspection)
-    return scene
+    return _BANNER.stacked_above(scene, inspection) if banner else scene
 
 
 _CARD_SIZE = 256

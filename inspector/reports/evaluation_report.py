@@ -380,7 +380,8 @@ def render_example(item: Evaluated, threshold: float) -> np.ndarray | None:
     inspection = Inspection(
         frame, item.verdict, item.score, threshold, item.defects, amap, "", "", 0.0, 0.0
     )
-    # The verdict bar goes above the tile, not over it: defects at the top edge stay visible.
+    # The verdict bar is added after the ground truth is outlined (render_overlay's bar is
+    # stacked above the tile the same way).
     scene = render_overlay(inspection, scale=max(1.0, 256 / max(height, width)), banner=False)
     if item.mask is not None and item.mask.any():
         mask = cv2.resize(item.mask.astype(np.uint8), scene.shape[1::-1], cv2.INTER_NEAREST)

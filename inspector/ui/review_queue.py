@@ -99,8 +99,9 @@ class ReviewQueue:
     def picture(self, part: StoredInspection) -> Picture:
         """The part drawn with the machine's boxes, and its image's ``(height, width)``.
 
-        No verdict banner: it would hide the top of the part, where a reviewer
-        may need to draw (the verdict is in the facts beside it). A part whose
+        No verdict banner: stacked above the part it would move the picture
+        away from the image coordinates a reviewer draws in (the verdict is in
+        the facts beside it). A part whose
         image was not kept is a "no image" card with its banner, and no shape.
         """
         if part.id not in self._pictures:
