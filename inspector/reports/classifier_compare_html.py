@@ -7,23 +7,15 @@ Models tab and promotion records read) from ever telling different stories.
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from inspector.reports.figure_text import number_or_na, percent_or_na
 from inspector.reports.page_style import page_head
 
 _EXTRA_CSS = "td img { max-height: 120px; }"
 """This page's rules after the shared look."""
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.1f} %"
-
-
-def _num(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4f}"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -36,25 +28,33 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def _figure_rows(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     rows = [
-        ("accuracy", _pct(new["accuracy"]), _pct(old["accuracy"])),
-        ("macro F1", _num(new["macro_f1"]), _num(old["macro_f1"])),
+        ("accuracy", percent_or_na(new["accuracy"]), percent_or_na(old["accuracy"])),
+        ("macro F1", number_or_na(new["macro_f1"]), number_or_na(old["macro_f1"])),
         (
             "good-vs-defect accuracy",
-            _pct(new["good_vs_defect_accuracy"]),
-            _pct(old["good_vs_defect_accuracy"]),
+            percent_or_na(new["good_vs_defect_accuracy"]),
+            percent_or_na(old["good_vs_defect_accuracy"]),
         ),
         (
             "defect-class accuracy (defective images)",
-            _pct(new["defect_class_accuracy"]),
-            _pct(old["defect_class_accuracy"]),
+            percent_or_na(new["defect_class_accuracy"]),
+            percent_or_na(old["defect_class_accuracy"]),
         ),
-        ("escapes (defective called good)", _pct(new["escape_rate"]), _pct(old["escape_rate"])),
+        (
+            "escapes (defective called good)",
+            percent_or_na(new["escape_rate"]),
+            percent_or_na(old["escape_rate"]),
+        ),
         (
             "false rejects (good called defective)",
-            _pct(new["false_reject_rate"]),
-            _pct(old["false_reject_rate"]),
+            percent_or_na(new["false_reject_rate"]),
+            percent_or_na(old["false_reject_rate"]),
         ),
-        ("image AUROC of 1 - P(good)", _num(new["image_auroc"]), _num(old["image_auroc"])),
+        (
+            "image AUROC of 1 - P(good)",
+            number_or_na(new["image_auroc"]),
+            number_or_na(old["image_auroc"]),
+        ),
         (
             "mean inference time per image",
             f"{new['latency_ms_mean']:.1f} ms",
@@ -62,7 +62,7 @@ def _figure_rows(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[tuple[s
         ),
     ]
     rows += [
-        (f"escapes: {name}", _pct(rate), _pct(old["escape_by_class"].get(name)))
+        (f"escapes: {name}", percent_or_na(rate), percent_or_na(old["escape_by_class"].get(name)))
         for name, rate in new["escape_by_class"].items()
     ]
     return rows
@@ -77,7 +77,7 @@ def _per_class_rows(
         for side in (new, old):
             figures = side["per_class"].get(name)
             row += (
-                [_num(figures[k]) for k in ("precision", "recall", "f1")]
+                [number_or_na(figures[k]) for k in ("precision", "recall", "f1")]
                 if figures
                 else ["not a class"] * 3
             )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from inspector.reports.compare_report import SCHEMA
+from inspector.reports.figure_text import number_or_na, percent_or_na
 
 BULKY_KEYS = ("images", "roc", "disagreements")
 """Parts of the report too big for a deployment record (they stay in the report folder)."""
@@ -69,12 +70,20 @@ class CompareOutcome:
         if self.task == CLASSIFY:
             return _classifier_figures(new, old)
         rows = [
-            ("image AUROC", _num(new.get("image_auroc")), _num(old.get("image_auroc"))),
-            ("escape rate", _pct(new.get("escape_rate")), _pct(old.get("escape_rate"))),
+            (
+                "image AUROC",
+                number_or_na(new.get("image_auroc")),
+                number_or_na(old.get("image_auroc")),
+            ),
+            (
+                "escape rate",
+                percent_or_na(new.get("escape_rate")),
+                percent_or_na(old.get("escape_rate")),
+            ),
             (
                 "false-reject rate",
-                _pct(new.get("false_reject_rate")),
-                _pct(old.get("false_reject_rate")),
+                percent_or_na(new.get("false_reject_rate")),
+                percent_or_na(old.get("false_reject_rate")),
             ),
         ]
         for ours, theirs in zip(
@@ -82,17 +91,17 @@ class CompareOutcome:
         ):
             rows.append(
                 (
-                    f"escapes at {_pct(ours['false_reject_rate'])} false rejects",
-                    _pct(ours["escape_rate"]),
-                    _pct(theirs["escape_rate"]),
+                    f"escapes at {percent_or_na(ours['false_reject_rate'])} false rejects",
+                    percent_or_na(ours["escape_rate"]),
+                    percent_or_na(theirs["escape_rate"]),
                 )
             )
         for name in new.get("escape_by_class", {}):
             rows.append(
                 (
                     f"escapes: {name}",
-                    _pct(new["escape_by_class"].get(name)),
-                    _pct(old.get("escape_by_class", {}).get(name)),
+                    percent_or_na(new["escape_by_class"].get(name)),
+                    percent_or_na(old.get("escape_by_class", {}).get(name)),
                 )
             )
         rows.append(
@@ -142,7 +151,7 @@ def read_compare_report(folder: str | Path) -> CompareOutcome:
 
 def _classifier_figures(new: dict[str, Any], old: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows = [
-        (label, _pct(new.get(key)), _pct(old.get(key)))
+        (label, percent_or_na(new.get(key)), percent_or_na(old.get(key)))
         for label, key in (
             ("accuracy", "accuracy"),
             ("good-vs-defect accuracy", "good_vs_defect_accuracy"),
@@ -153,19 +162,17 @@ def _classifier_figures(new: dict[str, Any], old: dict[str, Any]) -> list[tuple[
     ]
     for name, figures in new.get("per_class", {}).items():
         theirs = old.get("per_class", {}).get(name) or {}
-        rows.append((f"recall: {name}", _pct(figures.get("recall")), _pct(theirs.get("recall"))))
+        rows.append(
+            (
+                f"recall: {name}",
+                percent_or_na(figures.get("recall")),
+                percent_or_na(theirs.get("recall")),
+            )
+        )
     rows.append(
         ("inference per image", _ms(new.get("latency_ms_mean")), _ms(old.get("latency_ms_mean")))
     )
     return rows
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.1f} %"
-
-
-def _num(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4f}"
 
 
 def _ms(value: float | None) -> str:

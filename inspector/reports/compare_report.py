@@ -35,6 +35,7 @@ from inspector.reports.evaluation_report import (
     render_example,
     summarize,
 )
+from inspector.reports.figure_text import number_or_na, percent_or_na
 from inspector.reports.page_style import page_head
 
 _EXTRA_CSS = "td img { max-height: 160px; margin: 2px; }"
@@ -261,32 +262,32 @@ def write_compare_report(
     return page
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.1f} %"
-
-
-def _num(value: float | None, digits: int = 4) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
-
-
 def _metric_rows(new: QualitySummary, baseline: QualitySummary) -> list[tuple[str, str, str]]:
     rows = [
-        ("image AUROC", _num(new.image_auroc), _num(baseline.image_auroc)),
-        ("pixel AUROC", _num(new.pixel_auroc), _num(baseline.pixel_auroc)),
-        ("threshold (each model's own)", _num(new.threshold, 6), _num(baseline.threshold, 6)),
+        ("image AUROC", number_or_na(new.image_auroc), number_or_na(baseline.image_auroc)),
+        ("pixel AUROC", number_or_na(new.pixel_auroc), number_or_na(baseline.pixel_auroc)),
+        (
+            "threshold (each model's own)",
+            number_or_na(new.threshold, 6),
+            number_or_na(baseline.threshold, 6),
+        ),
         (
             "false-reject rate at threshold",
-            _pct(new.false_reject_rate),
-            _pct(baseline.false_reject_rate),
+            percent_or_na(new.false_reject_rate),
+            percent_or_na(baseline.false_reject_rate),
         ),
-        ("escape rate at threshold", _pct(new.escape_rate), _pct(baseline.escape_rate)),
+        (
+            "escape rate at threshold",
+            percent_or_na(new.escape_rate),
+            percent_or_na(baseline.escape_rate),
+        ),
     ]
     for ours, theirs in zip(new.operating_points, baseline.operating_points, strict=True):
         rows.append(
             (
-                f"escape rate at {_pct(ours.false_reject_rate)} false rejects",
-                f"{_pct(ours.escape_rate)} (threshold {_num(ours.threshold, 4)})",
-                f"{_pct(theirs.escape_rate)} (threshold {_num(theirs.threshold, 4)})",
+                f"escape rate at {percent_or_na(ours.false_reject_rate)} false rejects",
+                f"{percent_or_na(ours.escape_rate)} (threshold {number_or_na(ours.threshold)})",
+                f"{percent_or_na(theirs.escape_rate)} (threshold {number_or_na(theirs.threshold)})",
             )
         )
     rows.append(
@@ -300,8 +301,8 @@ def _metric_rows(new: QualitySummary, baseline: QualitySummary) -> list[tuple[st
         rows.append(
             (
                 f"escapes: {name} ({new.class_counts.get(name, 0)} images)",
-                _pct(new.escape_by_class.get(name)),
-                _pct(baseline.escape_by_class.get(name)),
+                percent_or_na(new.escape_by_class.get(name)),
+                percent_or_na(baseline.escape_by_class.get(name)),
             )
         )
     return rows

@@ -8,11 +8,11 @@ touching a figure. Reads the summary and the JSON data only.
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from inspector.core.verdict import Verdict
+from inspector.reports.figure_text import number_or_na, percent_or_na
 from inspector.reports.page_style import page_head
 from inspector.reports.rate_interval import counted
 
@@ -21,14 +21,6 @@ if TYPE_CHECKING:
 
 _EXTRA_CSS = "figure img { max-height: 260px; }"
 """This page's rules after the shared look."""
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.1f} %"
-
-
-def _num(value: float | None, digits: int = 4) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
 def _settings(value: object) -> str:
@@ -80,23 +72,23 @@ def evaluation_html(
         ("unreadable", str(len(dataset["unreadable"]))),
     ]
     metric_rows = [
-        ("image AUROC", _num(summary.image_auroc)),
-        ("pixel AUROC", _num(summary.pixel_auroc)),
-        ("AUPRO (FPR <= 0.3, normalised)", _num(summary.aupro)),
-        (f"threshold in force (rules {rules['version']})", _num(summary.threshold, 6)),
+        ("image AUROC", number_or_na(summary.image_auroc)),
+        ("pixel AUROC", number_or_na(summary.pixel_auroc)),
+        ("AUPRO (FPR <= 0.3, normalised)", number_or_na(summary.aupro)),
+        (f"threshold in force (rules {rules['version']})", number_or_na(summary.threshold, 6)),
         (
             "false-reject rate at threshold (good not accepted)",
-            _pct(summary.false_reject_rate) + counted(summary.false_reject_interval),
+            percent_or_na(summary.false_reject_rate) + counted(summary.false_reject_interval),
         ),
         (
             "escape rate at threshold (defective accepted)",
-            _pct(summary.escape_rate) + counted(summary.escape_interval),
+            percent_or_na(summary.escape_rate) + counted(summary.escape_interval),
         ),
         *(
             (
-                f"escape rate at {_pct(p.false_reject_rate)} false rejects "
-                f"(threshold {_num(p.threshold, 6)})",
-                _pct(p.escape_rate) + counted(p.escape_interval),
+                f"escape rate at {percent_or_na(p.false_reject_rate)} false rejects "
+                f"(threshold {number_or_na(p.threshold, 6)})",
+                percent_or_na(p.escape_rate) + counted(p.escape_interval),
             )
             for p in summary.operating_points
         ),
@@ -137,7 +129,7 @@ images and of the good images (the map shown to operators).</p>
 <th>rate</th><th>pixel AUROC</th></tr>{class_rows}</table>
 <h2>Score distribution</h2>
 <p>One dot per image. Solid line: the threshold in force; dashed: the thresholds that
-reject {" and ".join(_pct(p.false_reject_rate) for p in summary.operating_points) or "n/a"}
+reject {" and ".join(percent_or_na(p.false_reject_rate) for p in summary.operating_points) or "n/a"}
 of the good parts.</p>
 <img src="scores.png" alt="score distribution by class">
 <h2>ROC curve</h2>{roc}
@@ -159,7 +151,7 @@ def _class_row(name: str, counts: dict[str, int], summary: QualitySummary) -> st
         html.escape(name),
         str(sum(counts.values())),
         *(str(counts.get(v.value, 0)) for v in (Verdict.ACCEPT, Verdict.REVIEW, Verdict.REJECT)),
-        _pct(rate),
-        _num(summary.pixel_auroc_by_class.get(name)),
+        percent_or_na(rate),
+        number_or_na(summary.pixel_auroc_by_class.get(name)),
     ]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"

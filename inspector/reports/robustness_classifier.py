@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from inspector.reports.figure_text import percent_or_na
+
 METHODS = ("fgsm", "pgd")
 ATTACK_PLOT = "attack_accuracy.png"
 """The classifier's accuracy-under-attack plot, beside the report's other plots."""
@@ -94,26 +96,22 @@ def classifier_summary(attacks: ClassifierAttacksLike | None) -> dict[str, Any]:
     return keys
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f} %"
-
-
 def classifier_attacks_html(section: dict[str, Any] | None, plot: str | None) -> str:
     """The HTML section from the JSON section and the accuracy plot's file name."""
     if section is None:
         return ""
     rows = [
         "<tr><td>0 (clean)</td>"
-        f"<td>{_pct(section['clean_accuracy'])}</td>"
-        f"<td>{_pct(section['clean_good_vs_defect_accuracy'])}</td>"
-        f"<td>{_pct(section['clean_accuracy'])}</td>"
-        f"<td>{_pct(section['clean_good_vs_defect_accuracy'])}</td></tr>"
+        f"<td>{percent_or_na(section['clean_accuracy'])}</td>"
+        f"<td>{percent_or_na(section['clean_good_vs_defect_accuracy'])}</td>"
+        f"<td>{percent_or_na(section['clean_accuracy'])}</td>"
+        f"<td>{percent_or_na(section['clean_good_vs_defect_accuracy'])}</td></tr>"
     ]
     found = {(r["method"], r["epsilon"]): r for r in section["results"]}
     for eps in section["epsilons"]:
         cells = "".join(
-            f"<td>{_pct(found[(m, eps)]['accuracy'])}</td>"
-            f"<td>{_pct(found[(m, eps)]['good_vs_defect_accuracy'])}</td>"
+            f"<td>{percent_or_na(found[(m, eps)]['accuracy'])}</td>"
+            f"<td>{percent_or_na(found[(m, eps)]['good_vs_defect_accuracy'])}</td>"
             for m in METHODS
         )
         rows.append(f"<tr><td>{eps}</td>{cells}</tr>")

@@ -12,10 +12,10 @@ shows exactly what the file holds.
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from inspector.reports.figure_text import number_or_na, percent_or_na
 from inspector.reports.page_style import page_head
 from inspector.reports.robustness_classifier import ATTACK_PLOT, classifier_attacks_html
 
@@ -44,16 +44,8 @@ class Shown(Protocol):
     accepted: bool
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.1f} %"
-
-
-def _num(value: float | None, digits: int = 4) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
-
-
 def _cell(metric: str, value: float | None) -> str:
-    return _num(value, 3) if metric == "image_auroc" else _pct(value)
+    return number_or_na(value, 3) if metric == "image_auroc" else percent_or_na(value)
 
 
 def _worse(metric: str, value: float | None, clean: float | None) -> bool:
@@ -142,7 +134,7 @@ def _adversarial(data: dict[str, Any], example: dict[str, Any] | None) -> str:
     parts = [f"<p>{html.escape(adv['note'])}.</p>"]
     if adv["status"] != "done":
         return "".join(parts)
-    target = _num(adv["target_score"], 4)
+    target = number_or_na(adv["target_score"], 4)
     parts.append(
         f"<p>A part is accepted when its score is below {target} (the review floor of the "
         f"rules). Median smallest perturbation: <b>{html.escape(adv['median_epsilon_text'])}"
@@ -150,8 +142,8 @@ def _adversarial(data: dict[str, Any], example: dict[str, Any] | None) -> str:
     )
     rows = "".join(
         f"<tr><td>{html.escape(i['path'].rsplit('/', 1)[-1])}</td><td>{html.escape(i['class'])}"
-        f"</td><td>{_num(i['clean_score'])}</td><td>{html.escape(i['epsilon_text'])}</td>"
-        f"<td>{_num(i['adversarial_score'])}</td></tr>"
+        f"</td><td>{number_or_na(i['clean_score'])}</td><td>{html.escape(i['epsilon_text'])}</td>"
+        f"<td>{number_or_na(i['adversarial_score'])}</td></tr>"
         for i in adv["images"]
     )
     parts.append(
@@ -205,7 +197,7 @@ def robustness_html(
         ("backend", model["backend"]),
         *((f"SHA-256 {name}", sha) for name, sha in model["files_sha256"].items()),
         ("device", data["device"]),
-        (f"threshold (rules {rules['version']})", _num(rules["threshold"], 6)),
+        (f"threshold (rules {rules['version']})", number_or_na(rules["threshold"], 6)),
     ]
     data_rows = [
         ("folder", dataset["dir"]),
@@ -221,15 +213,16 @@ def robustness_html(
         return f"{show(found['value'])} ({found['corruption']}, severity {found['severity']})"
 
     summary_rows = [
-        ("clean image AUROC", _num(summary["clean_image_auroc"])),
+        ("clean image AUROC", number_or_na(summary["clean_image_auroc"])),
         (
             "clean false-reject / escape rate",
-            f"{_pct(summary['clean_false_reject_rate'])} / {_pct(summary['clean_escape_rate'])}",
+            f"{percent_or_na(summary['clean_false_reject_rate'])} / "
+            f"{percent_or_na(summary['clean_escape_rate'])}",
         ),
-        ("mean image AUROC under corruption", _num(summary["mean_image_auroc"])),
-        ("lowest image AUROC", extreme("min_image_auroc", _num)),
-        ("highest escape rate", extreme("max_escape_rate", _pct)),
-        ("highest false-reject rate", extreme("max_false_reject_rate", _pct)),
+        ("mean image AUROC under corruption", number_or_na(summary["mean_image_auroc"])),
+        ("lowest image AUROC", extreme("min_image_auroc", number_or_na)),
+        ("highest escape rate", extreme("max_escape_rate", percent_or_na)),
+        ("highest false-reject rate", extreme("max_false_reject_rate", percent_or_na)),
         (
             "adversarial: median smallest epsilon (grey levels)",
             data["adversarial"]["median_epsilon_text"],
