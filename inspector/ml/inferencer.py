@@ -183,7 +183,7 @@ class AnomalyInferencer:
                 result = self.model(batch)
             scores = result.scores.float().cpu().numpy()
             maps = result.maps.float().cpu().numpy()
-            located = result.localisation_maps
-            located = None if located is None else located.float().cpu().numpy()
+            evened = result.localisation_maps
+            located = None if evened is None else evened.float().cpu().numpy()
             outputs.extend(outputs_at_image_size(chunk, scores, maps, located))
         return outputs

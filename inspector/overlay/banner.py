@@ -38,11 +38,16 @@ def banner_text(inspection: Inspection) -> tuple[str, Color]:
 
 
 class BannerAnnotator:
-    """A coloured bar across the top of the scene with the verdict in large letters.
+    """A coloured bar with the verdict in large letters.
+
+    :meth:`stacked_above` puts an opaque bar above the image (what every view
+    and report shows); :meth:`annotate` paints it over the image's top rows,
+    for a caller whose scene must keep its size.
 
     Args:
         height_fraction: Bar height as a share of the scene height.
-        opacity: How much the bar hides the image under it (0..1).
+        opacity: How much a bar painted by :meth:`annotate` hides the image
+            under it (0..1); a stacked bar hides nothing and is opaque.
         text_color: RGB colour of the letters.
     """
 

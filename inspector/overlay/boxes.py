@@ -15,7 +15,7 @@ class BoxAnnotator:
     """Draws each defect's box and labels it ``"kind 0.93"`` on a filled tag.
 
     The tag sits above the box, or inside it when there is no room above
-    (image edge, or a banner's keep-out band), and is shifted left when it
+    (the image's top edge), and is shifted left when it
     would run off the right edge: a label is never cut or hidden.
 
     Args:

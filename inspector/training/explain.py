@@ -131,7 +131,7 @@ def explain_files(
                     f"anomaly score {score:.4g} (threshold {rules.threshold:.4g})",
                     f"verdict {verdict.upper()} ({anomaly.version})",
                 ]
-                panels.append((render_overlay(inspection), caption))
+                panels.append((render_overlay(inspection, banner=False), caption))
             figure = out / f"{path.stem}.png"
             row = captioned_row(panels)
             if not cv2.imwrite(str(figure), cv2.cvtColor(row, cv2.COLOR_RGB2BGR)):

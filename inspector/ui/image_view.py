@@ -34,6 +34,10 @@ class ImageView(QWidget):
         """True once an image is shown."""
         return self._pixmap is not None
 
+    def image_size(self) -> tuple[int, int] | None:
+        """``(height, width)`` of the image shown, before it is fitted to the widget."""
+        return None if self._pixmap is None else (self._pixmap.height(), self._pixmap.width())
+
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
         return QSize(640, 640)
 

@@ -4,7 +4,7 @@ import pytest
 
 from inspector.pipeline.line import LineSettings
 from inspector.pipeline.station import LineState
-from inspector.ui.main_window import MainWindow
+from inspector.ui.main_window import LIVE_SCALE, MainWindow
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,11 @@ def test_window_runs_the_demo_line_and_shows_results(qtbot, window):
     assert window.counters.rejected.value.text() != "0" or snap.rejected == 0
     assert window.live.has_image()
     assert window.latest is not None
-    # the overlay is drawn: the live image differs from the raw frame (banner at least)
+    # the overlay is drawn at the live scale, its verdict banner stacked above the part
+    frame_h, frame_w = window.latest.frame.image.shape[:2]
+    shown_h, shown_w = window.live.image_size()
+    assert shown_w == round(frame_w * LIVE_SCALE)
+    assert shown_h > round(frame_h * LIVE_SCALE)
     assert "parts/s" in window.status.rate.text()
     assert "CPU" in window.status.device.text() or "GPU" in window.status.device.text()
     qtbot.waitUntil(lambda: window.rejects.count() > 0, timeout=30_000)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
 from inspector.ml.anomaly_map import gaussian_kernel, smooth, upsample_and_smooth
 
@@ -19,9 +21,35 @@ def test_the_products_compute_what_upsampling_then_blurring_computes(
     distances = torch.rand(3, 1, *cells, generator=torch.Generator().manual_seed(0)) * 5
     kernel = gaussian_kernel(sigma)
     upsampled = F.interpolate(distances, size=size, mode="bilinear", align_corners=False)
-    expected = smooth(upsampled, kernel).squeeze(1)
+    expected = _scipy_blur(upsampled, sigma).squeeze(1)
     got = upsample_and_smooth(distances, size, kernel)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def _scipy_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
+    """The reference: SciPy's Gaussian filter, edges repeated (``mode="nearest"``)."""
+    blurred = [ndimage.gaussian_filter(m.double().numpy(), sigma, mode="nearest") for m in maps]
+    return torch.from_numpy(np.stack(blurred)).float()
+
+
+@pytest.mark.parametrize("sigma", [0.5, 2.0, 4.0])
+def test_smooth_is_scipys_gaussian_filter_with_edges_repeated(sigma: float) -> None:
+    maps = torch.rand(2, 1, 37, 53, generator=torch.Generator().manual_seed(2)) * 3
+    got = smooth(maps, gaussian_kernel(sigma))
+    torch.testing.assert_close(got, _scipy_blur(maps, sigma), rtol=1e-5, atol=1e-5)
+
+
+def test_smoothing_keeps_flat_maps_flat_and_spreads_a_peak() -> None:
+    kernel = gaussian_kernel(4.0)
+    assert len(kernel) == 33
+    flat = torch.full((1, 1, 40, 40), 3.0)
+    torch.testing.assert_close(smooth(flat, kernel), flat)
+    peak = torch.zeros(1, 1, 64, 64)
+    peak[0, 0, 32, 32] = 1.0
+    smoothed = smooth(peak, kernel)[0, 0]
+    assert abs(float(smoothed.sum()) - 1.0) < 1e-4
+    assert int(smoothed.argmax()) == 32 * 64 + 32
+    assert float(smoothed[32, 32]) == pytest.approx(float(kernel[16]) ** 2, rel=1e-4)
 
 
 def test_without_smoothing_it_is_plain_bilinear_upsampling() -> None:

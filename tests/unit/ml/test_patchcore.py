@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from inspector.ml.anomaly_map import gaussian_kernel, smooth
+from inspector.ml.anomaly_map import gaussian_kernel
 from inspector.ml.efficientnet_lite import INPUT_MEAN, INPUT_STD
 from inspector.ml.inferencer import build_backbone
 from inspector.ml.patchcore import PatchCore, check_input_size, feature_dim
@@ -66,17 +66,8 @@ def test_nearest_distance_equals_brute_force(model: PatchCore, block: int) -> No
     torch.testing.assert_close(scored.nearest_distance(queries), expected, atol=1e-3, rtol=1e-4)
 
 
-def test_smoothing_keeps_flat_maps_flat_and_spreads_a_peak(model: PatchCore) -> None:
-    flat = torch.full((1, 1, 40, 40), 3.0)
-    torch.testing.assert_close(smooth(flat, model.kernel), flat)
-    peak = torch.zeros(1, 1, 64, 64)
-    peak[0, 0, 32, 32] = 1.0
-    smoothed = smooth(peak, model.kernel)[0, 0]
-    assert abs(float(smoothed.sum()) - 1.0) < 1e-4
-    assert int(smoothed.argmax()) == 32 * 64 + 32
-    kernel = gaussian_kernel(4.0)
-    assert len(kernel) == 33
-    assert float(smoothed[32, 32]) == pytest.approx(float(kernel[16]) ** 2, rel=1e-4)
+def test_the_model_smooths_with_its_own_sigma(model: PatchCore) -> None:
+    torch.testing.assert_close(model.kernel, gaussian_kernel(model.sigma))
 
 
 def test_scoring_without_a_bank_says_to_fit(model: PatchCore) -> None:

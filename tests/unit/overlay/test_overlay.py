@@ -197,6 +197,9 @@ def test_banner_colour_and_words_follow_the_verdict(verdict, error, score, text,
     rows = np.flatnonzero(letters.any(axis=1))
     assert rows[-1] - rows[0] >= 0.5 * BANNER_ROWS  # letters fill most of the bar
     assert np.array_equal(scene[BANNER_ROWS:], inspection.frame.image[BANNER_ROWS:])
+    stacked = BannerAnnotator().stacked_above(inspection.frame.image.copy(), inspection)
+    assert np.array_equal(stacked[:BANNER_ROWS], scene[:BANNER_ROWS])  # same words, same look
+    assert np.array_equal(stacked[BANNER_ROWS:], inspection.frame.image)
 
 
 def test_render_overlay_returns_a_new_image_and_never_touches_the_frame() -> None:

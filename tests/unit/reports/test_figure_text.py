@@ -7,6 +7,7 @@ import math
 import pytest
 
 from inspector.reports.figure_text import NOT_AVAILABLE, number_or_na, percent_or_na
+from inspector.reports.robustness_classifier import classifier_attacks_html
 
 
 @pytest.mark.parametrize(
@@ -26,3 +27,22 @@ def test_missing_figures_read_n_a(value: float | None) -> None:
 def test_number_or_na_rounds_to_the_digits_asked() -> None:
     assert number_or_na(0.99887) == "0.9989"
     assert number_or_na(3.60943, 2) == "3.61"
+
+
+def test_the_classifier_attack_table_writes_n_a_for_a_rate_it_could_not_compute() -> None:
+    section = {
+        "clean_accuracy": 0.9,
+        "clean_good_vs_defect_accuracy": math.nan,  # no good images in the sample
+        "epsilons": [1.0],
+        "results": [
+            {"method": m, "epsilon": 1.0, "accuracy": 0.5, "good_vs_defect_accuracy": None}
+            for m in ("fgsm", "pgd")
+        ],
+        "images": [{"class": "crack"}],
+        "note": "L-infinity attacks",
+        "steps": 5,
+    }
+    page = classifier_attacks_html(section, None)
+    assert "<td>90.0 %</td><td>n/a</td>" in page
+    assert "<td>50.0 %</td><td>n/a</td>" in page
+    assert "nan" not in page.lower().replace("n/a", "")
