@@ -65,8 +65,9 @@ def render_stored(
     overlay: bool = True,
     scale: float = 2.0,
 ) -> np.ndarray:
-    """The part with boxes and banner (``overlay``) or its plain pixels, RGB ``uint8``."""
+    """The part with boxes (``overlay``) or its plain pixels, under the verdict banner,
+    RGB ``uint8`` (the same shape either way, so toggling the boxes moves nothing)."""
     inspection = as_inspection(stored, image)
-    if overlay or image is None:
-        return render_overlay(inspection, heatmap=False, contours=False, scale=scale)
-    return image
+    return render_overlay(
+        inspection, heatmap=False, contours=False, boxes=overlay or image is None, scale=scale
+    )

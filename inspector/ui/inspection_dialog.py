@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.inspection import Inspection
-from inspector.overlay.compose import render_overlay
+from inspector.overlay.compose import render_overlay, verdict_above
 from inspector.ui.image_view import ImageView
 from inspector.ui.why_panel import WhyPanel
 
@@ -87,11 +87,16 @@ class InspectionDialog(QDialog):
             return
         if self.why is not None and self.why.showing_activation:
             activation = self.why.activation_image()  # None while computing: the bare part
-            self.view.set_image(activation if activation is not None else image)
-        elif self.overlay_box.isChecked():
-            self.view.set_image(render_overlay(self.inspection, scale=2.0))
+            shown = activation if activation is not None else image
+            self.view.set_image(verdict_above(shown, self.inspection))
         else:
-            self.view.set_image(image)
+            # Off: the bare part under the same banner, so the picture keeps its shape.
+            drawn = self.overlay_box.isChecked()
+            self.view.set_image(
+                render_overlay(
+                    self.inspection, heatmap=drawn, contours=drawn, boxes=drawn, scale=2.0
+                )
+            )
 
 
 def _details(inspection: Inspection) -> str:

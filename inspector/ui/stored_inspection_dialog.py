@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 from sqlalchemy import Engine
 
 from inspector.core.record import StoredInspection
-from inspector.reports.part_images import load_part_image, render_stored
+from inspector.overlay.compose import verdict_above
+from inspector.reports.part_images import as_inspection, load_part_image, render_stored
 from inspector.storage.image_store import ImageStore
 from inspector.storage.retention import image_removal
 from inspector.storage.reviews import Review, review_history
@@ -106,7 +107,8 @@ class StoredInspectionDialog(QDialog):
             return
         if self.why is not None and self.why.showing_activation:
             activation = self.why.activation_image()  # None while computing: the bare part
-            self.view.set_image(activation if activation is not None else self.image)
+            shown = activation if activation is not None else self.image
+            self.view.set_image(verdict_above(shown, as_inspection(self.stored, self.image)))
             return
         self.view.set_image(
             render_stored(self.stored, self.image, overlay=self.overlay_box.isChecked())

@@ -141,8 +141,9 @@ def test_double_click_opens_the_stored_part_with_its_review(qtbot, view: History
     assert dialog.map_note.text() == NO_MAP_NOTE
     assert dialog.review_table.rowCount() == 1
     assert dialog.review_table.item(0, 2).text() == "false reject"
-    dialog.overlay_box.setChecked(False)  # the raw image still shows
-    assert dialog.view.has_image()
+    with_boxes = dialog.view.image_size()
+    dialog.overlay_box.setChecked(False)  # the raw image still shows, as large: nothing jumps
+    assert dialog.view.has_image() and dialog.view.image_size() == with_boxes
 
 
 def test_csv_export_writes_every_match_not_only_the_rows_read(view: HistoryView, tmp_path) -> None:

@@ -16,7 +16,7 @@ from PySide6.QtGui import QImage
 from inspector.core import Defect, Verdict
 from inspector.core.frame import Frame
 from inspector.core.inspection import Inspection
-from inspector.overlay.compose import render_overlay
+from inspector.overlay.compose import render_overlay, verdict_above
 from inspector.storage.engine import open_database
 from inspector.storage.image_store import ImageStore
 from inspector.storage.repository import add_inspections, get_inspection
@@ -33,7 +33,8 @@ def _shown(dialog: InspectionDialog | StoredInspectionDialog) -> np.ndarray:
     """The pixels the view paints now, as RGB (read back from its pixmap)."""
     image = dialog.view._pixmap.toImage().convertToFormat(QImage.Format.Format_RGB888)
     rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), -1)
-    return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3)
+    # A copy: the bytes belong to the QImage, which is gone once this returns.
+    return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
 
 
 @pytest.fixture
@@ -71,10 +72,15 @@ def test_the_live_viewer_switches_to_the_grad_cam_of_a_class(
     assert _shown(dialog).shape == overlay.shape  # the anomaly overlay, as without a classifier
     why.choice.setCurrentText("Grad-CAM: spot")
     assert why.state == "computing" and why.status.text() == COMPUTING
-    assert _shown(dialog).shape == image.shape  # the bare part while it computes
+    # The bare part while it computes, under the verdict bar as the overlay has it: the
+    # picture keeps its proportions when the view changes.
+    bare = verdict_above(image, inspection)
+    bar = bare.shape[0] - image.shape[0]
+    assert np.array_equal(_shown(dialog), bare)
+    assert abs(bare.shape[0] / bare.shape[1] - overlay.shape[0] / overlay.shape[1]) < 0.02
     qtbot.waitUntil(lambda: why.state == "ready", timeout=CAM_TIMEOUT_MS)
     assert "Grad-CAM of 'spot'" in why.status.text() and "says spot" in why.status.text()
-    shown = _shown(dialog).astype(np.int16)
+    shown = _shown(dialog)[bar:].astype(np.int16)
     changed = np.abs(shown - image).sum(axis=2) > 30
     # The colour sits on the spot: a larger share of the spot is tinted than of the rest.
     assert changed[mask > 0].mean() > 2 * changed[mask == 0].mean()
