@@ -183,13 +183,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def format_summary(summary) -> str:  # noqa: ANN001 - reports.evaluation_report.QualitySummary
     """The figures a person wants on the terminal after an evaluation."""
 
+    from inspector.reports.figure_text import number_or_na as num
+    from inspector.reports.figure_text import percent_or_na as pct
     from inspector.reports.rate_interval import counted
-
-    def num(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.4f}"
-
-    def pct(value: float) -> str:
-        return "n/a" if value != value else f"{100 * value:.1f} %"
 
     lines = [
         f"image AUROC {num(summary.image_auroc)}  pixel AUROC {num(summary.pixel_auroc)}  "

@@ -74,8 +74,9 @@ def render_overlay(
 def verdict_above(image: np.ndarray, inspection: Inspection) -> np.ndarray:
     """``image`` (the part, or a view of it such as a Grad-CAM) under the verdict
     bar, as :func:`render_overlay` stacks it: switching views keeps the picture's
-    shape, so the part does not jump, and the verdict stays in sight."""
-    return _BANNER.stacked_above(image.copy(), inspection)
+    shape, so the part does not jump, and the verdict stays in sight. A new image:
+    ``image`` itself is left as it is."""
+    return _BANNER.stacked_above(image, inspection)
 
 
 _CARD_SIZE = 256

@@ -33,10 +33,10 @@ from inspector.core.frame import Frame
 from inspector.core.inspection import Defect, Inspection
 from inspector.core.verdict import Verdict
 from inspector.decision.rules import DecisionRules
-from inspector.overlay.banner import BannerAnnotator
-from inspector.overlay.compose import render_overlay
+from inspector.overlay.compose import render_overlay, verdict_above
 from inspector.reports import metrics
 from inspector.reports.evaluation_html import evaluation_html
+from inspector.reports.figure_text import percent_or_na
 from inspector.reports.rate_interval import RateInterval, rate_interval
 from inspector.reports.score_distribution import (
     class_order,
@@ -387,7 +387,7 @@ def render_example(item: Evaluated, threshold: float) -> np.ndarray | None:
         mask = cv2.resize(item.mask.astype(np.uint8), scene.shape[1::-1], cv2.INTER_NEAREST)
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         cv2.drawContours(scene, contours, -1, GT_COLOR, 1, cv2.LINE_AA)
-    return BannerAnnotator().stacked_above(scene, inspection)
+    return verdict_above(scene, inspection)
 
 
 def write_evaluation_report(
@@ -406,7 +406,7 @@ def write_evaluation_report(
         roc = draw_roc(summary, np.array(data["roc"]["fpr"]), np.array(data["roc"]["tpr"]))
         cv2.imwrite(str(out / "roc.png"), cv2.cvtColor(roc, cv2.COLOR_RGB2BGR))
     points = [
-        (f"{100 * p.false_reject_rate:.1f} % false rejects", p.threshold)
+        (f"{percent_or_na(p.false_reject_rate)} false rejects", p.threshold)
         for p in summary.operating_points
     ]
     chart = draw_score_distribution(
