@@ -90,7 +90,7 @@ def main() -> None:
     features = feature_graph(model, size, OPSET)
     scoring = scoring_graph(model, size, OPSET)
     good = without_masks(list_images(args.good))
-    runner = FeatureRunner(features, size, mean, std, args.threads)
+    runner = FeatureRunner(features, size, mean, std, args.threads, source.exposure)
     calibration = [read_image(f) for f in spread(good, 64)]
     graphs = {"fp32": (features, join_graphs(features, scoring))}
     for name in args.recipes.split(","):

@@ -244,6 +244,16 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         "(default 0.5 with retrieval, which located defects best on magnetic-tile; 0 = off). "
         "The score, defect regions, zones and the heat overlay stay on the plain map",
     )
+    parser.add_argument(
+        "--exposure",
+        choices=["standardised", "as-captured"],
+        default=None,
+        help="standardised: each image's grey levels are standardised before the network "
+        "sees it, so lighting differences between parts are not taken for defects, but a "
+        "part that is only darker or brighter as a whole looks normal (default for fit, "
+        "which caught more defects on magnetic-tile); as-captured: the camera's grey levels "
+        "(default for fit-demo)",
+    )
 
 
 def _retrieval_k(args: argparse.Namespace) -> int:
@@ -375,16 +385,20 @@ def _pct(value: float) -> str:
 
 def _fit(args: argparse.Namespace) -> int:
     from inspector.ml.patchcore import FIT_BACKBONE
+    from inspector.ml.pixels import STANDARDISED
 
     args.backbone = args.backbone or FIT_BACKBONE
+    args.exposure = args.exposure or STANDARDISED
     return _fit_and_report(args, args.good, args.name or args.out.name, val_good=args.val_good)
 
 
 def _fit_demo(args: argparse.Namespace) -> int:
     from inspector.acquisition.demo_line import DemoLine
     from inspector.ml.efficientnet_lite import DEFAULT_VARIANT
+    from inspector.ml.pixels import AS_CAPTURED
 
     args.backbone = args.backbone or DEFAULT_VARIANT
+    args.exposure = args.exposure or AS_CAPTURED
 
     with DemoLine(rate_hz=0, defect_rate=0.0, seed=args.seed, max_parts=args.parts) as line:
         images = [frame.image for frame in line]
@@ -415,6 +429,7 @@ def _fit_and_report(args: argparse.Namespace, good: object, name: str, **extra: 
             retrieval_k=retrieval_k,
             gallery_fraction=args.gallery_fraction,
             density_weight=_density_weight(args, retrieval_k),
+            exposure=args.exposure,
             progress=_print_progress,
             **extra,
         ),

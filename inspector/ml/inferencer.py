@@ -141,12 +141,7 @@ class AnomalyInferencer:
         """
         scores: list[tuple[float, float | None, torch.Tensor | None]] = []
         for start in range(0, len(images), self.max_batch):
-            batch = preprocess(
-                images[start : start + self.max_batch],
-                self.input_size,
-                self.package.mean,
-                self.package.std,
-            )
+            batch = self.prepare(images[start : start + self.max_batch])
             batch = batch.to(self.device, memory_format=torch.channels_last)
             skip = None
             if exclude is not None:
@@ -161,6 +156,13 @@ class AnomalyInferencer:
                 described = list(result.descriptors.float().cpu())
             scores += list(zip(patch, glob, described, strict=True))
         return scores
+
+    def prepare(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """The network's input batch of RGB images, prepared as the package says (on the CPU)."""
+        package = self.package
+        return preprocess(
+            images, self.input_size, package.mean, package.std, exposure=package.exposure
+        )
 
     def predict(self, images: Sequence[np.ndarray]) -> list[ModelOutput]:
         """Score RGB ``uint8`` images of any sizes, ``max_batch`` at a time.
@@ -177,7 +179,7 @@ class AnomalyInferencer:
         outputs: list[ModelOutput] = []
         for start in range(0, len(images), self.max_batch):
             chunk = images[start : start + self.max_batch]
-            batch = preprocess(chunk, self.input_size, self.package.mean, self.package.std)
+            batch = self.prepare(chunk)
             batch = batch.to(self.device, memory_format=torch.channels_last, non_blocking=True)
             with inference_context(self.device):
                 result = self.model(batch)

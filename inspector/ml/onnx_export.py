@@ -345,6 +345,7 @@ def export_onnx(
         branches=branches_of(source),
         source_files=source.files,
         created_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
+        exposure=source.exposure,
     )
     images = check_images(source.input_size)
     expected = AnomalyInferencer(source, device="cpu").predict(images)

@@ -229,7 +229,9 @@ class OnnxAnomalyInferencer:
         package = self.package
         for start in range(0, len(images), self.max_batch):
             chunk = images[start : start + self.max_batch]
-            batch = normalise_batch(chunk, package.input_size, package.mean, package.std)
+            batch = normalise_batch(
+                chunk, package.input_size, package.mean, package.std, exposure=package.exposure
+            )
             scores, maps, *located = self.session.run(
                 self._outputs, {IMAGES_INPUT: batch, BANK_INPUT: self._bank}
             )

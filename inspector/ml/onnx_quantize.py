@@ -30,7 +30,7 @@ import numpy as np
 
 from inspector.core.errors import InspectorError
 from inspector.ml.onnx_inferencer import IMAGES_INPUT
-from inspector.ml.pixels import check_image, normalise_batch
+from inspector.ml.pixels import AS_CAPTURED, check_image, normalise_batch
 
 FEATURES, DESCRIPTORS = "features", "descriptors"
 """Outputs of the feature graph, inputs of the scoring graph."""
@@ -237,6 +237,7 @@ class FeatureRunner:
         mean: Per-channel normalisation mean.
         std: Per-channel normalisation standard deviation.
         threads: ONNX Runtime intra-op threads (``None``: its choice).
+        exposure: The package's exposure setting (:data:`inspector.ml.pixels.EXPOSURES`).
     """
 
     def __init__(
@@ -246,17 +247,21 @@ class FeatureRunner:
         mean: Sequence[float],
         std: Sequence[float],
         threads: int | None = None,
+        exposure: str = AS_CAPTURED,
     ) -> None:
         from inspector.ml.onnx_inferencer import session_for
 
         self.session = session_for(graph, threads)
         self.input_size, self.mean, self.std = input_size, tuple(mean), tuple(std)
+        self.exposure = exposure
 
     def batches(self, images: Sequence[np.ndarray]) -> Iterable[np.ndarray]:
         """Normalised batches of ``images``, :data:`BATCH` at a time."""
         for start in range(0, len(images), BATCH):
             chunk = images[start : start + BATCH]
-            yield normalise_batch(chunk, self.input_size, self.mean, self.std)
+            yield normalise_batch(
+                chunk, self.input_size, self.mean, self.std, exposure=self.exposure
+            )
 
     def __call__(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
         """Patch features ``(N, D, h, w)`` and descriptors ``(N, 2 C)`` (``None`` without

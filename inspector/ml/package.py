@@ -43,6 +43,7 @@ from inspector.ml.efficientnet_lite import DEFAULT_VARIANT, STAGES, VARIANTS
 from inspector.ml.image_descriptor import descriptor_name, grid_of
 from inspector.ml.package_fields import METADATA_FILE, PackageReader, sha256
 from inspector.ml.patchcore import feature_dim, global_dim
+from inspector.ml.pixels import AS_CAPTURED, EXPOSURES, check_exposure
 from inspector.ml.retrieval import check_density_weight
 
 FORMAT_VERSION = 1
@@ -89,6 +90,8 @@ class ModelPackage:
             ``global_bank`` image, in its order.
         density_weight: Share of the matched gallery row's spacing taken off each
             patch distance (``retrieval.density_weight``; 0: none, as before).
+        exposure: Whether images are standardised before the network sees them
+            (:data:`inspector.ml.pixels.EXPOSURES`; packages before session 8: as captured).
     """
 
     name: str
@@ -114,6 +117,7 @@ class ModelPackage:
     retrieval_k: int = 0
     global_grid: int = 1
     density_weight: float = 0.0
+    exposure: str = AS_CAPTURED
 
     @property
     def backbone(self) -> str:
@@ -185,6 +189,7 @@ def save_package(
     if package.retrieval_k:
         package.gallery_rows_per_image()
     check_density_weight(package.density_weight, package.retrieval_k)
+    check_exposure(package.exposure)
     folder = Path(directory)
     if (folder / METADATA_FILE).exists() and not overwrite:
         msg = f"{folder} already holds a model package: choose another folder or overwrite it"
@@ -220,6 +225,7 @@ def save_package(
         "input_size": saved.input_size,
         "mean": list(saved.mean),
         "std": list(saved.std),
+        **({"exposure": saved.exposure} if saved.exposure != AS_CAPTURED else {}),
         "sigma": saved.sigma,
         "score_top_fraction": saved.score_top_fraction,
         "threshold": saved.threshold,
@@ -358,6 +364,9 @@ def load_package(directory: str | Path) -> ModelPackage:
     std = _READER.numbers(meta, "std", 3, file)
     if not all(v > 0 for v in std):
         raise _fail(file, f"'std' is {list(std)}, expected positive numbers")
+    exposure = meta.get("exposure", AS_CAPTURED)  # absent: packages that saw camera grey levels
+    if exposure not in EXPOSURES:
+        raise _fail(file, f"'exposure' is {exposure!r}, expected one of {', '.join(EXPOSURES)}")
     files = _field(meta, "files", dict, file)
     contents = _READER.hashed_files(folder, files, file, required=(BANK_FILE,))
     variant = BACKBONES[meta["backbone"]]
@@ -397,6 +406,7 @@ def load_package(directory: str | Path) -> ModelPackage:
         retrieval_k=retrieval_k,
         global_grid=grid,
         density_weight=density_weight,
+        exposure=exposure,
     )
 
 

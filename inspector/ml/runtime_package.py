@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from inspector.ml.package_fields import METADATA_FILE, PackageReader, sha256
+from inspector.ml.pixels import AS_CAPTURED, EXPOSURES
 
 FORMAT_VERSION = 1
 BACKEND = "onnxruntime"
@@ -77,6 +78,7 @@ class RuntimePackage:
         created_at: ISO-8601 UTC time of the export.
         files: SHA-256 of each data file.
         path: Package folder, once on disk.
+        exposure: Whether images are standardised before the network (the source's).
     """
 
     name: str
@@ -105,6 +107,7 @@ class RuntimePackage:
     created_at: str = ""
     files: Mapping[str, str] = field(default_factory=dict)
     path: Path | None = None
+    exposure: str = AS_CAPTURED
 
 
 def bank_bytes(bank: np.ndarray) -> bytes:
@@ -136,6 +139,7 @@ def _metadata(package: RuntimePackage) -> dict[str, Any]:
         "input_size": package.input_size,
         "mean": list(package.mean),
         "std": list(package.std),
+        **({"exposure": package.exposure} if package.exposure != AS_CAPTURED else {}),
         "sigma": package.sigma,
         "score_top_fraction": package.score_top_fraction,
         "threshold": package.threshold,
@@ -251,6 +255,10 @@ def load_runtime_package(directory: str | Path) -> RuntimePackage:
     std = _READER.numbers(meta, "std", 3, file)
     if not all(v > 0 for v in std):
         raise _fail(file, f"'std' is {list(std)}, expected positive numbers")
+    exposure = meta.get("exposure", AS_CAPTURED)  # absent: exported from an older package
+    if exposure not in EXPOSURES:
+        problem = f"'exposure' is {exposure!r}, expected one of {', '.join(EXPOSURES)}"
+        raise _fail(file, f"{problem}: export the model again")
     shape = (_get(meta, "bank_size", int, file), _get(meta, "feature_dim", int, file))
     files = _get(meta, "files", dict, file)
     contents = _READER.hashed_files(
@@ -283,4 +291,5 @@ def load_runtime_package(directory: str | Path) -> RuntimePackage:
         created_at=str(meta.get("created_at", "")),
         files=dict(_get(meta, "files", dict, file)),
         path=folder,
+        exposure=exposure,
     )

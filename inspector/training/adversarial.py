@@ -38,7 +38,8 @@ import torch
 from inspector.core.verdict import Verdict
 from inspector.decision.decide import decide
 from inspector.decision.rules import DecisionRules
-from inspector.ml.pixels import check_image
+from inspector.ml.pixels import AS_CAPTURED, STANDARDISED, check_image
+from inspector.ml.preprocess import standardise_exposure_tensor
 
 if TYPE_CHECKING:
     from inspector.ml.inferencer import AnomalyInferencer
@@ -113,6 +114,7 @@ class PixelPath:
         size: Side of the model's square input.
         mean: Per-channel normalisation mean of the package.
         std: Per-channel normalisation standard deviation.
+        exposure: The package's exposure setting (:data:`inspector.ml.pixels.EXPOSURES`).
     """
 
     def __init__(
@@ -121,9 +123,11 @@ class PixelPath:
         size: int,
         mean: Sequence[float],
         std: Sequence[float],
+        exposure: str = AS_CAPTURED,
     ) -> None:
         self.device = device
         self.size = size
+        self.standardise = exposure == STANDARDISED
         std_t = torch.tensor(std, dtype=torch.float32, device=device)
         mean_t = torch.tensor(mean, dtype=torch.float32, device=device)
         self.scale = (1.0 / (255.0 * std_t)).view(1, 3, 1, 1)
@@ -146,7 +150,10 @@ class PixelPath:
         for image in pixels:
             a, b = self.operators((image.shape[0], image.shape[1]))
             resized.append(a @ image.permute(2, 0, 1) @ b.T)  # (3, S, S)
-        batch = torch.stack(resized) * self.scale - self.shift
+        batch = torch.stack(resized)
+        if self.standardise:
+            batch = standardise_exposure_tensor(batch)
+        batch = batch * self.scale - self.shift
         return batch.contiguous(memory_format=torch.channels_last)
 
 
@@ -157,7 +164,9 @@ class _Scorer:
         package = inferencer.package
         self.model = inferencer.model
         self.device = inferencer.device
-        self.path = PixelPath(self.device, inferencer.input_size, package.mean, package.std)
+        self.path = PixelPath(
+            self.device, inferencer.input_size, package.mean, package.std, package.exposure
+        )
 
     def scores(self, pixels: Sequence[torch.Tensor]) -> torch.Tensor:
         """Scores ``(N,)`` of float ``(H, W, 3)`` images in grey levels (any sizes)."""

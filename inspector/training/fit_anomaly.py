@@ -34,6 +34,7 @@ from inspector.ml.patchcore import (
     PatchCore,
     check_input_size,
 )
+from inspector.ml.pixels import AS_CAPTURED, check_exposure
 from inspector.ml.preprocess import check_image, preprocess
 from inspector.ml.retrieval import (
     DEFAULT_GALLERY_FRACTION,
@@ -141,6 +142,7 @@ def _extract_features(
     variant: str,
     global_stage: int | None,
     global_grid: int = 1,
+    exposure: str = AS_CAPTURED,
 ) -> tuple[torch.Tensor, torch.Tensor | None, str]:
     """Patch features ``(P, D)`` and image descriptors ``(N, 2 C)`` (or ``None``) of
     all ``items`` on ``device``, and the backbone's SHA-256.
@@ -154,7 +156,7 @@ def _extract_features(
     parts, descriptors = [], []
     for images, done in reader.batches(items):
         if images:
-            batch = preprocess(images, input_size, INPUT_MEAN, INPUT_STD)
+            batch = preprocess(images, input_size, INPUT_MEAN, INPUT_STD, exposure=exposure)
             batch = batch.to(device, memory_format=torch.channels_last)
             with inference_context(device):
                 features, described = model.embed_all(batch)
@@ -194,6 +196,7 @@ def fit_anomaly(
     retrieval_k: int = 0,
     gallery_fraction: float = DEFAULT_GALLERY_FRACTION,
     density_weight: float = 0.0,
+    exposure: str = AS_CAPTURED,
     device: str = "auto",
     seed: int = 0,
     name: str = "anomaly",
@@ -247,6 +250,11 @@ def fit_anomaly(
             spacing taken off each patch distance in the maps shown (0: off;
             ``retrieval.DEFAULT_DENSITY_WEIGHT``, which ``inspector fit`` uses; see
             :func:`~inspector.ml.retrieval.row_scales`).
+        exposure: ``"standardised"`` (:data:`~inspector.ml.pixels.STANDARDISED`, which
+            ``inspector fit`` uses) standardises each image's grey levels before the
+            network sees it, so lighting differences are not taken for defects; the
+            default keeps the camera's grey levels (see
+            :func:`~inspector.ml.pixels.standardise_exposure`).
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         seed: Seeds the split and the coreset, so a fit is repeatable.
         name: Model name, the first part of the version string.
@@ -270,6 +278,7 @@ def fit_anomaly(
         raise ValueError(msg)
     check_retrieval(retrieval_k, global_stage)
     check_density_weight(density_weight, retrieval_k)
+    check_exposure(exposure)
     layers = tuple(layers)
     check_input_size(input_size, layers)
     if not sigma >= 0:
@@ -310,7 +319,16 @@ def fit_anomaly(
         msg = "the image-level branch needs at least 2 held-out good images: add images"
         raise SourceError(msg)
     features, descriptors, backbone_sha256 = _extract_features(
-        reader, train, input_size, layers, torch_device, report, backbone, global_stage, global_grid
+        reader,
+        train,
+        input_size,
+        layers,
+        torch_device,
+        report,
+        backbone,
+        global_stage,
+        global_grid,
+        exposure,
     )
     n_patches = features.shape[0]
     if retrieval_k:
@@ -327,6 +345,7 @@ def fit_anomaly(
             backbone,
             global_stage,
             global_grid,
+            exposure,
         )
         n_fit = len(descriptors)
         bank = torch.cat(
@@ -360,6 +379,7 @@ def fit_anomaly(
         retrieval_k=retrieval_k,
         global_grid=global_grid,
         density_weight=float(density_weight),
+        exposure=exposure,
     )
 
     inferencer = AnomalyInferencer(package, device=str(torch_device), max_batch=BATCH)

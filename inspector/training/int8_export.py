@@ -90,9 +90,10 @@ def export_int8(
     source = load_package(model_dir)
     size, mean, std = source.input_size, source.mean, source.std
     features = feature_graph(build_patchcore(source), size, opset)
-    batches = FeatureRunner(features, size, mean, std, threads).batches(calibration)
+    exposure = source.exposure
+    batches = FeatureRunner(features, size, mean, std, threads, exposure).batches(calibration)
     int8_features = quantize_features(features, batches, recipe)
-    runner = FeatureRunner(int8_features, size, mean, std, threads)
+    runner = FeatureRunner(int8_features, size, mean, std, threads, exposure)
     refit = refit_on_features(source, runner, good, progress=progress)
     rebuilt = refit.package
     scoring = scoring_graph(refit.model, size, opset)

@@ -20,7 +20,6 @@ from sqlalchemy import Engine
 from inspector.ml.device import inference_context
 from inspector.ml.inferencer import AnomalyInferencer
 from inspector.ml.package import ModelPackage, load_package, save_package
-from inspector.ml.preprocess import preprocess
 from inspector.ml.retrieval import gallery_rows
 from inspector.storage.audit import append_audit
 from inspector.storage.deployments import promote
@@ -56,7 +55,7 @@ def extend_with_good(
         raise ValueError(msg)
     inferencer = AnomalyInferencer(package, device=device)
     model = inferencer.model
-    batch = preprocess(list(images), package.input_size, package.mean, package.std)
+    batch = inferencer.prepare(list(images))
     batch = batch.to(inferencer.device, memory_format=torch.channels_last)
     with inference_context(inferencer.device):
         features, descriptors = model.embed_all(batch)

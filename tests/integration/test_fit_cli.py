@@ -32,6 +32,7 @@ def test_fit_writes_a_package_with_both_branches(tmp_path: Path) -> None:
     assert package.global_grid == 4 and package.retrieval_k == 10
     assert package.density_weight == 0.5  # the map shown is evened by default
     assert package.backbone_variant == "lite2"
+    assert package.exposure == "standardised"  # lighting is not a defect by default
     assert package.training["count"] + package.training["holdout_count"] == 12
     # The default retrieval gallery: a quarter of each good image's 16 x 16 patches.
     assert package.memory_bank.shape[0] == 12 * 64
@@ -57,3 +58,15 @@ def test_fit_demo_keeps_the_fastest_backbone(tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 0
     assert load_package(out).backbone_variant == "lite0"
+    assert load_package(out).exposure == "as-captured"  # the shipped demo model's setting
+
+
+def test_fit_can_keep_the_camera_grey_levels(tmp_path: Path) -> None:
+    good = _good_folder(tmp_path, 8)
+    out = tmp_path / "model"
+    code = main(
+        ["fit", "--good", str(good), "--out", str(out), "--input-size", "128",
+         "--device", "cpu", "--exposure", "as-captured"]
+    )  # fmt: skip
+    assert code == 0
+    assert load_package(out).exposure == "as-captured"

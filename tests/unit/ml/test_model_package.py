@@ -75,6 +75,20 @@ def test_round_trip_keeps_metadata_and_a_float16_bank(tmp_path: Path) -> None:
     assert meta["bank_size"] == 50 and meta["feature_dim"] == 152
 
 
+def test_exposure_is_kept_and_older_packages_saw_camera_grey_levels(tmp_path: Path) -> None:
+    save_package(replace(_package(), exposure="standardised"), tmp_path / "new")
+    assert json.loads((tmp_path / "new" / METADATA_FILE).read_text())["exposure"] == "standardised"
+    assert load_package(tmp_path / "new").exposure == "standardised"
+    save_package(_package(), tmp_path / "old")
+    assert "exposure" not in json.loads((tmp_path / "old" / METADATA_FILE).read_text())
+    assert load_package(tmp_path / "old").exposure == "as-captured"
+
+
+def test_an_unknown_exposure_is_not_saved(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="exposure is 'auto'"):
+        save_package(replace(_package(), exposure="auto"), tmp_path / "pkg")
+
+
 def test_bank_is_stored_half_size(saved: Path) -> None:
     assert (saved / BANK_FILE).stat().st_size < 50 * 152 * 2 + 4096
 
@@ -136,6 +150,7 @@ def test_json_that_is_not_an_object(saved: Path) -> None:
         ("threshold", None, "'threshold' is None"),
         ("files", {"../model.json": "00"}, "not a plain file name"),
         ("files", {}, "does not list memory_bank.pt"),
+        ("exposure", "auto", "'exposure' is 'auto', expected one of as-captured, standardised"),
     ],
 )
 def test_wrong_metadata_is_named(saved: Path, key: str, value: object, problem: str) -> None:

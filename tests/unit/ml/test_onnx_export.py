@@ -180,8 +180,10 @@ def test_onnxruntime_matches_torch_on_magnetic_tiles(
 def test_a_model_with_an_image_level_branch_exports_and_matches(
     tmp_path: Path, good_images: list[np.ndarray]
 ) -> None:
-    """What ``inspector fit`` makes by default: patch and image-level branches, normalised."""
+    """What ``inspector fit`` makes by default: patch and image-level branches, normalised,
+    each image's grey levels standardised (ONNX Runtime must prepare pixels the same way)."""
     from inspector.ml.onnx_export import export_onnx
+    from inspector.ml.runtime_package import load_runtime_package
 
     fitted = fit_anomaly(
         good_images,
@@ -190,10 +192,12 @@ def test_a_model_with_an_image_level_branch_exports_and_matches(
         bank_size=500,
         global_stage=5,
         score_top_fraction=0.01,
+        exposure="standardised",
         device="cpu",
         name="branches",
     )
     package = export_onnx(fitted.package_dir, tmp_path / "onnx")
+    assert load_runtime_package(tmp_path / "onnx").exposure == "standardised"
     assert package.branches["global_branch"]["stage"] == 5
     assert set(package.branches["score_normalisation"]) == {
         "patch_centre",
@@ -225,6 +229,17 @@ def _replace_bank(folder: Path, bank: np.ndarray, **meta_changes: object) -> Non
     meta["files"][BANK_FILE] = hashlib.sha256((folder / BANK_FILE).read_bytes()).hexdigest()
     meta.update(meta_changes)
     (folder / "model.json").write_text(json.dumps(meta))
+
+
+def test_an_unknown_exposure_is_refused(package_dir: Path, tmp_path: Path) -> None:
+    from inspector.ml.runtime_package import load_runtime_package
+
+    folder = _copy(package_dir, tmp_path)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["exposure"] = "auto"
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelPackageError, match="'exposure' is 'auto'.*export the model again"):
+        load_runtime_package(folder)
 
 
 @pytest.mark.parametrize("name", [NETWORK_FILE, BANK_FILE])

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from inspector.ml.preprocess import preprocess
+from inspector.ml.pixels import LEAST_SPREAD, STANDARD_MEAN, STANDARD_SPREAD
+from inspector.ml.preprocess import preprocess, standardise_exposure_tensor
 
 HALF = (0.5, 0.5, 0.5)
 
@@ -72,3 +73,54 @@ def test_non_rgb_uint8_images_are_refused_by_position(image: object, problem: st
 def test_no_images_is_an_error() -> None:
     with pytest.raises(ValueError, match="no images"):
         preprocess([], 8, HALF, HALF)
+
+
+def _tile(seed: int = 2) -> np.ndarray:
+    """Streaky grey texture, as a ground tile looks: its levels stay well inside 0-255."""
+    rng = np.random.default_rng(seed)
+    streaks = rng.normal(0.0, 25.0, (1, 96)).repeat(64, axis=0) + rng.normal(0.0, 6.0, (64, 96))
+    return np.clip(110.0 + streaks, 0, 255).astype(np.uint8)[..., None].repeat(3, axis=2)
+
+
+def test_standardised_images_have_the_standard_mean_and_spread() -> None:
+    batch = preprocess([_tile()], 64, (0.0, 0.0, 0.0), (1 / 255, 1 / 255, 1 / 255),
+                       exposure="standardised")  # fmt: skip
+    assert float(batch.mean()) == pytest.approx(STANDARD_MEAN, abs=0.01)
+    assert float(batch.std(unbiased=False)) == pytest.approx(STANDARD_SPREAD, rel=1e-3)
+
+
+def test_standardising_takes_out_brightness_and_contrast() -> None:
+    tile = _tile().astype(np.float32)
+    dimmer = np.clip(0.6 * tile + 20.0, 0, 255).round().astype(np.uint8)
+    pair = preprocess([tile.astype(np.uint8), dimmer], 64, HALF, HALF, exposure="standardised")
+    as_captured = preprocess([tile.astype(np.uint8), dimmer], 64, HALF, HALF)
+    # Camera grey levels differ by a fifth of the range; standardised, only rounding is left.
+    assert float((as_captured[0] - as_captured[1]).abs().mean()) > 0.1
+    assert float((pair[0] - pair[1]).abs().mean()) < 0.01
+
+
+def test_a_nearly_flat_frame_is_gained_at_most_five_times() -> None:
+    flat = np.full((16, 16, 3), 37, np.uint8)
+    flat[0, 0] = 38  # sensor noise on a covered lens: not blown up into texture
+    batch = preprocess([flat], 16, (0.0, 0.0, 0.0), (1 / 255,) * 3, exposure="standardised")
+    assert float(batch.max() - batch.min()) == pytest.approx(STANDARD_SPREAD / LEAST_SPREAD)
+    assert float(batch.mean()) == pytest.approx(STANDARD_MEAN, abs=0.1)
+
+
+def test_glare_is_clipped_to_the_grey_range() -> None:
+    tile = _tile()
+    tile[:8, :8] = 255
+    batch = preprocess([tile], 64, (0.0, 0.0, 0.0), (1 / 255,) * 3, exposure="standardised")
+    assert float(batch.min()) >= 0.0 and float(batch.max()) == 255.0
+
+
+def test_the_differentiable_twin_matches() -> None:
+    images = [_tile(3), np.full((40, 40, 3), 200, np.uint8)]
+    raw = preprocess(images, 32, (0.0, 0.0, 0.0), (1 / 255,) * 3)
+    numpy_side = preprocess(images, 32, (0.0, 0.0, 0.0), (1 / 255,) * 3, exposure="standardised")
+    torch.testing.assert_close(standardise_exposure_tensor(raw), numpy_side, atol=1e-3, rtol=0)
+
+
+def test_an_unknown_exposure_is_an_error() -> None:
+    with pytest.raises(ValueError, match="exposure is 'auto', expected one of"):
+        preprocess([_tile()], 8, HALF, HALF, exposure="auto")
