@@ -318,26 +318,13 @@ def fit_anomaly(
     if global_stage is not None and len(holdout) < 2:
         msg = "the image-level branch needs at least 2 held-out good images: add images"
         raise SourceError(msg)
-    features, descriptors, backbone_sha256 = _extract_features(
-        reader,
-        train,
-        input_size,
-        layers,
-        torch_device,
-        report,
-        backbone,
-        global_stage,
-        global_grid,
-        exposure,
-    )
-    n_patches = features.shape[0]
-    if retrieval_k:
-        # Held-out images join both banks at once, image g owning gallery rows g * R on;
-        # calibration then scores each against all the others, as a new part will be.
-        per_image = rows_per_image(n_patches // len(descriptors), gallery_fraction)
-        held_features, held_descriptors, _ = _extract_features(
-            _Reader(),
-            holdout,
+
+    def features_of(
+        reader: _Reader, items: list[ImageItem]
+    ) -> tuple[torch.Tensor, torch.Tensor | None, str]:
+        return _extract_features(
+            reader,
+            items,
             input_size,
             layers,
             torch_device,
@@ -347,6 +334,14 @@ def fit_anomaly(
             global_grid,
             exposure,
         )
+
+    features, descriptors, backbone_sha256 = features_of(reader, train)
+    n_patches = features.shape[0]
+    if retrieval_k:
+        # Held-out images join both banks at once, image g owning gallery rows g * R on;
+        # calibration then scores each against all the others, as a new part will be.
+        per_image = rows_per_image(n_patches // len(descriptors), gallery_fraction)
+        held_features, held_descriptors, _ = features_of(_Reader(), holdout)
         n_fit = len(descriptors)
         bank = torch.cat(
             [

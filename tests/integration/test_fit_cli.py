@@ -19,15 +19,18 @@ def _good_folder(tmp_path: Path, count: int) -> Path:
     return good
 
 
-def test_fit_writes_a_package_with_both_branches(tmp_path: Path) -> None:
-    good = _good_folder(tmp_path, 12)
+def _fit(tmp_path: Path, count: int, *options: str) -> Path:
+    """``inspector fit`` on ``count`` synthetic good parts at 128 px; the package folder."""
     out = tmp_path / "model"
-    code = main(
-        ["fit", "--good", str(good), "--out", str(out), "--bank-size", "200",
-         "--input-size", "128", "--device", "cpu"]
-    )  # fmt: skip
+    good = str(_good_folder(tmp_path, count))
+    code = main(["fit", "--good", good, "--out", str(out), "--bank-size", "200",
+                 "--input-size", "128", "--device", "cpu", *options])  # fmt: skip
     assert code == 0
-    package = load_package(out)
+    return out
+
+
+def test_fit_writes_a_package_with_both_branches(tmp_path: Path) -> None:
+    package = load_package(_fit(tmp_path, 12))
     assert package.name == "model" and package.global_stage == 4
     assert package.global_grid == 4 and package.retrieval_k == 10
     assert package.density_weight == 0.5  # the map shown is evened by default
@@ -39,14 +42,7 @@ def test_fit_writes_a_package_with_both_branches(tmp_path: Path) -> None:
 
 
 def test_fit_without_retrieval_does_not_even_the_map(tmp_path: Path) -> None:
-    good = _good_folder(tmp_path, 8)
-    out = tmp_path / "model"
-    code = main(
-        ["fit", "--good", str(good), "--out", str(out), "--bank-size", "200",
-         "--input-size", "128", "--device", "cpu", "--retrieval", "0"]
-    )  # fmt: skip
-    assert code == 0
-    package = load_package(out)
+    package = load_package(_fit(tmp_path, 8, "--retrieval", "0"))
     assert package.retrieval_k == 0 and package.density_weight == 0.0
 
 
@@ -62,11 +58,4 @@ def test_fit_demo_keeps_the_fastest_backbone(tmp_path: Path) -> None:
 
 
 def test_fit_can_keep_the_camera_grey_levels(tmp_path: Path) -> None:
-    good = _good_folder(tmp_path, 8)
-    out = tmp_path / "model"
-    code = main(
-        ["fit", "--good", str(good), "--out", str(out), "--input-size", "128",
-         "--device", "cpu", "--exposure", "as-captured"]
-    )  # fmt: skip
-    assert code == 0
-    assert load_package(out).exposure == "as-captured"
+    assert load_package(_fit(tmp_path, 8, "--exposure", "as-captured")).exposure == "as-captured"
