@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from inspector.core.errors import InspectorError
 from inspector.storage.image_store import ImageStore
@@ -181,7 +182,7 @@ class GoodPartTeacher(QObject):
             out_dir = learned_package_dir(model_dir)
             taught = self._learn(engine, image_store, resolve_id(), model_dir, out_dir, actor)
         except Exception as exc:  # every failure reaches the user; none kills the thread silently
-            if not isinstance(exc, ValueError | InspectorError | OSError):
+            if not isinstance(exc, ValueError | InspectorError | OSError) and not _busy(exc):
                 log.exception("teaching a good part failed")
             self.finished.emit(TeachOutcome(job, None, _explain(exc, model_dir)))
             return
@@ -231,4 +232,17 @@ def _explain(exc: BaseException, model_dir: Path) -> str:
         if exc.errno == errno.ENOSPC:
             return f"no space left to write the new model in {beside}: free disk space, retry"
         return f"the new model could not be written in {beside}: {exc}; check the folder, retry"
+    if _busy(exc):
+        return (
+            "the database stayed busy (the line or another program was writing to it): "
+            "nothing was changed; mark the part OK again"
+        )
     return f"the model did not learn the part: {exc}"
+
+
+def _busy(exc: BaseException) -> bool:
+    """Whether the database refused a write because another writer held it too long."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return isinstance(exc, OperationalError) and any(
+        word in text for word in ("locked", "busy", "lock timeout")
+    )

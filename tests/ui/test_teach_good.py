@@ -7,6 +7,7 @@ stored parts and their JPEGs, the real backbone on the CPU (a few seconds).
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -195,6 +196,32 @@ def small_disk(tmp_path: Path):
         pytest.skip(f"cannot mount a small tmpfs here: {result.stderr.decode().strip()}")
     yield mount
     subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_locked_database_is_a_message_and_the_part_can_be_taught_again(qtbot, window, tmp_path):
+    model = tmp_path / "own" / "demo-line"
+    shutil.copytree(DEFAULT_MODEL_DIR, model)
+    window.runner.change_model(model)
+    view = _review(qtbot, window)
+    _sign_in(window)
+    part = view.current
+    holder = sqlite3.connect(view.engine.url.database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another program writing, past the busy timeout
+    try:
+        with qtbot.waitSignal(window.teacher.finished, timeout=LEARN_TIMEOUT_MS) as done:
+            qtbot.keyClick(view, Qt.Key.Key_O)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert "database stayed busy" in done.args[0].error
+    assert "nothing was changed" in view.teach_panel.result.text()
+    assert [p.name for p in model.parent.iterdir()] == ["demo-line"]  # no half-written model
+    assert review_history(view.engine, part.id) == []
+
+    with qtbot.waitSignal(window.teacher.finished, timeout=LEARN_TIMEOUT_MS) as done:
+        qtbot.keyClick(view, Qt.Key.Key_O)
+    assert done.args[0].taught is not None, done.args[0].error
+    assert review_history(view.engine, part.id)[-1].decision.value == "false_reject"
 
 
 def test_a_full_disk_is_a_message_and_leaves_no_half_written_model(qtbot, window, small_disk):
