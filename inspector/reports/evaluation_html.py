@@ -57,7 +57,8 @@ def evaluation_html(
             "method",
             f"{model.get('kind')} on {model.get('backbone') or '?'}, layers {model.get('layers')}, "
             f"{model.get('input_size')} px, bank {model.get('bank_size')} "
-            f"x {model.get('feature_dim')}, sigma {model.get('sigma')}",
+            f"x {model.get('feature_dim')}, sigma {model.get('sigma')}, "
+            f"grey levels {model.get('exposure', 'as-captured')}",
         ),
         *([("branches", _settings(model["branches"]))] if model.get("branches") else []),
         ("trained on", str(model.get("training", {}).get("source", "?"))),

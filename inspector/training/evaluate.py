@@ -30,6 +30,7 @@ from inspector.core.verdict import Verdict
 from inspector.decision.decide import decide
 from inspector.decision.rules import DecisionRules
 from inspector.ml.backend import open_inferencer
+from inspector.ml.pixels import AS_CAPTURED
 
 if TYPE_CHECKING:
     from inspector.ml.backend import Inferencer
@@ -341,6 +342,7 @@ def _model_summary(inferencer: Inferencer) -> dict[str, object]:
         "layers": list(package.layers),
         "input_size": package.input_size,
         "sigma": package.sigma,
+        "exposure": getattr(package, "exposure", AS_CAPTURED),
         "bank_size": int(package.memory_bank.shape[0]),
         "feature_dim": int(package.memory_bank.shape[1]),
         "backbone": package.backbone,

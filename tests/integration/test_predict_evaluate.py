@@ -114,7 +114,16 @@ def _tile_subset(dataset: Path, folder: Path, n_good: int) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "branches",
-    [{}, {"global_stage": 4, "global_grid": 4, "retrieval_k": 10, "density_weight": 0.5}],
+    [
+        {},
+        {
+            "global_stage": 4,
+            "global_grid": 4,
+            "retrieval_k": 10,
+            "density_weight": 0.5,
+            "exposure": "standardised",
+        },
+    ],
     ids=["patch-only", "fit-defaults"],
 )
 def test_evaluate_separates_clear_defects_on_real_tiles(magnetic_tile, tmp_path, branches):
@@ -159,6 +168,8 @@ def test_evaluate_separates_clear_defects_on_real_tiles(magnetic_tile, tmp_path,
     assert set(report["metrics"]["pixel_auroc_by_class"]) == {"break", "fray"}
     assert report["metrics"]["escape_interval"]["trials"] == 6
     assert report["model"]["backbone"] == "efficientnet_lite0"
+    assert report["model"]["exposure"] == branches.get("exposure", "as-captured")
+    assert f"grey levels {report['model']['exposure']}" in page.read_text()
     assert report["software"]["inspector"] and report["software"]["torch"]
     assert report["metrics"]["false_reject_interval"]["trials"] == 6
     assert "95 % CI" in page.read_text()
