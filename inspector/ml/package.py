@@ -41,7 +41,13 @@ import torch
 from inspector.ml.anomaly_result import ScoreNormalisation
 from inspector.ml.efficientnet_lite import DEFAULT_VARIANT, STAGES, VARIANTS
 from inspector.ml.image_descriptor import descriptor_name, grid_of
-from inspector.ml.package_fields import METADATA_FILE, PackageReader, sha256
+from inspector.ml.package_fields import (
+    METADATA_FILE,
+    PackageReader,
+    anomaly_format_version,
+    check_anomaly_format,
+    sha256,
+)
 from inspector.ml.patchcore import feature_dim, global_dim
 from inspector.ml.pixels import AS_CAPTURED, EXPOSURES, check_exposure
 from inspector.ml.retrieval import check_density_weight
@@ -214,7 +220,7 @@ def save_package(
         path=folder,
     )
     metadata = {
-        "format_version": FORMAT_VERSION,
+        "format_version": anomaly_format_version(saved.exposure, FORMAT_VERSION),
         "kind": KIND,
         "name": saved.name,
         "version": saved.version,
@@ -272,12 +278,9 @@ _field = _READER.field
 def _read_metadata(folder: Path) -> dict[str, Any]:
     meta = _READER.metadata(folder)
     file = folder / METADATA_FILE
-    if meta.get("format_version") != FORMAT_VERSION:
-        problem = (
-            f"has format_version {meta.get('format_version')!r}, this Inspector reads "
-            f"{FORMAT_VERSION}: use the Inspector version that made it, or refit"
-        )
-        raise _fail(file, problem)
+    problem = check_anomaly_format(meta, FORMAT_VERSION)
+    if problem is not None:
+        raise _fail(file, f"{problem}, or refit")
     if meta.get("kind") != KIND or meta.get("backbone") not in BACKBONES:
         problem = (
             f"is a {meta.get('kind')!r} model on {meta.get('backbone')!r}, expected {KIND!r} "
@@ -366,7 +369,8 @@ def load_package(directory: str | Path) -> ModelPackage:
         raise _fail(file, f"'std' is {list(std)}, expected positive numbers")
     exposure = meta.get("exposure", AS_CAPTURED)  # absent: packages that saw camera grey levels
     if exposure not in EXPOSURES:
-        raise _fail(file, f"'exposure' is {exposure!r}, expected one of {', '.join(EXPOSURES)}")
+        problem = f"'exposure' is {exposure!r}, expected one of {', '.join(EXPOSURES)}"
+        raise _fail(file, f"{problem}: refit with this Inspector, or run a newer Inspector")
     files = _field(meta, "files", dict, file)
     contents = _READER.hashed_files(folder, files, file, required=(BANK_FILE,))
     variant = BACKBONES[meta["backbone"]]

@@ -21,6 +21,39 @@ from inspector.core.errors import ModelPackageError
 
 METADATA_FILE = "model.json"
 
+AS_CAPTURED = "as-captured"
+"""Exposure setting: the network sees the camera's grey levels (every package before session 8)."""
+
+STANDARDISED = "standardised"
+"""Exposure setting: each image's grey levels standardised first
+(:func:`inspector.ml.pixels.standardise_exposure`)."""
+
+EXPOSURES = (AS_CAPTURED, STANDARDISED)
+
+STANDARDISED_FORMAT = 2
+"""``format_version`` of anomaly packages (torch and runtime) whose images are standardised
+before the network (``"exposure": "standardised"``). Inspector versions before it read
+format 1 only, so they refuse such a package instead of feeding it camera grey levels."""
+
+
+def anomaly_format_version(exposure: str, plain: int) -> int:
+    """The ``format_version`` an anomaly package with this ``exposure`` is written with
+    (``plain``: the package kind's format without standardising)."""
+    return STANDARDISED_FORMAT if exposure == STANDARDISED else plain
+
+
+def check_anomaly_format(meta: Mapping[str, Any], plain: int) -> str | None:
+    """Why ``format_version`` and ``exposure`` of ``meta`` cannot be read, or ``None``."""
+    version, exposure = meta.get("format_version"), meta.get("exposure", AS_CAPTURED)
+    if version not in (plain, STANDARDISED_FORMAT):
+        return (
+            f"has format_version {version!r}, this Inspector reads {plain} and "
+            f"{STANDARDISED_FORMAT}: use the Inspector version that made it (or a newer one)"
+        )
+    if exposure in EXPOSURES and version != anomaly_format_version(exposure, plain):
+        return f"says format_version {version!r} with exposure {exposure!r}; they do not agree"
+    return None
+
 
 def sha256(data: bytes) -> str:
     """Hex SHA-256 of ``data``: the hash ``model.json`` keeps for each file."""

@@ -16,14 +16,21 @@ import cv2
 import numpy as np
 
 from inspector.core.inspection import ModelOutput
+from inspector.ml.package_fields import AS_CAPTURED, EXPOSURES, STANDARDISED
 
-AS_CAPTURED = "as-captured"
-"""Exposure setting: the network sees the camera's grey levels (every package before session 8)."""
-
-STANDARDISED = "standardised"
-"""Exposure setting: each image's grey levels standardised first (:func:`standardise_exposure`)."""
-
-EXPOSURES = (AS_CAPTURED, STANDARDISED)
+__all__ = [
+    "AS_CAPTURED",
+    "EXPOSURES",
+    "LEAST_SPREAD",
+    "STANDARDISED",
+    "STANDARD_MEAN",
+    "STANDARD_SPREAD",
+    "check_exposure",
+    "check_image",
+    "normalise_batch",
+    "outputs_at_image_size",
+    "standardise_exposure",
+]
 
 STANDARD_MEAN = 128.0
 """Grey level a standardised image is centred on."""

@@ -31,7 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from inspector.ml.package_fields import METADATA_FILE, PackageReader, sha256
+from inspector.ml.package_fields import (
+    METADATA_FILE,
+    PackageReader,
+    anomaly_format_version,
+    check_anomaly_format,
+    sha256,
+)
 from inspector.ml.pixels import AS_CAPTURED, EXPOSURES
 
 FORMAT_VERSION = 1
@@ -125,7 +131,7 @@ def file_hashes(package: RuntimePackage) -> dict[str, str]:
 
 def _metadata(package: RuntimePackage) -> dict[str, Any]:
     return {
-        "format_version": FORMAT_VERSION,
+        "format_version": anomaly_format_version(package.exposure, FORMAT_VERSION),
         "kind": KIND,
         "backend": BACKEND,
         "name": package.name,
@@ -165,8 +171,12 @@ def save_runtime_package(
 
     Raises:
         ValueError: ``directory`` already holds a package and ``overwrite`` is
-            false, or the bank is not a finite 2-D float16/float32 array.
+            false, the bank is not a finite 2-D float16/float32 array, or the
+            exposure setting is unknown.
     """
+    if package.exposure not in EXPOSURES:
+        msg = f"exposure is {package.exposure!r}, expected one of {', '.join(EXPOSURES)}"
+        raise ValueError(msg)
     bank = package.memory_bank
     if bank.ndim != 2 or str(bank.dtype) not in BANK_DTYPES or not np.isfinite(bank).all():
         msg = f"memory bank {bank.dtype} {bank.shape} is not a finite 2-D float16/float32 array"
@@ -237,12 +247,15 @@ def load_runtime_package(directory: str | Path) -> RuntimePackage:
             "torch backend"
         )
         raise _fail(file, problem)
-    if meta.get("format_version") != FORMAT_VERSION or meta.get("kind") != KIND:
+    if meta.get("kind") != KIND:
         problem = (
-            f"is format {meta.get('format_version')!r} of kind {meta.get('kind')!r}; this "
-            f"Inspector reads format {FORMAT_VERSION} of kind {KIND!r}: export the model again"
+            f"is of kind {meta.get('kind')!r}; this Inspector reads kind {KIND!r}: "
+            "export the model again"
         )
         raise _fail(file, problem)
+    problem = check_anomaly_format(meta, FORMAT_VERSION)
+    if problem is not None:
+        raise _fail(file, f"{problem}, or export the model again")
     layers = tuple(_get(meta, "layers", list, file))
     if not layers or not all(isinstance(s, int) and not isinstance(s, bool) for s in layers):
         raise _fail(file, f"'layers' is {list(layers)!r}, expected backbone stage numbers")
@@ -258,7 +271,7 @@ def load_runtime_package(directory: str | Path) -> RuntimePackage:
     exposure = meta.get("exposure", AS_CAPTURED)  # absent: exported from an older package
     if exposure not in EXPOSURES:
         problem = f"'exposure' is {exposure!r}, expected one of {', '.join(EXPOSURES)}"
-        raise _fail(file, f"{problem}: export the model again")
+        raise _fail(file, f"{problem}: export it with this Inspector, or run a newer Inspector")
     shape = (_get(meta, "bank_size", int, file), _get(meta, "feature_dim", int, file))
     files = _get(meta, "files", dict, file)
     contents = _READER.hashed_files(

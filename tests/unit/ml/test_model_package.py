@@ -77,10 +77,13 @@ def test_round_trip_keeps_metadata_and_a_float16_bank(tmp_path: Path) -> None:
 
 def test_exposure_is_kept_and_older_packages_saw_camera_grey_levels(tmp_path: Path) -> None:
     save_package(replace(_package(), exposure="standardised"), tmp_path / "new")
-    assert json.loads((tmp_path / "new" / METADATA_FILE).read_text())["exposure"] == "standardised"
+    meta = json.loads((tmp_path / "new" / METADATA_FILE).read_text())
+    # Format 2: Inspectors that read format 1 only refuse it instead of skipping the step.
+    assert (meta["exposure"], meta["format_version"]) == ("standardised", 2)
     assert load_package(tmp_path / "new").exposure == "standardised"
     save_package(_package(), tmp_path / "old")
-    assert "exposure" not in json.loads((tmp_path / "old" / METADATA_FILE).read_text())
+    meta = json.loads((tmp_path / "old" / METADATA_FILE).read_text())
+    assert "exposure" not in meta and meta["format_version"] == 1
     assert load_package(tmp_path / "old").exposure == "as-captured"
 
 
@@ -142,7 +145,8 @@ def test_json_that_is_not_an_object(saved: Path) -> None:
     [
         ("kind", "padim", "is a 'padim' model"),
         ("backbone", "resnet18", "on 'resnet18'"),
-        ("format_version", 2, "has format_version 2, this Inspector reads 1"),
+        ("format_version", 3, "has format_version 3, this Inspector reads 1 and 2"),
+        ("format_version", 2, "says format_version 2 with exposure 'as-captured'"),
         ("layers", [2, 9], "'layers' is \\[2, 9\\]"),
         ("input_size", "224", "'input_size' is '224', expected a int"),
         ("mean", [0.5, 0.5], "'mean' is \\[0.5, 0.5\\], expected 3 numbers"),

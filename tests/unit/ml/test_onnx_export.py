@@ -198,6 +198,8 @@ def test_a_model_with_an_image_level_branch_exports_and_matches(
     )
     package = export_onnx(fitted.package_dir, tmp_path / "onnx")
     assert load_runtime_package(tmp_path / "onnx").exposure == "standardised"
+    meta = json.loads((tmp_path / "onnx" / "model.json").read_text())
+    assert meta["format_version"] == 2  # older Inspectors refuse it rather than skip the step
     assert package.branches["global_branch"]["stage"] == 5
     assert set(package.branches["score_normalisation"]) == {
         "patch_centre",
@@ -238,7 +240,7 @@ def test_an_unknown_exposure_is_refused(package_dir: Path, tmp_path: Path) -> No
     meta = json.loads((folder / "model.json").read_text())
     meta["exposure"] = "auto"
     (folder / "model.json").write_text(json.dumps(meta))
-    with pytest.raises(ModelPackageError, match="'exposure' is 'auto'.*export the model again"):
+    with pytest.raises(ModelPackageError, match="'exposure' is 'auto'.*newer Inspector"):
         load_runtime_package(folder)
 
 
