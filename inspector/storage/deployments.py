@@ -198,6 +198,14 @@ def deployment_history(engine: Engine, station: str) -> list[Deployment]:
     return [_to_deployment(row) for row in rows]
 
 
+def ever_deployed(engine: Engine, model_path: str | Path) -> bool:
+    """Whether any deployment names this model folder (so it must not be deleted)."""
+    path = str(Path(model_path).resolve())
+    statement = select(_DEPLOYMENTS.c.id).where(_DEPLOYMENTS.c.model_path == path).limit(1)
+    with engine.connect() as connection:
+        return connection.execute(statement).first() is not None
+
+
 def current_production(engine: Engine, station: str, role: str = PRODUCTION) -> Deployment | None:
     """The deployment whose model of ``role`` the station runs now; ``None`` when none was
     ever promoted."""

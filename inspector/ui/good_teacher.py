@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from inspector.core.errors import InspectorError
+from inspector.storage.deployments import ever_deployed
 from inspector.storage.image_store import ImageStore
 from inspector.storage.repository import get_inspection
 from inspector.storage.reviews import Review, latest_reviews
@@ -211,7 +212,8 @@ class GoodPartTeacher(QObject):
                 deploy=True,
             )
         except BaseException:
-            shutil.rmtree(out_dir, ignore_errors=True)  # nothing half-written stays behind
+            if not _deployed(engine, out_dir):  # a folder a deployment names must stay
+                shutil.rmtree(out_dir, ignore_errors=True)  # nothing half-written stays behind
             raise
         stored = get_inspection(engine, inspection_id)
         review = latest_reviews(engine, [inspection_id]).get(inspection_id)
@@ -235,9 +237,19 @@ def _explain(exc: BaseException, model_dir: Path) -> str:
     if _busy(exc):
         return (
             "the database stayed busy (the line or another program was writing to it): "
-            "nothing was changed; mark the part OK again"
+            "the part was not taught; mark it OK again"
         )
     return f"the model did not learn the part: {exc}"
+
+
+def _deployed(engine: Engine, model_dir: Path) -> bool:
+    """Whether a deployment names ``model_dir``; when that cannot be read, assume so
+    (an extra folder on disk is harmless, a deleted production model is not)."""
+    try:
+        return ever_deployed(engine, model_dir)
+    except SQLAlchemyError:
+        log.warning("could not check the deployments of %s: keeping it", model_dir)
+        return True
 
 
 def _busy(exc: BaseException) -> bool:

@@ -214,7 +214,7 @@ def test_a_locked_database_is_a_message_and_the_part_can_be_taught_again(qtbot, 
         holder.execute("ROLLBACK")
         holder.close()
     assert "database stayed busy" in done.args[0].error
-    assert "nothing was changed" in view.teach_panel.result.text()
+    assert "the part was not taught" in view.teach_panel.result.text()
     assert [p.name for p in model.parent.iterdir()] == ["demo-line"]  # no half-written model
     assert review_history(view.engine, part.id) == []
 

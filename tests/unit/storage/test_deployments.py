@@ -14,6 +14,7 @@ from inspector.storage.deployments import (
     current_production,
     current_shadow,
     deployment_history,
+    ever_deployed,
     promote,
     rollback,
     start_shadow,
@@ -107,3 +108,13 @@ def test_shadow_runs_start_and_stop(engine: Engine, tmp_path: Path) -> None:
         stop_shadow(engine, "s", actor="eng", reason="twice")
     actions = [e.action for e in audit_entries(engine)]
     assert actions == ["model.shadow_start", "model.shadow_stop"]
+
+
+def test_a_folder_any_deployment_names_is_known_as_deployed(engine: Engine, tmp_path: Path) -> None:
+    promote(engine, "press-2", tmp_path / "v1", "m-v1", actor="eng.ada", reason="first model")
+    promote(engine, "press-2", tmp_path / "v2", "m-v2", actor="eng.ada", reason="second")
+    rollback(engine, "press-2", actor="eng.ada", reason="v2 rejects too much")
+    # Rolled back or not, a folder a deployment names is history a QA engineer can reopen.
+    assert ever_deployed(engine, tmp_path / "v1") and ever_deployed(engine, tmp_path / "v2")
+    assert ever_deployed(engine, tmp_path / "sub" / ".." / "v2")  # compared resolved
+    assert not ever_deployed(engine, tmp_path / "v3")
