@@ -64,6 +64,9 @@ def unseen_only(
     """The good photos of parts with no photo among ``evaluated`` (numbered ``gap`` or more
     from every evaluated photo)."""
     taken = sorted(part_number(p, pattern) for p in evaluated)
+    if not taken:
+        msg = "no evaluated photos: give --data a folder of <class>/<image> files"
+        raise ValueError(msg)
     return [p for p in good if min(abs(part_number(p, pattern) - n) for n in taken) >= gap]
 
 
@@ -75,10 +78,12 @@ def link_folder(paths: Sequence[Path], folder: Path) -> Path:
     return folder
 
 
-def fit_and_evaluate(good: Path, data: Path, out: Path) -> dict[str, float]:
+def fit_and_evaluate(
+    good: Path, data: Path, out: Path, fit_options: Sequence[str] = ()
+) -> dict[str, float]:
     """``inspector fit`` on ``good``, ``inspector evaluate`` on ``data``; the report's figures."""
     model, report = out / "model", out / "report"
-    if inspector(["fit", "--good", str(good), "--out", str(model)]) != 0:
+    if inspector(["fit", "--good", str(good), "--out", str(model), *fit_options]) != 0:
         msg = f"inspector fit failed on {good}"
         raise RuntimeError(msg)
     code = inspector(
@@ -102,6 +107,9 @@ def main() -> None:
     parser.add_argument("--gap", type=int, default=SAME_PART_GAP)
     parser.add_argument("--pattern", default=PART_NUMBER, help="regex; group 1 = capture number")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--exposure", choices=["standardised", "as-captured"], help="passed to inspector fit"
+    )
     args = parser.parse_args()
 
     good = without_masks(list_images(args.good))
@@ -114,7 +122,8 @@ def main() -> None:
     rows = {}
     for name, chosen in (("seen parts", seen), ("unseen parts", unseen)):
         folder = link_folder(chosen, args.out / name.replace(" ", "-") / "good")
-        rows[name] = fit_and_evaluate(folder, args.data, folder.parent)
+        options = ["--exposure", args.exposure] if args.exposure else []
+        rows[name] = fit_and_evaluate(folder, args.data, folder.parent, options)
     print(json.dumps({"good_photos": len(good), "fitted_on": len(unseen), **rows}, indent=2))
 
 

@@ -134,6 +134,9 @@ def standardise_exposure(pixels: np.ndarray) -> np.ndarray:
     brighter as a whole looks normal. A spread under :data:`LEAST_SPREAD` is
     taken as that.
     """
+    if pixels.dtype.kind != "f":
+        msg = f"standardise_exposure works in place on float grey levels, got {pixels.dtype}"
+        raise TypeError(msg)
     flat = pixels.reshape(len(pixels), -1)
     centre = flat.mean(axis=1).reshape(-1, 1, 1, 1)
     spread = np.maximum(flat.std(axis=1), LEAST_SPREAD).reshape(-1, 1, 1, 1)

@@ -1,23 +1,12 @@
 """The unseen-parts benchmark's split: no photo of an evaluated part is fitted on."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.unit.benchmarks.loading import load_benchmark
 
-
-def _module():
-    spec = importlib.util.spec_from_file_location(
-        "unseen_parts", REPO / "benchmarks/unseen_parts.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-unseen_parts = _module()
+unseen_parts = load_benchmark("unseen_parts")
 
 
 def test_part_number_reads_the_capture_number() -> None:
@@ -50,6 +39,10 @@ def test_on_magnetic_tile_val_leaves_no_shared_part(magnetic_tile: Path) -> None
     good = sorted((magnetic_tile / "train/good").glob("*.jpg"))
     evaluated = sorted((magnetic_tile / "val").glob("*/*.jpg"))
     kept = unseen_parts.unseen_only(good, evaluated)
-    numbers = [unseen_parts.part_number(p) for p in evaluated]
-    assert 0 < len(kept) < len(good)
-    assert all(min(abs(unseen_parts.part_number(p) - n) for n in numbers) >= 150 for p in kept)
+    # The figures in README were measured on these 288 of the 597 good training photos.
+    assert (len(kept), len(good)) == (288, 597)
+
+
+def test_unseen_only_needs_evaluated_photos() -> None:
+    with pytest.raises(ValueError, match="no evaluated photos"):
+        unseen_parts.unseen_only([Path("exp1_num_5.jpg")], [])
