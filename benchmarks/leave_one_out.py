@@ -53,25 +53,19 @@ def bank_index(inferencer: AnomalyInferencer, descriptors: torch.Tensor) -> list
     return index.tolist()
 
 
-def good_scores(inferencer: AnomalyInferencer, files: Sequence[Path]) -> list[tuple[float, float]]:
-    """(patch, image-level) scores of each good image against all the other good images."""
-    scores = []
-    for start in range(0, len(files), BATCH):
-        images = [read_image(f) for f in files[start : start + BATCH]]
-        described = torch.stack([d for _, _, d in inferencer.branch_scores(images)])
-        itself = bank_index(inferencer, described)
-        scores += [(p, g) for p, g, _ in inferencer.branch_scores(images, exclude=itself)]
-    return scores
-
-
-def defective_scores(
-    inferencer: AnomalyInferencer, files: Sequence[Path]
+def branch_scores_of(
+    inferencer: AnomalyInferencer, files: Sequence[Path], *, against_others: bool
 ) -> list[tuple[float, float]]:
-    """(patch, image-level) scores of the defective images."""
+    """(patch, image-level) scores of ``files``; with ``against_others``, each image is
+    scored with its own bank entry left out (good images the model was fitted on)."""
     scores = []
     for start in range(0, len(files), BATCH):
         images = [read_image(f) for f in files[start : start + BATCH]]
-        scores += [(p, g) for p, g, _ in inferencer.branch_scores(images)]
+        scored = inferencer.branch_scores(images)
+        if against_others:
+            itself = bank_index(inferencer, torch.stack([d for _, _, d in scored]))
+            scored = inferencer.branch_scores(images, exclude=itself)
+        scores += [(p, g) for p, g, _ in scored]
     return scores
 
 
@@ -107,8 +101,8 @@ def main() -> None:
     defective_files = [
         f for f in without_masks(list_images(args.defective)) if f.parent.name != "good"
     ]
-    good = np.array(good_scores(inferencer, good_files))
-    defective = np.array(defective_scores(inferencer, defective_files))
+    good = np.array(branch_scores_of(inferencer, good_files, against_others=True))
+    defective = np.array(branch_scores_of(inferencer, defective_files, against_others=False))
     report = {
         "model": inferencer.version,
         "good": len(good),

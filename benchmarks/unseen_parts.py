@@ -30,6 +30,7 @@ from pathlib import Path
 
 from inspector.acquisition.image_files import list_images
 from inspector.cli import main as inspector
+from inspector.ml.package_fields import EXPOSURES
 from inspector.training.evaluate import without_masks
 
 PART_NUMBER = r"num_(\d+)"
@@ -107,9 +108,7 @@ def main() -> None:
     parser.add_argument("--gap", type=int, default=SAME_PART_GAP)
     parser.add_argument("--pattern", default=PART_NUMBER, help="regex; group 1 = capture number")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--exposure", choices=["standardised", "as-captured"], help="passed to inspector fit"
-    )
+    parser.add_argument("--exposure", choices=EXPOSURES, help="passed to inspector fit")
     args = parser.parse_args()
 
     good = without_masks(list_images(args.good))

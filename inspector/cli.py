@@ -23,6 +23,7 @@ from inspector.cli_robustness import add_robustness_commands
 from inspector.cli_train import add_train_commands
 from inspector.cli_worker import call_on_worker
 from inspector.core.errors import InspectorError
+from inspector.ml.package_fields import AS_CAPTURED, EXPOSURES, STANDARDISED
 from inspector.pipeline.line import DEFAULT_MODEL_DIR, LineSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -246,7 +247,7 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--exposure",
-        choices=["standardised", "as-captured"],
+        choices=EXPOSURES,
         default=None,
         help="standardised: each image's grey levels are standardised before the network "
         "sees it, so lighting differences between parts are not taken for defects, but a "
@@ -385,7 +386,6 @@ def _pct(value: float) -> str:
 
 def _fit(args: argparse.Namespace) -> int:
     from inspector.ml.patchcore import FIT_BACKBONE
-    from inspector.ml.pixels import STANDARDISED
 
     args.backbone = args.backbone or FIT_BACKBONE
     args.exposure = args.exposure or STANDARDISED
@@ -395,7 +395,6 @@ def _fit(args: argparse.Namespace) -> int:
 def _fit_demo(args: argparse.Namespace) -> int:
     from inspector.acquisition.demo_line import DemoLine
     from inspector.ml.efficientnet_lite import DEFAULT_VARIANT
-    from inspector.ml.pixels import AS_CAPTURED
 
     args.backbone = args.backbone or DEFAULT_VARIANT
     args.exposure = args.exposure or AS_CAPTURED

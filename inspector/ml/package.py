@@ -49,7 +49,7 @@ from inspector.ml.package_fields import (
     sha256,
 )
 from inspector.ml.patchcore import feature_dim, global_dim
-from inspector.ml.pixels import AS_CAPTURED, EXPOSURES, check_exposure
+from inspector.ml.pixels import AS_CAPTURED, check_exposure
 from inspector.ml.retrieval import check_density_weight
 
 FORMAT_VERSION = 1
@@ -367,10 +367,6 @@ def load_package(directory: str | Path) -> ModelPackage:
     std = _READER.numbers(meta, "std", 3, file)
     if not all(v > 0 for v in std):
         raise _fail(file, f"'std' is {list(std)}, expected positive numbers")
-    exposure = meta.get("exposure", AS_CAPTURED)  # absent: packages that saw camera grey levels
-    if exposure not in EXPOSURES:
-        problem = f"'exposure' is {exposure!r}, expected one of {', '.join(EXPOSURES)}"
-        raise _fail(file, f"{problem}: refit with this Inspector, or run a newer Inspector")
     files = _field(meta, "files", dict, file)
     contents = _READER.hashed_files(folder, files, file, required=(BANK_FILE,))
     variant = BACKBONES[meta["backbone"]]
@@ -410,7 +406,7 @@ def load_package(directory: str | Path) -> ModelPackage:
         retrieval_k=retrieval_k,
         global_grid=grid,
         density_weight=density_weight,
-        exposure=exposure,
+        exposure=meta.get("exposure", AS_CAPTURED),  # checked with the format version
     )
 
 

@@ -42,15 +42,29 @@ def anomaly_format_version(exposure: str, plain: int) -> int:
     return STANDARDISED_FORMAT if exposure == STANDARDISED else plain
 
 
+def check_exposure(exposure: str) -> str:
+    """Return ``exposure`` if it is one of :data:`EXPOSURES`, else raise ``ValueError``."""
+    if exposure not in EXPOSURES:
+        msg = f"exposure is {exposure!r}, expected one of {', '.join(EXPOSURES)}"
+        raise ValueError(msg)
+    return exposure
+
+
 def check_anomaly_format(meta: Mapping[str, Any], plain: int) -> str | None:
-    """Why ``format_version`` and ``exposure`` of ``meta`` cannot be read, or ``None``."""
+    """Why ``format_version`` and ``exposure`` of ``meta`` cannot be read, or ``None``
+    (an absent ``exposure`` is :data:`AS_CAPTURED`, what packages before it meant)."""
     version, exposure = meta.get("format_version"), meta.get("exposure", AS_CAPTURED)
     if version not in (plain, STANDARDISED_FORMAT):
         return (
             f"has format_version {version!r}, this Inspector reads {plain} and "
             f"{STANDARDISED_FORMAT}: use the Inspector version that made it (or a newer one)"
         )
-    if exposure in EXPOSURES and version != anomaly_format_version(exposure, plain):
+    if exposure not in EXPOSURES:
+        return (
+            f"'exposure' is {exposure!r}, expected one of {', '.join(EXPOSURES)}: "
+            "run a newer Inspector"
+        )
+    if version != anomaly_format_version(exposure, plain):
         return f"says format_version {version!r} with exposure {exposure!r}; they do not agree"
     return None
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from inspector.core.inspection import ModelOutput
-from inspector.ml.package_fields import AS_CAPTURED, EXPOSURES, STANDARDISED
+from inspector.ml.package_fields import AS_CAPTURED, EXPOSURES, STANDARDISED, check_exposure
 
 __all__ = [
     "AS_CAPTURED",
@@ -111,14 +111,6 @@ def normalise_batch(
     scale = np.array([1.0 / (255.0 * s) for s in std], dtype=np.float32)
     shift = np.array([m / s for m, s in zip(mean, std, strict=True)], dtype=np.float32)
     return np.ascontiguousarray(pixels * scale.reshape(1, 3, 1, 1) - shift.reshape(1, 3, 1, 1))
-
-
-def check_exposure(exposure: str) -> str:
-    """Return ``exposure`` if it is one of :data:`EXPOSURES`, else raise ``ValueError``."""
-    if exposure not in EXPOSURES:
-        msg = f"exposure is {exposure!r}, expected one of {', '.join(EXPOSURES)}"
-        raise ValueError(msg)
-    return exposure
 
 
 def standardise_exposure(pixels: np.ndarray) -> np.ndarray:

@@ -36,9 +36,10 @@ from inspector.ml.package_fields import (
     PackageReader,
     anomaly_format_version,
     check_anomaly_format,
+    check_exposure,
     sha256,
 )
-from inspector.ml.pixels import AS_CAPTURED, EXPOSURES
+from inspector.ml.pixels import AS_CAPTURED
 
 FORMAT_VERSION = 1
 BACKEND = "onnxruntime"
@@ -174,9 +175,7 @@ def save_runtime_package(
             false, the bank is not a finite 2-D float16/float32 array, or the
             exposure setting is unknown.
     """
-    if package.exposure not in EXPOSURES:
-        msg = f"exposure is {package.exposure!r}, expected one of {', '.join(EXPOSURES)}"
-        raise ValueError(msg)
+    check_exposure(package.exposure)
     bank = package.memory_bank
     if bank.ndim != 2 or str(bank.dtype) not in BANK_DTYPES or not np.isfinite(bank).all():
         msg = f"memory bank {bank.dtype} {bank.shape} is not a finite 2-D float16/float32 array"
@@ -268,10 +267,6 @@ def load_runtime_package(directory: str | Path) -> RuntimePackage:
     std = _READER.numbers(meta, "std", 3, file)
     if not all(v > 0 for v in std):
         raise _fail(file, f"'std' is {list(std)}, expected positive numbers")
-    exposure = meta.get("exposure", AS_CAPTURED)  # absent: exported from an older package
-    if exposure not in EXPOSURES:
-        problem = f"'exposure' is {exposure!r}, expected one of {', '.join(EXPOSURES)}"
-        raise _fail(file, f"{problem}: export it with this Inspector, or run a newer Inspector")
     shape = (_get(meta, "bank_size", int, file), _get(meta, "feature_dim", int, file))
     files = _get(meta, "files", dict, file)
     contents = _READER.hashed_files(
@@ -304,5 +299,5 @@ def load_runtime_package(directory: str | Path) -> RuntimePackage:
         created_at=str(meta.get("created_at", "")),
         files=dict(_get(meta, "files", dict, file)),
         path=folder,
-        exposure=exposure,
+        exposure=meta.get("exposure", AS_CAPTURED),  # checked with the format version
     )
