@@ -255,6 +255,23 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         "which caught more defects on magnetic-tile); as-captured: the camera's grey levels "
         "(default for fit-demo)",
     )
+    parser.add_argument(
+        "--synthetic-epochs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="epochs of teaching a localisation head on synthetic defects painted on the "
+        "good images (bands of other texture, stains, cracks, holes, ...): its map is added to "
+        "the localisation map only, never to the score (default 20 for fit, about 3 minutes "
+        "for 600 images on 2 CPU cores; 0 for fit-demo; 0 = no head)",
+    )
+    parser.add_argument(
+        "--head-weight",
+        type=float,
+        default=1.0,
+        help="the localisation head's share of the localisation map, in spreads of the "
+        "distance map on good parts (default 1.0)",
+    )
 
 
 def _retrieval_k(args: argparse.Namespace) -> int:
@@ -386,9 +403,12 @@ def _pct(value: float) -> str:
 
 def _fit(args: argparse.Namespace) -> int:
     from inspector.ml.patchcore import FIT_BACKBONE
+    from inspector.training.fit_anomaly import SYNTHETIC_EPOCHS
 
     args.backbone = args.backbone or FIT_BACKBONE
     args.exposure = args.exposure or STANDARDISED
+    if args.synthetic_epochs is None:
+        args.synthetic_epochs = SYNTHETIC_EPOCHS
     return _fit_and_report(args, args.good, args.name or args.out.name, val_good=args.val_good)
 
 
@@ -429,6 +449,8 @@ def _fit_and_report(args: argparse.Namespace, good: object, name: str, **extra: 
             gallery_fraction=args.gallery_fraction,
             density_weight=_density_weight(args, retrieval_k),
             exposure=args.exposure,
+            synthetic_epochs=args.synthetic_epochs or 0,
+            head_weight=args.head_weight,
             progress=_print_progress,
             **extra,
         ),

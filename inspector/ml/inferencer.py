@@ -18,8 +18,9 @@ from inspector.core.errors import ModelPackageError
 from inspector.core.inspection import ModelOutput
 from inspector.ml.device import device_name, inference_context, select_device
 from inspector.ml.efficientnet_lite import DEFAULT_VARIANT, EfficientNetLite, load_imagenet_weights
+from inspector.ml.localisation_head import head_from_state
 from inspector.ml.package import ModelPackage, load_package
-from inspector.ml.patchcore import PatchCore, check_input_size
+from inspector.ml.patchcore import PatchCore, check_input_size, feature_dim
 from inspector.ml.pixels import outputs_at_image_size
 from inspector.ml.preprocess import preprocess
 
@@ -54,6 +55,10 @@ def build_backbone(
 def build_patchcore(package: ModelPackage) -> PatchCore:
     """The package's PatchCore on the CPU: backbone checked against its hash, banks set."""
     backbone, _ = build_backbone(package.backbone_sha256, package.backbone_variant)
+    head = None
+    if package.localisation_head is not None:
+        dim = feature_dim(package.layers, package.backbone_variant)
+        head = head_from_state(dict(package.localisation_head), dim)
     return PatchCore(
         backbone,
         package.memory_bank,
@@ -66,6 +71,7 @@ def build_patchcore(package: ModelPackage) -> PatchCore:
         retrieval_k=package.retrieval_k,
         global_grid=package.global_grid,
         density_weight=package.density_weight,
+        localisation_head=head,
     )
 
 

@@ -101,8 +101,8 @@ class ExportablePatchCore(nn.Module):
 
     def forward(self, images: torch.Tensor, memory_bank: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Scores ``(N,)`` and smoothed maps ``(N, S, S)`` of normalised images ``(N, 3, S, S)``,
-        then the localisation (evened) maps of a model that evens its map
-        (:func:`output_names`)."""
+        then the localisation maps of a model that has them (evened, or with a
+        localisation head: :func:`output_names`)."""
         features, descriptors = self.model.embed_all(images)
         return self.score_features(features, descriptors, memory_bank)
 
@@ -158,12 +158,14 @@ class ExportablePatchCore(nn.Module):
             if descriptors is not None:
                 global_scores = model.global_distance(descriptors)
         size = (self.input_size, self.input_size)
-        return model.from_cells(cells.view(n, -1), spacing, global_scores, (h, w), size)
+        head = model.head_cells(features)
+        return model.from_cells(cells.view(n, -1), spacing, global_scores, (h, w), size, head)
 
 
 def output_names(model: PatchCore) -> tuple[str, ...]:
-    """The graph's outputs for ``model``: ``localisation_maps`` only when it evens its map."""
-    return (*OUTPUTS, LOCALISATION_MAPS) if model.evens_map else OUTPUTS
+    """The graph's outputs for ``model``: ``localisation_maps`` only when it has a map of its
+    own to locate with (:attr:`~inspector.ml.patchcore.PatchCore.locates_apart`)."""
+    return (*OUTPUTS, LOCALISATION_MAPS) if model.locates_apart else OUTPUTS
 
 
 def _check_dependencies() -> str:

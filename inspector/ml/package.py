@@ -41,6 +41,7 @@ import torch
 from inspector.ml.anomaly_result import ScoreNormalisation
 from inspector.ml.efficientnet_lite import DEFAULT_VARIANT, STAGES, VARIANTS
 from inspector.ml.image_descriptor import descriptor_name, grid_of
+from inspector.ml.localisation_head import head_from_state
 from inspector.ml.package_fields import (
     METADATA_FILE,
     PackageReader,
@@ -57,6 +58,7 @@ KIND = "patchcore"
 BACKBONES = {f"efficientnet_{variant}": variant for variant in VARIANTS}
 BANK_FILE = "memory_bank.pt"
 GLOBAL_BANK_FILE = "global_bank.pt"
+HEAD_FILE = "localisation_head.pt"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -98,6 +100,10 @@ class ModelPackage:
             patch distance (``retrieval.density_weight``; 0: none, as before).
         exposure: Whether images are standardised before the network sees them
             (:data:`inspector.ml.pixels.EXPOSURES`; packages before session 8: as captured).
+        localisation_head: The tensors of a localisation head
+            (:mod:`inspector.ml.localisation_head`), or ``None`` (packages before
+            session 9, ``--synthetic-epochs 0``). It changes located maps only: an
+            Inspector that does not know it scores and sorts the same.
     """
 
     name: str
@@ -124,6 +130,7 @@ class ModelPackage:
     global_grid: int = 1
     density_weight: float = 0.0
     exposure: str = AS_CAPTURED
+    localisation_head: Mapping[str, torch.Tensor] | None = None
 
     @property
     def backbone(self) -> str:
@@ -206,6 +213,11 @@ def save_package(
     if package.global_bank is not None:
         global_bank = package.global_bank.detach().to("cpu", torch.float32).contiguous()
         contents[GLOBAL_BANK_FILE] = _tensor_file("global_bank", global_bank)
+    if package.localisation_head is not None:
+        head = {k: v.detach().to("cpu").contiguous() for k, v in package.localisation_head.items()}
+        buffer = io.BytesIO()
+        torch.save(head, buffer)
+        contents[HEAD_FILE] = buffer.getvalue()
     files = {name: sha256(data) for name, data in contents.items()}
     identity = sha256("".join(files[name] for name in sorted(files)).encode())
     if len(files) == 1:  # patch-only packages keep the version their bank has always given
@@ -255,6 +267,8 @@ def save_package(
         }
         if saved.density_weight:
             metadata["retrieval"]["density_weight"] = saved.density_weight
+    if saved.localisation_head is not None:
+        metadata["localisation_head"] = {"file": HEAD_FILE, "adds_to": "localisation maps"}
     text = json.dumps(metadata, indent=2, allow_nan=False) + "\n"
     for name, data in contents.items():
         (folder / name).write_bytes(data)
@@ -382,6 +396,7 @@ def load_package(directory: str | Path) -> ModelPackage:
         )
         raise _fail(folder / BANK_FILE, problem)
     retrieval_k, density_weight = _read_retrieval(meta, file, bank, global_bank)
+    head = _read_head(meta, contents, folder, expected_dim)
     return ModelPackage(
         name=_field(meta, "name", str, file),
         memory_bank=bank,
@@ -407,7 +422,31 @@ def load_package(directory: str | Path) -> ModelPackage:
         global_grid=grid,
         density_weight=density_weight,
         exposure=meta.get("exposure", AS_CAPTURED),  # checked with the format version
+        localisation_head=head,
     )
+
+
+def _read_head(
+    meta: Mapping[str, Any], contents: Mapping[str, bytes], folder: Path, dim: int
+) -> dict[str, torch.Tensor] | None:
+    """The localisation head's tensors, checked against the patch features; ``None`` without."""
+    if meta.get("localisation_head") is None:
+        return None
+    path = folder / HEAD_FILE
+    if HEAD_FILE not in contents:
+        raise _fail(folder / METADATA_FILE, f"'localisation_head' needs {HEAD_FILE}: refit")
+    try:
+        state = torch.load(io.BytesIO(contents[HEAD_FILE]), map_location="cpu", weights_only=True)
+    except Exception as exc:  # as _read_bank: anything but plain tensors is refused
+        problem = f"is not a plain tensor file and was not loaded ({type(exc).__name__})"
+        raise _fail(path, f"{problem}: it may be damaged or unsafe; refit the model") from exc
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise _fail(path, "does not hold the head's named tensors: refit the model")
+    try:
+        head_from_state(state, dim)
+    except ValueError as exc:
+        raise _fail(path, str(exc)) from exc
+    return state
 
 
 def _read_retrieval(

@@ -37,6 +37,7 @@ from inspector.ml.efficientnet_lite import (
     stage_stride,
 )
 from inspector.ml.image_descriptor import check_grid, describe, descriptor_dim
+from inspector.ml.localisation_head import LocalisationHead
 from inspector.ml.retrieval import (
     check_density_weight,
     check_retrieval,
@@ -119,6 +120,9 @@ class PatchCore(nn.Module):
             row's spacing (:func:`~inspector.ml.retrieval.row_scales`, computed
             here from the two banks) taken off each patch distance in the maps
             located with (``PatchCoreOutput.localisation_maps``); 0: none.
+        localisation_head: A head taught on synthetic defects
+            (:mod:`inspector.ml.localisation_head`) whose map is added to the
+            maps located with; ``None``: none (packages made before it).
     """
 
     def __init__(
@@ -136,6 +140,7 @@ class PatchCore(nn.Module):
         retrieval_k: int = 0,
         global_grid: int = 1,
         density_weight: float = 0.0,
+        localisation_head: LocalisationHead | None = None,
     ) -> None:
         super().__init__()
         check_grid(global_grid)
@@ -174,10 +179,22 @@ class PatchCore(nn.Module):
             self.set_memory_bank(memory_bank)
         if global_bank is not None:
             self.set_global_bank(global_bank)
+        if localisation_head is not None and localisation_head.dim != self.dim:
+            msg = (
+                f"the localisation head reads {localisation_head.dim}-wide features, these "
+                f"layers give {self.dim}: refit the model"
+            )
+            raise ValueError(msg)
+        self.localisation_head = (
+            None if localisation_head is None else localisation_head.eval().requires_grad_(False)
+        )
 
     def train(self, mode: bool = True) -> PatchCore:
-        """Keep the backbone in eval mode: its batch-norm statistics are ImageNet's."""
+        """Keep the backbone (and a localisation head) in eval mode: their batch-norm
+        statistics are fixed (ImageNet's; the head's from its teaching)."""
         super().train(mode)
+        if self.localisation_head is not None:
+            self.localisation_head.eval()
         self.backbone.eval()
         return self
 
@@ -234,6 +251,12 @@ class PatchCore(nn.Module):
     def evens_map(self) -> bool:
         """Whether the map is evened by gallery-row spacing (see :meth:`evened`)."""
         return bool(self.density_weight) and self.row_scale.numel() > 0
+
+    @property
+    def locates_apart(self) -> bool:
+        """Whether the model returns a localisation map beside the plain one (it evens
+        its map, or has a localisation head)."""
+        return self.evens_map or self.localisation_head is not None
 
     def evened(self, cells: torch.Tensor, spacing: torch.Tensor) -> torch.Tensor:
         """Patch distances less ``density_weight`` of how much wider than average the
@@ -371,8 +394,16 @@ class PatchCore(nn.Module):
                 if descriptors is not None:
                     global_scores = self.global_distance(descriptors)
             grid, size = (h, w), x.shape[-2:]
-            output = self.from_cells(cells.view(n, -1), spacing, global_scores, grid, size)
+            output = self.from_cells(
+                cells.view(n, -1), spacing, global_scores, grid, size, self.head_cells(features)
+            )
         return output._replace(descriptors=descriptors)
+
+    def head_cells(self, features: torch.Tensor) -> torch.Tensor | None:
+        """The localisation head's logits ``(N, 1, h, w)`` of patch features, or ``None``."""
+        if self.localisation_head is None:
+            return None
+        return self.localisation_head(features)
 
     def image_distances(
         self, descriptors: torch.Tensor, exclude: torch.Tensor | None = None
@@ -388,15 +419,18 @@ class PatchCore(nn.Module):
         global_scores: torch.Tensor | None,
         grid: tuple[int, int],
         size: Sequence[int],
+        head_cells: torch.Tensor | None = None,
     ) -> PatchCoreOutput:
         """Maps and scores from each patch's distance ``(N, h * w)``, the matched rows'
-        spacing (or ``None``) and the raw image-level distances (or ``None``).
+        spacing (or ``None``), the raw image-level distances (or ``None``) and the
+        localisation head's logits (:meth:`head_cells`, or ``None``).
 
         Everything after the distances, shared with the export form so both
         compute the same. The image score and the maps the sorting rule judges
         stay plain (a score from the evened map cost escapes at 1 % false rejects
         on magnetic-tile: 5.1 % -> 16.9 %, and the threshold is set on the plain
-        score); the evened maps, with ``spacing``, only locate.
+        score); the evened maps, with ``spacing``, only locate, and so does the
+        localisation head's map, added to them (or to the plain map without them).
         """
         n = cells.shape[0]
         maps = self.to_map(cells.view(n, 1, *grid), size)
@@ -404,12 +438,23 @@ class PatchCore(nn.Module):
         located = None
         if spacing is not None:
             located = self.to_map(self.evened(cells, spacing).view(n, 1, *grid), size)
+        if head_cells is not None and self.localisation_head is not None:
+            located = (maps if located is None else located) + self.head_map(head_cells, size)
         scores = patch_scores
         norm = self.normalisation
         if global_scores is not None and norm is not None:
             global_scores = (global_scores - norm.global_centre) / norm.global_scale
             scores = torch.maximum(patch_scores, global_scores)
         return PatchCoreOutput(scores, maps, patch_scores, global_scores, localisation_maps=located)
+
+    def head_map(self, head_cells: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+        """The head's logits as a smoothed map ``(N, *size)`` on the distance map's footing."""
+        head = self.localisation_head
+        if head is None:
+            msg = "this PatchCore has no localisation head"
+            raise RuntimeError(msg)
+        smooth = upsample_and_smooth(head_cells.float(), (int(size[0]), int(size[1])), self.kernel)
+        return head.scale * (smooth - head.centre)
 
     def image_scores(self, maps: torch.Tensor) -> torch.Tensor:
         """Image scores ``(N,)`` of smoothed maps ``(N, H, W)`` (:func:`top_fraction_mean`)."""

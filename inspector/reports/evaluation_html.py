@@ -42,6 +42,19 @@ def _rows(pairs: Sequence[tuple[str, str]]) -> str:
     )
 
 
+def _head_row(head: object) -> list[tuple[str, str]]:
+    """The localisation head's line of the method table (none for models without one)."""
+    if not isinstance(head, dict):
+        return []
+    kinds = ", ".join(str(kind) for kind in head.get("painted_kinds", []))
+    text = (
+        f"taught {head.get('epochs')} epochs on synthetic defects ({kinds}) painted on "
+        f"{head.get('images')} good images; added to the localisation map (pixel metrics) at "
+        f"weight {head.get('weight')}, never to the score"
+    )
+    return [("localisation head", text)]
+
+
 def evaluation_html(
     data: dict[str, Any],
     summary: QualitySummary,
@@ -61,6 +74,7 @@ def evaluation_html(
             f"grey levels {model.get('exposure', 'as-captured')}",
         ),
         *([("branches", _settings(model["branches"]))] if model.get("branches") else []),
+        *_head_row(model.get("training", {}).get("localisation_head")),
         ("trained on", str(model.get("training", {}).get("source", "?"))),
         ("device", data["device"]),
         ("software", ", ".join(f"{k} {v}" for k, v in data.get("software", {}).items())),

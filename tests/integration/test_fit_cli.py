@@ -37,12 +37,14 @@ def test_fit_writes_a_package_with_both_branches(tmp_path: Path) -> None:
     assert package.backbone_variant == "lite2"
     assert package.exposure == "standardised"  # lighting is not a defect by default
     assert package.training["count"] + package.training["holdout_count"] == 12
+    assert package.training["localisation_head"]["epochs"] == 20  # taught by default
+    assert package.localisation_head is not None
     # The default retrieval gallery: a quarter of each good image's 16 x 16 patches.
     assert package.memory_bank.shape[0] == 12 * 64
 
 
 def test_fit_without_retrieval_does_not_even_the_map(tmp_path: Path) -> None:
-    package = load_package(_fit(tmp_path, 8, "--retrieval", "0"))
+    package = load_package(_fit(tmp_path, 8, "--retrieval", "0", "--synthetic-epochs", "0"))
     assert package.retrieval_k == 0 and package.density_weight == 0.0
 
 
@@ -55,7 +57,13 @@ def test_fit_demo_keeps_the_fastest_backbone(tmp_path: Path) -> None:
     assert code == 0
     assert load_package(out).backbone_variant == "lite0"
     assert load_package(out).exposure == "as-captured"  # the shipped demo model's setting
+    assert load_package(out).localisation_head is None  # fit-demo stays quick
 
 
 def test_fit_can_keep_the_camera_grey_levels(tmp_path: Path) -> None:
-    assert load_package(_fit(tmp_path, 8, "--exposure", "as-captured")).exposure == "as-captured"
+    assert (
+        load_package(
+            _fit(tmp_path, 8, "--exposure", "as-captured", "--synthetic-epochs", "0")
+        ).exposure
+        == "as-captured"
+    )

@@ -122,6 +122,7 @@ def _tile_subset(dataset: Path, folder: Path, n_good: int) -> None:
             "retrieval_k": 10,
             "density_weight": 0.5,
             "exposure": "standardised",
+            "synthetic_epochs": 3,
         },
     ],
     ids=["patch-only", "fit-defaults"],
@@ -170,6 +171,9 @@ def test_evaluate_separates_clear_defects_on_real_tiles(magnetic_tile, tmp_path,
     assert report["model"]["backbone"] == "efficientnet_lite0"
     assert report["model"]["exposure"] == branches.get("exposure", "as-captured")
     assert f"grey levels {report['model']['exposure']}" in page.read_text()
+    head = report["model"]["training"].get("localisation_head")
+    assert (head is not None) == ("synthetic_epochs" in branches)
+    assert ("localisation head</th><td>taught 3 epochs" in page.read_text()) == (head is not None)
     assert report["software"]["inspector"] and report["software"]["torch"]
     assert report["metrics"]["false_reject_interval"]["trials"] == 6
     assert "95 % CI" in page.read_text()

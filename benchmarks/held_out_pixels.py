@@ -1,0 +1,135 @@
+"""Pixel AUROC and AUPRO on a model's own collection: its defective images and the good
+images its fit held out, each of those scored against the others.
+
+Run: ``.venv/bin/python benchmarks/held_out_pixels.py --model MODEL_DIR
+--good ../shared/datasets/magnetic-tile/train/good
+--defective ../shared/datasets/magnetic-tile/train``
+(about 2 minutes on 2 CPU cores for magnetic-tile ``train/``).
+
+Why: localisation settings (the density weight, the localisation head) are
+chosen here rather than on a validation folder, so the validation figures
+stay a check. The held-out good images are the ones a fit without
+``--val-good`` set aside (same seed and share, so this must be the folder
+the model was fitted on): the localisation head never painted them, and a
+retrieval model scores each against the others (its own bank entry left
+out), as calibration did. Maps and masks are compared as ``inspector
+evaluate`` compares them (its longer side at most ``PIXEL_MAX_SIDE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from inspector.acquisition.image_files import list_images, read_image
+from inspector.ml.inferencer import AnomalyInferencer
+from inspector.ml.pixels import outputs_at_image_size
+from inspector.reports import metrics
+from inspector.training.evaluate import PIXEL_MAX_SIDE, list_labelled_images, without_masks
+from inspector.training.fit_anomaly import split_holdout
+
+BATCH = 8
+HOLDOUT_FRACTION = 0.2
+"""``fit_anomaly``'s default share of held-out good images."""
+
+
+def shrunk(array: np.ndarray, interpolation: int) -> np.ndarray:
+    """``array`` with its longer side at most :data:`PIXEL_MAX_SIDE`, as ``evaluate`` keeps maps."""
+    height, width = array.shape[:2]
+    scale = PIXEL_MAX_SIDE / max(height, width)
+    if scale >= 1.0:
+        return array
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(array, size, interpolation=interpolation)
+
+
+def located_maps(
+    inferencer: AnomalyInferencer, files: Sequence[Path], *, against_others: bool
+) -> list[np.ndarray]:
+    """Each image's localisation map at its own size (shrunk); with ``against_others`` a
+    retrieval model leaves each image's own bank entry out (its nearest one)."""
+    model, maps = inferencer.model, []
+    for start in range(0, len(files), BATCH):
+        images = [read_image(f) for f in files[start : start + BATCH]]
+        batch = inferencer.prepare(images)
+        with torch.no_grad():
+            exclude = None
+            if against_others and model.retrieval_k:
+                _, descriptors = model.embed_all(batch)
+                exclude = model.global_distances(descriptors).argmin(dim=1)
+            out = model(batch, exclude)
+        located = out.maps if out.localisation_maps is None else out.localisation_maps
+        outputs = outputs_at_image_size(
+            images, out.scores.numpy(), out.maps.numpy(), located.numpy()
+        )
+        maps += [shrunk(o.map_for_localisation, cv2.INTER_AREA) for o in outputs]
+    return maps
+
+
+def mask_like(path: Path, like: np.ndarray) -> np.ndarray:
+    """The defect mask at ``like``'s size (nearest neighbour, as ``evaluate`` shrinks masks)."""
+    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if mask is None:
+        msg = f"cannot decode mask {path}"
+        raise ValueError(msg)
+    return cv2.resize(mask, like.shape[::-1], interpolation=cv2.INTER_NEAREST) > 127
+
+
+def pixel_figures(
+    defect_maps: list[np.ndarray],
+    defect_masks: list[np.ndarray],
+    classes: Sequence[str],
+    good_maps: list[np.ndarray],
+) -> dict[str, float]:
+    """Pixel AUROC and AUPRO over all images, and pixel AUROC per defect class (that
+    class's images with the good ones)."""
+    good_masks = [np.zeros(m.shape, bool) for m in good_maps]
+    maps, masks = defect_maps + good_maps, defect_masks + good_masks
+    result = {"pixel_auroc": metrics.pixel_auroc(maps, masks), "aupro": metrics.aupro(maps, masks)}
+    for name in sorted(set(classes)):
+        chosen = [i for i, c in enumerate(classes) if c == name]
+        result[f"pixel_auroc {name}"] = metrics.pixel_auroc(
+            [defect_maps[i] for i in chosen] + good_maps,
+            [defect_masks[i] for i in chosen] + good_masks,
+        )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, type=Path, help="model package folder")
+    parser.add_argument("--good", required=True, type=Path, help="the good images it was fitted on")
+    parser.add_argument(
+        "--defective", required=True, type=Path, help="<class>/<image> + masks; 'good' is skipped"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="the fit's seed (0)")
+    args = parser.parse_args()
+
+    inferencer = AnomalyInferencer(args.model, device="cpu", max_batch=BATCH)
+    _, held_out = split_holdout(without_masks(list_images(args.good)), HOLDOUT_FRACTION, args.seed)
+    items = [
+        item
+        for item in list_labelled_images(args.defective)
+        if item.defective and item.mask_path is not None
+    ]
+    defect_maps = located_maps(inferencer, [i.path for i in items], against_others=False)
+    defect_masks = [mask_like(i.mask_path, m) for i, m in zip(items, defect_maps, strict=True)]
+    good_maps = located_maps(inferencer, held_out, against_others=True)
+    figures = pixel_figures(defect_maps, defect_masks, [i.defect_class for i in items], good_maps)
+    report = {
+        "model": inferencer.version,
+        "defective": len(items),
+        "held_out_good": len(good_maps),
+        **{name: round(value, 4) for name, value in figures.items()},
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

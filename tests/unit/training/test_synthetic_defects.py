@@ -1,0 +1,66 @@
+"""Synthetic defects: each kind paints where its mask says, and only there."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from inspector.training import synthetic_defects
+from inspector.training.synthetic_defects import KIND_SHARES, KINDS, paint_defect
+from tests.unit.ml.synthetic_parts import textured_part
+
+
+def _painter(kind: str):  # noqa: ANN202 - the module's private painter of that kind
+    if kind == "texture":
+        others = [textured_part(seed) for seed in range(3)]
+        return lambda rng, grey, spread: synthetic_defects._texture(rng, grey, spread, others)
+    return synthetic_defects._PAINTERS[kind]
+
+
+def test_every_kind_has_a_share_and_the_shares_add_up() -> None:
+    assert len(KINDS) == len(KIND_SHARES)
+    assert sum(KIND_SHARES) == pytest.approx(1.0)
+    assert set(KINDS) == {*synthetic_defects._PAINTERS, "texture"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_changes_the_image_inside_its_mask_far_more_than_outside(kind: str) -> None:
+    image = textured_part(7).astype(np.float32)
+    spread = float(image.std())
+    for seed in range(5):
+        painted, mask = _painter(kind)(np.random.default_rng(seed), image.copy(), spread)
+        assert mask.shape == image.shape[:2] and mask.dtype == bool
+        if not mask.any():  # a blob may miss on rare draws; paint_defect replaces those
+            continue
+        change = np.abs(painted - image).mean(axis=2)
+        # soft edges reach a few pixels past the mask (the shade kind's up to 3 sigma)
+        near = cv2.dilate(mask.astype(np.uint8), np.ones((61, 61), np.uint8)) > 0
+        inside = change[mask].mean()
+        assert inside > 0.2 * spread, f"{kind} seed {seed} barely changed its region"
+        if (~near).any():
+            assert change[~near].max() < 0.5, f"{kind} seed {seed} changed pixels far away"
+
+
+def test_paint_defect_returns_uint8_of_the_same_shape_with_a_mask_and_repeats() -> None:
+    image = textured_part(3)
+    others = [textured_part(seed) for seed in range(4)]
+    for seed in range(20):
+        painted, mask = paint_defect(np.random.default_rng(seed), image, others)
+        again, mask_again = paint_defect(np.random.default_rng(seed), image, others)
+        assert painted.dtype == np.uint8 and painted.shape == image.shape
+        assert mask.any()
+        np.testing.assert_array_equal(painted, again)
+        np.testing.assert_array_equal(mask, mask_again)
+    assert not np.shares_memory(painted, image)
+
+
+def test_a_dark_part_gets_defects_as_visible_as_a_bright_one() -> None:
+    """Strength is relative to the image's own spread, not absolute grey levels."""
+    bright = textured_part(5).astype(np.float32)
+    dark = (bright - bright.mean()) * 0.3 + 40.0
+    hole = synthetic_defects._PAINTERS["hole"]
+    for image in (bright, dark):
+        painted, mask = hole(np.random.default_rng(1), image.copy(), float(image.std()))
+        contrast = np.abs(painted - image)[mask].mean() / image.std()
+        assert contrast > 0.5
