@@ -31,22 +31,17 @@ from inspector.acquisition.image_files import list_images, read_image
 from inspector.ml.inferencer import AnomalyInferencer
 from inspector.ml.pixels import outputs_at_image_size
 from inspector.reports import metrics
-from inspector.training.evaluate import PIXEL_MAX_SIDE, list_labelled_images, without_masks
+from inspector.training.evaluate import (
+    PIXEL_MAX_SIDE,
+    list_labelled_images,
+    shrink_to,
+    without_masks,
+)
 from inspector.training.fit_anomaly import split_holdout
 
 BATCH = 8
 HOLDOUT_FRACTION = 0.2
 """``fit_anomaly``'s default share of held-out good images."""
-
-
-def shrunk(array: np.ndarray, interpolation: int) -> np.ndarray:
-    """``array`` with its longer side at most :data:`PIXEL_MAX_SIDE`, as ``evaluate`` keeps maps."""
-    height, width = array.shape[:2]
-    scale = PIXEL_MAX_SIDE / max(height, width)
-    if scale >= 1.0:
-        return array
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(array, size, interpolation=interpolation)
 
 
 def located_maps(
@@ -68,7 +63,7 @@ def located_maps(
         outputs = outputs_at_image_size(
             images, out.scores.numpy(), out.maps.numpy(), located.numpy()
         )
-        maps += [shrunk(o.map_for_localisation, cv2.INTER_AREA) for o in outputs]
+        maps += [shrink_to(o.map_for_localisation, PIXEL_MAX_SIDE, cv2.INTER_AREA) for o in outputs]
     return maps
 
 

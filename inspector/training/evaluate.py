@@ -211,7 +211,9 @@ def list_labelled_images(data_dir: str | Path) -> list[LabelledImage]:
     return found
 
 
-def _shrink(array: np.ndarray, max_side: int, interpolation: int) -> np.ndarray:
+def shrink_to(array: np.ndarray, max_side: int, interpolation: int) -> np.ndarray:
+    """``array`` with its longer side at most ``max_side`` (0: as it is), as maps and masks
+    are kept for the pixel metrics."""
     height, width = array.shape[:2]
     scale = max_side / max(height, width)
     if max_side <= 0 or scale >= 1.0:
@@ -309,10 +311,10 @@ def _score_chunk(
     results = []
     for (item, image), output in zip(chunk, outputs, strict=True):
         verdict, defects = decide(output, rules)
-        small_map = _shrink(output.map_for_localisation, pixel_max_side, cv2.INTER_AREA)
+        small_map = shrink_to(output.map_for_localisation, pixel_max_side, cv2.INTER_AREA)
         mask = _read_mask(item, image.shape[:2])
         if mask is not None:
-            small = _shrink(mask.astype(np.uint8), pixel_max_side, cv2.INTER_NEAREST)
+            small = shrink_to(mask.astype(np.uint8), pixel_max_side, cv2.INTER_NEAREST)
             mask = small.astype(bool)
         results.append(
             EvaluatedImage(
@@ -325,7 +327,7 @@ def _score_chunk(
                 image_size=(image.shape[0], image.shape[1]),
                 anomaly_map=small_map.astype(np.float32, copy=False),
                 mask=mask,
-                overlay_map=_shrink(output.anomaly_map, OVERLAY_MAX_SIDE, cv2.INTER_AREA).astype(
+                overlay_map=shrink_to(output.anomaly_map, OVERLAY_MAX_SIDE, cv2.INTER_AREA).astype(
                     np.float16
                 ),
             )

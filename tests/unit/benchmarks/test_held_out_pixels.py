@@ -24,11 +24,3 @@ def test_figures_of_a_hand_worked_case() -> None:
     assert figures["pixel_auroc crack"] == pytest.approx(6 / 7)
     assert figures["pixel_auroc hole"] == pytest.approx(1.0)
     assert 0.0 <= figures["aupro"] <= 1.0
-
-
-def test_maps_are_shrunk_as_evaluate_keeps_them() -> None:
-    side = held_out_pixels.PIXEL_MAX_SIDE
-    tall = np.zeros((2 * side, side // 2), np.float32)
-    assert held_out_pixels.shrunk(tall, 0).shape == (side, side // 4)
-    small = np.zeros((10, 20), np.float32)
-    assert held_out_pixels.shrunk(small, 0) is small
