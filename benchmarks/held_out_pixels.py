@@ -9,11 +9,12 @@ Run: ``.venv/bin/python benchmarks/held_out_pixels.py --model MODEL_DIR
 Why: localisation settings (the density weight, the localisation head) are
 chosen here rather than on a validation folder, so the validation figures
 stay a check. The held-out good images are the ones a fit without
-``--val-good`` set aside (same seed and share, so this must be the folder
-the model was fitted on): the localisation head never painted them, and a
-retrieval model scores each against the others (its own bank entry left
-out), as calibration did. Maps and masks are compared as ``inspector
-evaluate`` compares them (its longer side at most ``PIXEL_MAX_SIDE``).
+``--val-good`` set aside (re-split with the fit's seed and share, so this
+must be the folder the model was fitted on): the localisation head never
+painted them, and a retrieval model scores each against the others (its own
+bank entry, after the training images', left out), as calibration did.
+Maps and masks are compared as ``inspector evaluate`` compares them (the
+longer side at most ``PIXEL_MAX_SIDE``).
 """
 
 from __future__ import annotations
@@ -40,24 +41,21 @@ from inspector.training.evaluate import (
 from inspector.training.fit_anomaly import split_holdout
 
 BATCH = 8
-HOLDOUT_FRACTION = 0.2
-"""``fit_anomaly``'s default share of held-out good images."""
 
 
 def located_maps(
-    inferencer: AnomalyInferencer, files: Sequence[Path], *, against_others: bool
+    inferencer: AnomalyInferencer, files: Sequence[Path], own: Sequence[int] | None = None
 ) -> list[np.ndarray]:
-    """Each image's localisation map at its own size (shrunk); with ``against_others`` a
-    retrieval model leaves each image's own bank entry out (its nearest one)."""
+    """Each image's localisation map at its own size (shrunk); ``own`` gives, per image,
+    its own entry in a retrieval model's banks, left out (``None``: none)."""
     model, maps = inferencer.model, []
     for start in range(0, len(files), BATCH):
         images = [read_image(f) for f in files[start : start + BATCH]]
         batch = inferencer.prepare(images)
+        exclude = None
+        if own is not None and model.retrieval_k:
+            exclude = torch.tensor(own[start : start + len(images)])
         with torch.no_grad():
-            exclude = None
-            if against_others and model.retrieval_k:
-                _, descriptors = model.embed_all(batch)
-                exclude = model.global_distances(descriptors).argmin(dim=1)
             out = model(batch, exclude)
         located = out.maps if out.localisation_maps is None else out.localisation_maps
         outputs = outputs_at_image_size(
@@ -65,6 +63,30 @@ def located_maps(
         )
         maps += [shrink_to(o.map_for_localisation, PIXEL_MAX_SIDE, cv2.INTER_AREA) for o in outputs]
     return maps
+
+
+def held_out_of(training: dict, good: Path) -> tuple[list[Path], list[int]]:
+    """The good images the fit held out (its own seed and share) and their bank entries
+    (a fit puts held-out image ``i`` after its ``count`` training images).
+
+    Raises:
+        ValueError: the model was not fitted on ``good`` with a held-out share.
+    """
+    files = without_masks(list_images(good))
+    count, held = training.get("count"), training.get("holdout_count")
+    source = str(training.get("holdout_source", ""))
+    if count is None or held is None or "held out of" not in source or count + held != len(files):
+        msg = (
+            f"the model's fit ({count} training, {held} held out: {source!r}) is not a split of "
+            f"the {len(files)} images of {good}: give the folder it was fitted on "
+            "(without --val-good)"
+        )
+        raise ValueError(msg)
+    _, held_out = split_holdout(files, held / len(files), int(training.get("seed", 0)))
+    if len(held_out) != held:
+        msg = f"re-splitting {good} gave {len(held_out)} held-out images, the fit had {held}"
+        raise ValueError(msg)
+    return held_out, [count + i for i in range(held)]
 
 
 def mask_like(path: Path, like: np.ndarray) -> np.ndarray:
@@ -103,19 +125,21 @@ def main() -> None:
     parser.add_argument(
         "--defective", required=True, type=Path, help="<class>/<image> + masks; 'good' is skipped"
     )
-    parser.add_argument("--seed", type=int, default=0, help="the fit's seed (0)")
     args = parser.parse_args()
 
     inferencer = AnomalyInferencer(args.model, device="cpu", max_batch=BATCH)
-    _, held_out = split_holdout(without_masks(list_images(args.good)), HOLDOUT_FRACTION, args.seed)
+    try:
+        held_out, own = held_out_of(dict(inferencer.package.training), args.good)
+    except ValueError as exc:
+        parser.error(str(exc))
     items = [
         item
         for item in list_labelled_images(args.defective)
         if item.defective and item.mask_path is not None
     ]
-    defect_maps = located_maps(inferencer, [i.path for i in items], against_others=False)
+    defect_maps = located_maps(inferencer, [i.path for i in items])
     defect_masks = [mask_like(i.mask_path, m) for i, m in zip(items, defect_maps, strict=True)]
-    good_maps = located_maps(inferencer, held_out, against_others=True)
+    good_maps = located_maps(inferencer, held_out, own)
     figures = pixel_figures(defect_maps, defect_masks, [i.defect_class for i in items], good_maps)
     report = {
         "model": inferencer.version,

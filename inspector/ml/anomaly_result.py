@@ -27,9 +27,10 @@ class PatchCoreOutput(NamedTuple):
             like the maps), or ``None`` for a model without that branch.
         descriptors: ``(N, 2 C)`` the images' descriptors for that branch, or
             ``None`` (fitting adds held-out ones to the branch's bank).
-        localisation_maps: ``(N, S, S)`` the maps evened by gallery-row spacing, for a
-            model with a density weight (they locate defects better, so they are
-            what ``predict --maps`` writes and localisation is measured on), else ``None``.
+        localisation_maps: ``(N, S, S)`` the maps evened by gallery-row spacing (for a
+            model with a density weight) plus a localisation head's map (for a model
+            with one): they locate defects better, so they are what ``predict --maps``
+            writes and localisation is measured on; ``None`` for a model with neither.
     """
 
     scores: torch.Tensor

@@ -175,7 +175,8 @@ class AnomalyInferencer:
 
         Returns:
             One :class:`ModelOutput` per image, in order; each ``anomaly_map``
-            (and ``localisation_map``, for a model that evens its map) is float32 at
+            (and ``localisation_map``, for a model that evens its map or has a
+            localisation head) is float32 at
             that image's own height and width. Map values and scores are
             distances in one feature space, so they compare across images.
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 HEAD_WIDTH = 96
-"""Channels of the head's hidden layers (about 0.1 M weights on Lite2's 168-wide features)."""
+"""Channels of the head's hidden layers (155,201 weights on Lite2's 168-wide features)."""
 DEFAULT_HEAD_WEIGHT = 1.0
 """How much of the head's map joins the localisation map, in units of the distance
 map's spread on held-out good parts (chosen on magnetic-tile ``train/``)."""
@@ -26,10 +26,11 @@ class LocalisationHead(nn.Module):
     """Patch features ``(N, D, h, w)`` to one defect logit per cell ``(N, 1, h, w)``.
 
     The first layer standardises the features with statistics learnt while
-    teaching (batch norm without scale), then three convolutions (the last
-    dilated) see about 7 cells around each: enough to compare a region with
-    its surroundings. ``centre`` and ``scale`` (set after teaching) bring the
-    smoothed logits to the distance map's footing; ``scale`` 0 mutes it.
+    teaching (batch norm without scale), then four convolutions (1x1, 3x3,
+    dilated 3x3, 1x1 out: three hidden layers) see about 7 cells around each:
+    enough to compare a region with its surroundings. ``centre`` and ``scale``
+    (set after teaching) bring the smoothed logits to the distance map's
+    footing; ``scale`` 0 mutes it.
     """
 
     def __init__(self, dim: int, width: int = HEAD_WIDTH) -> None:
@@ -63,20 +64,36 @@ class LocalisationHead(nn.Module):
 
 
 def head_from_state(state: dict[str, torch.Tensor], dim: int) -> LocalisationHead:
-    """A head rebuilt from its saved tensors (width read from them), in eval mode.
+    """A head rebuilt from its saved tensors, in eval mode.
+
+    The tensors are checked before anything is built from them: a head of
+    another width (a file from elsewhere; a huge one would only exhaust
+    memory), tensors that are not floating point, non-finite values or a
+    negative scale are refused.
 
     Raises:
         ValueError: the tensors do not fit a head over ``dim``-wide features.
     """
     first = state.get("layers.0.weight")
-    if first is None or first.ndim != 4 or int(first.shape[1]) != dim:
+    expected = (HEAD_WIDTH, dim, 1, 1)
+    if first is None or tuple(first.shape) != expected:
         shape = None if first is None else tuple(first.shape)
         msg = (
-            f"the localisation head's first layer has shape {shape}, expected "
-            f"(width, {dim}, 1, 1) for these patch features: refit the model"
+            f"the localisation head's first layer has shape {shape}, expected {expected} "
+            "for these patch features: refit the model"
         )
         raise ValueError(msg)
-    head = LocalisationHead(dim, int(first.shape[0]))
+    for name, tensor in state.items():
+        if not tensor.is_floating_point() and "num_batches_tracked" not in name:
+            msg = f"the localisation head's {name} is {tensor.dtype}, not floating point: refit"
+            raise ValueError(msg)
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            msg = f"the localisation head's {name} holds inf or nan: refit the model"
+            raise ValueError(msg)
+    if "scale" in state and float(state["scale"]) < 0:
+        msg = "the localisation head's scale is negative: refit the model"
+        raise ValueError(msg)
+    head = LocalisationHead(dim)
     try:
         head.load_state_dict(state, strict=True)
     except RuntimeError as exc:

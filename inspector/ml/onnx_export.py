@@ -5,7 +5,7 @@ What is exported is the whole forward of :class:`~inspector.ml.patchcore.PatchCo
 score; with an image-level branch also its distance and the branches' score
 normalisation) as one graph, ``images (N, 3, S, S)`` and ``memory_bank (M, D)`` in,
 ``scores (N,)`` and ``maps (N, S, S)`` out (and ``localisation_maps (N, S, S)`` for
-a model that evens its map), opset :data:`OPSET`, with dynamic
+a model that evens its map or has a localisation head), opset :data:`OPSET`, with dynamic
 batch and bank axes. The patch memory bank is a graph input, so it is stored
 beside the graph as a plain array; the image-level branch's small descriptor
 bank (one row per good image) and the normalisation are constants in the

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 IMAGES_INPUT, BANK_INPUT = "images", "memory_bank"
 OUTPUTS = ("scores", "maps")
 LOCALISATION_MAPS = "localisation_maps"
-"""Third output of the graph of a model that evens its map
+"""Third output of the graph of a model that evens its map or has a localisation head
 (``PatchCoreOutput.localisation_maps``)."""
 MAX_DISTANCE_ELEMENTS = 1 << 23
 """Bound on one network call's patch-to-bank distance matrix (float32: 32 MiB).
@@ -161,7 +161,7 @@ class OnnxAnomalyInferencer:
             msg = (
                 f"{self._where}: the network takes {sorted(inputs)} and gives {outputs}, expected "
                 f"{[IMAGES_INPUT, BANK_INPUT]} -> {list(OUTPUTS)} (and {LOCALISATION_MAPS!r} for a "
-                "model that evens its map): export the model again"
+                "model that evens its map or has a localisation head): export the model again"
             )
             raise ModelPackageError(msg)
         size = self.input_size

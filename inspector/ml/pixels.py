@@ -150,7 +150,8 @@ def outputs_at_image_size(
         images: The images the batch was made from (only their sizes are used).
         scores: ``(N,)`` image scores from the network.
         maps: ``(N, S, S)`` anomaly maps at the network's input size.
-        localisation_maps: ``(N, S, S)`` maps that locate defects better (evened), or ``None``.
+        localisation_maps: ``(N, S, S)`` maps that locate defects better (evened, with a
+            localisation head's map), or ``None``.
 
     Returns:
         One :class:`ModelOutput` per image; each map is ``float32`` at that

@@ -174,10 +174,17 @@ def _extract_features(
     return torch.cat(parts), torch.cat(descriptors) if descriptors else None, backbone_sha256
 
 
-def _decoded(items: Sequence[ImageItem], size: int | None = None) -> list[np.ndarray]:
-    """All ``items`` decoded (already read once, so readable), at ``size`` square if given."""
-    images = [image for batch, _ in _Reader().batches(items) for image in batch]
-    return images if size is None else at_input_size(images, size)
+def _decoded(items: Sequence[ImageItem], size: int) -> list[np.ndarray]:
+    """All ``items`` decoded and resized to ``size`` square batch by batch, as the line's
+    preprocessing resizes them (so memory is that of the small images, whatever the camera).
+
+    Raises:
+        SourceError: an image cannot be read any more (it was read once already).
+    """
+    reader = _Reader()
+    images = [small for batch, _ in reader.batches(items) for small in at_input_size(batch, size)]
+    reader.check()
+    return images
 
 
 def _gallery(
@@ -296,7 +303,7 @@ def fit_anomaly(
     if bank_size < 1:
         msg = f"bank_size must be at least 1, got {bank_size}"
         raise ValueError(msg)
-    if synthetic_epochs < 0 or not head_weight > 0:
+    if synthetic_epochs < 0 or not (math.isfinite(head_weight) and head_weight > 0):
         msg = (
             f"synthetic_epochs must be 0 or more and head_weight positive, got "
             f"{synthetic_epochs} and {head_weight}"
@@ -443,7 +450,7 @@ def fit_anomaly(
         taught = teach_head(
             AnomalyInferencer(package, device=str(torch_device), max_batch=BATCH),
             _decoded(train, input_size),
-            _decoded(holdout),
+            _decoded(holdout, input_size),
             epochs=synthetic_epochs,
             holdout_exclude=exclude,
             weight=head_weight,

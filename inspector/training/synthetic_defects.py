@@ -33,6 +33,9 @@ CLEAN_SHARE = 0.25
 LEAST_SPREAD = 8.0
 """Smallest image spread (grey levels) a defect's strength is measured against."""
 
+FAINTEST = 0.25 * LEAST_SPREAD
+"""Least mean change (grey levels) inside a painted region; fainter ones become holes."""
+
 Painted = tuple[np.ndarray, np.ndarray]
 """A painted image and its defect mask."""
 Painter = Callable[[np.random.Generator, np.ndarray, float], Painted]
@@ -58,9 +61,17 @@ def paint_defect(
         painted, mask = _texture(rng, grey, spread, others)
     else:
         painted, mask = _PAINTERS[kind](rng, grey, spread)
-    if not mask.any():  # a blob threshold can miss on a flat noise field; paint a hole instead
+    if not mask.any() or _faint(grey, painted, mask):
+        # A blob can miss, and on a part without texture a band, blur or foreign texture
+        # changes nothing: the mask would teach the head to mark what is not there.
         painted, mask = _hole(rng, grey, spread)
     return np.clip(painted, 0.0, 255.0).round().astype(np.uint8), mask
+
+
+def _faint(grey: np.ndarray, painted: np.ndarray, mask: np.ndarray) -> bool:
+    """Whether the painted region differs from the image by less than :data:`FAINTEST`."""
+    change = np.abs(painted - grey).mean(axis=2)
+    return float(change[mask].mean()) < FAINTEST
 
 
 def _blob(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:

@@ -12,6 +12,7 @@ map is scaled to the spread of the distance map on good parts, so
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,10 @@ FOCAL_WEIGHT = 10.0
 """Focal loss per pixel against Dice per image: both matter, a small hole as much as a band."""
 FOOTING_PIXELS = 200_000
 """Most pixels of held-out maps sampled for the head's footing (bounds memory)."""
+
+LEAST_HEAD_SPREAD = 1e-4
+"""A head whose map varies less than this share of the distance map's spread on good
+parts says nothing; scaling it up would put float noise on the map, so it is muted."""
 
 Progress = Callable[[str, int, int], None]
 
@@ -87,25 +92,29 @@ def teach_head(
     if epochs < 1:
         msg = f"a localisation head needs at least 1 epoch, got {epochs}"
         raise ValueError(msg)
-    if not weight > 0:
+    if not (math.isfinite(weight) and weight > 0):
         msg = f"the localisation head's weight must be positive, got {weight}"
         raise ValueError(msg)
-    if not train or not holdout:
-        msg = "teaching a localisation head needs training and held-out good images"
+    if len(train) < 2 or not holdout:
+        msg = (
+            "teaching a localisation head needs at least 2 training images (its batch norm "
+            "learns from each batch) and held-out good images"
+        )
         raise ValueError(msg)
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
     model, device = inferencer.model, inferencer.device
-    torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    head = LocalisationHead(model.dim).to(device)
+    with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
+        torch.manual_seed(seed)
+        head = LocalisationHead(model.dim).to(device)
     optimiser = torch.optim.AdamW(head.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     losses: list[float] = []
     for epoch in range(epochs):
         order = rng.permutation(len(train))
         for start in range(0, len(order), BATCH):
             chosen = order[start : start + BATCH]
-            if len(chosen) < 2:  # batch norm needs two images to learn from
+            if len(chosen) < 2:  # a last batch of one: batch norm would see one image's cells
                 continue
             painted, masks = _paint(rng, [train[i] for i in chosen], train)
             with torch.no_grad(), inference_context(device):
@@ -125,6 +134,7 @@ def teach_head(
     centre, scale = _footing(inferencer, head, holdout, holdout_exclude, weight)
     head.set_footing(centre, scale)
     state = {name: tensor.detach().cpu() for name, tensor in head.state_dict().items()}
+    muted = scale == 0.0
     last = losses[-max(1, len(losses) // max(epochs, 1)) :] or [float("nan")]
     summary = {
         "epochs": epochs,
@@ -132,6 +142,7 @@ def teach_head(
         "painted_kinds": list(KINDS),
         "clean_share": CLEAN_SHARE,
         "weight": weight,
+        **({"muted": "its map did not vary on good parts"} if muted else {}),
         "last_epoch_loss": round(float(np.mean(last)), 4),
         "seconds": round(time.perf_counter() - started, 1),
     }
@@ -141,6 +152,7 @@ def teach_head(
 def _paint(
     rng: np.random.Generator, images: Sequence[np.ndarray], others: Sequence[np.ndarray]
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each image painted with one defect, or left clean (:data:`CLEAN_SHARE`), and its mask."""
     painted, masks = [], []
     for image in images:
         if rng.random() < CLEAN_SHARE:
@@ -195,5 +207,7 @@ def _footing(
             base_values.append(base.flatten()[pick].numpy())
             head_values.append(mine.flatten()[pick].numpy())
     base_all, head_all = np.concatenate(base_values), np.concatenate(head_values)
-    spread = max(float(head_all.std()), 1e-6)
-    return float(head_all.mean()), weight * float(base_all.std()) / spread
+    spread, base_spread = float(head_all.std()), float(base_all.std())
+    if not spread > LEAST_HEAD_SPREAD * max(base_spread, 1e-6):
+        return float(head_all.mean()), 0.0  # a head that says the same everywhere: muted
+    return float(head_all.mean()), weight * base_spread / spread

@@ -103,8 +103,8 @@ def test_teaching_refuses_what_cannot_work(fitted: FitResult) -> None:
         teach_head(inferencer, images, images, epochs=0)
     with pytest.raises(ValueError, match="weight must be positive"):
         teach_head(inferencer, images, images, epochs=1, weight=0.0)
-    with pytest.raises(ValueError, match="needs training and held-out"):
-        teach_head(inferencer, [], images, epochs=1)
+    with pytest.raises(ValueError, match="at least 2 training images"):
+        teach_head(inferencer, images, images, epochs=1)
 
 
 def test_a_head_file_that_is_not_plain_tensors_is_refused(
@@ -112,10 +112,106 @@ def test_a_head_file_that_is_not_plain_tensors_is_refused(
 ) -> None:
     folder = _copy(with_head.package_dir, tmp_path / "copy")
     buffer = io.BytesIO()
-    torch.save({"layers.0.weight": [1, 2, 3]}, buffer)  # a list: not a tensor
+    torch.save({"layers.0.weight": Path("/etc/passwd")}, buffer)  # a class weights_only refuses
     _rewrite(folder, buffer.getvalue())
-    with pytest.raises(ModelPackageError, match="named tensors|plain tensor file"):
+    with pytest.raises(ModelPackageError, match="not a plain tensor file"):
         load_package(folder)
+    buffer = io.BytesIO()
+    torch.save({"layers.0.weight": [1, 2, 3]}, buffer)  # loads, but is not a tensor
+    _rewrite(folder, buffer.getvalue())
+    with pytest.raises(ModelPackageError, match="named tensors"):
+        load_package(folder)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"scale": torch.tensor(float("nan"))}, "inf or nan"),
+        ({"scale": torch.tensor(-1.0)}, "negative"),
+        ({"layers.3.weight": torch.zeros(96, 96, 3, 3, dtype=torch.int64)}, "not floating point"),
+        ({"layers.0.weight": torch.zeros(4096, 168, 1, 1)}, "first layer has shape"),
+    ],
+    ids=["nan-scale", "negative-scale", "integer-weights", "other-width"],
+)
+def test_head_tensors_that_cannot_be_a_taught_head_are_refused(
+    with_head: FitResult, tmp_path: Path, change: dict, problem: str
+) -> None:
+    folder = _copy(with_head.package_dir, tmp_path / "copy")
+    state = torch.load(folder / HEAD_FILE, weights_only=True)
+    buffer = io.BytesIO()
+    torch.save({**state, **change}, buffer)
+    _rewrite(folder, buffer.getvalue())
+    with pytest.raises(ModelPackageError, match=problem):
+        load_package(folder)
+
+
+def test_a_model_put_in_training_mode_keeps_its_head_as_taught(with_head: FitResult) -> None:
+    inferencer = AnomalyInferencer(with_head.package_dir, device="cpu")
+    images = [with_blob(textured_part(120), (50, 70), 8), textured_part(121)]
+    before = inferencer.predict(images)
+    inferencer.model.train()
+    assert not inferencer.model.localisation_head.training
+    after = inferencer.predict(images)
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_array_equal(a.localisation_map, b.localisation_map)
+
+
+def test_the_footing_gives_the_head_weight_times_the_distance_maps_spread_on_good_parts(
+    fitted: FitResult,
+) -> None:
+    from inspector.training.teach_head import at_input_size
+
+    inferencer = AnomalyInferencer(fitted.package_dir, device="cpu")
+    train = at_input_size([textured_part(seed) for seed in range(30)], SIZE)
+    holdout = [textured_part(500 + i) for i in range(4)]
+    taught = teach_head(inferencer, train, holdout, epochs=2, weight=0.7, seed=3)
+    head = head_from_state(taught.state, inferencer.model.dim)
+    model = inferencer.model
+    with torch.no_grad():
+        batch = inferencer.prepare(holdout)
+        base = model(batch).maps
+        model.localisation_head = head
+        added = model.head_map(head(model.embed(batch)), (SIZE, SIZE))
+    assert float(added.std()) == pytest.approx(0.7 * float(base.std()), rel=0.02)
+    assert abs(float(added.mean())) < 0.02 * float(base.std())
+
+
+def test_a_model_without_retrieval_locates_with_its_plain_map_plus_the_head(
+    tmp_path: Path, good_images: list
+) -> None:
+    """A coreset model has no evened map: the head alone makes the localisation map, the
+    ONNX graph gains that output, and both backends agree."""
+    from inspector.ml.onnx_export import export_onnx
+    from inspector.ml.onnx_inferencer import OnnxAnomalyInferencer
+
+    fitted = fit_anomaly(
+        good_images,
+        tmp_path / "model",
+        input_size=SIZE,
+        bank_size=300,
+        device="cpu",
+        synthetic_epochs=2,
+        name="coreset-head",
+    )
+    torch_model = AnomalyInferencer(fitted.package_dir, device="cpu")
+    assert torch_model.model.locates_apart and not torch_model.model.evens_map
+    images = [with_blob(textured_part(130 + i), (30 + 30 * i, 64), 8) for i in range(3)]
+    expected = torch_model.predict(images)
+    with torch.no_grad():
+        batch = torch_model.prepare(images)
+        head = torch_model.model.head_map(
+            torch_model.model.head_cells(torch_model.model.embed(batch)), (SIZE, SIZE)
+        )
+    for output, head_map in zip(expected, head, strict=True):
+        assert output.localisation_map is not None
+        np.testing.assert_allclose(
+            output.localisation_map, output.anomaly_map + head_map.numpy(), atol=1e-4
+        )
+    got = OnnxAnomalyInferencer(export_onnx(fitted.package_dir, tmp_path / "onnx")).predict(images)
+    for e, g in zip(expected, got, strict=True):
+        assert g.localisation_map is not None
+        atol = 1e-3 * float(e.localisation_map.std())
+        np.testing.assert_allclose(g.localisation_map, e.localisation_map, atol=atol)
 
 
 def test_a_head_for_other_features_is_refused(with_head: FitResult, tmp_path: Path) -> None:
