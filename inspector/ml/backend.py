@@ -56,6 +56,7 @@ def open_inferencer(
     device: str = "auto",
     max_batch: int = 8,
     threads: int | None = None,
+    locate: bool = True,
 ) -> Inferencer:
     """Load the model in ``model_dir`` on the requested backend.
 
@@ -68,6 +69,9 @@ def open_inferencer(
         max_batch: Most images per network call.
         threads: ONNX Runtime intra-op threads (``None``: its default); the
             torch backend uses torch's own thread setting.
+        locate: Whether a torch anomaly model computes its localisation maps
+            (``ModelOutput.localisation_map``); a line passes ``False``, since it
+            judges the plain map only. An ONNX graph computes them either way.
 
     Raises:
         ValueError: ``backend`` is not one of :data:`BACKENDS`.
@@ -110,4 +114,4 @@ def open_inferencer(
         return SegmenterInferencer(folder, device=device, max_batch=max_batch)
     from inspector.ml.inferencer import AnomalyInferencer
 
-    return AnomalyInferencer(folder, device=device, max_batch=max_batch)
+    return AnomalyInferencer(folder, device=device, max_batch=max_batch, locate=locate)

@@ -358,8 +358,13 @@ class PatchCore(nn.Module):
         d2.fill_diagonal_(float("inf"))
         return d2.amin(dim=1).sqrt()
 
-    def forward(self, x: torch.Tensor, exclude: torch.Tensor | None = None) -> PatchCoreOutput:
+    def forward(
+        self, x: torch.Tensor, exclude: torch.Tensor | None = None, *, locate: bool = True
+    ) -> PatchCoreOutput:
         """Score normalised images ``(N, 3, S, S)``.
+
+        ``locate`` false skips the localisation maps (evened, localisation head):
+        a line judges the plain map only, so it need not pay for them.
 
         ``exclude`` ``(N,)`` names, for a retrieval model, one good image of the
         banks each image is not compared with (itself, when fitting calibrates
@@ -387,7 +392,7 @@ class PatchCore(nn.Module):
                     self.memory_bank,
                     self.retrieval_k,
                     self.max_distance_elements,
-                    self.row_scale if self.evens_map else None,
+                    self.row_scale if self.evens_map and locate else None,
                 )
             else:
                 cells = self.nearest_distance(rows)
@@ -395,7 +400,12 @@ class PatchCore(nn.Module):
                     global_scores = self.global_distance(descriptors)
             grid, size = (h, w), x.shape[-2:]
             output = self.from_cells(
-                cells.view(n, -1), spacing, global_scores, grid, size, self.head_cells(features)
+                cells.view(n, -1),
+                spacing,
+                global_scores,
+                grid,
+                size,
+                self.head_cells(features) if locate else None,
             )
         return output._replace(descriptors=descriptors)
 

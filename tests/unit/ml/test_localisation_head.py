@@ -280,3 +280,17 @@ def test_a_model_with_a_head_exports_to_onnx_with_the_same_located_maps(
         assert g.localisation_map is not None
         spread = float(e.localisation_map.std())
         np.testing.assert_allclose(g.localisation_map, e.localisation_map, atol=1e-3 * spread)
+
+
+def test_a_line_skips_the_localisation_maps_and_scores_the_same(with_head: FitResult) -> None:
+    from inspector.pipeline.line import load_scorer
+
+    images = [with_blob(textured_part(140), (60, 40), 9), textured_part(141)]
+    located = AnomalyInferencer(with_head.package_dir, device="cpu").predict(images)
+    line_scorer = load_scorer(with_head.package_dir, device="cpu")
+    assert line_scorer.locate is False
+    judged = line_scorer.predict(images)
+    for a, b in zip(located, judged, strict=True):
+        assert b.localisation_map is None and a.localisation_map is not None
+        assert b.score == pytest.approx(a.score, rel=1e-6)
+        np.testing.assert_allclose(b.anomaly_map, a.anomaly_map, rtol=1e-5, atol=1e-5)
