@@ -97,20 +97,23 @@ def normalise_batch(
         msg = "no images to preprocess: pass at least one"
         raise ValueError(msg)
     check_exposure(exposure)
-    size = (input_size, input_size)
     batch = np.empty((len(images), input_size, input_size, 3), dtype=np.uint8)
     for i, image in enumerate(images):
-        image = check_image(image, i)
-        if image.shape[:2] == size:
-            batch[i] = image
-        else:
-            batch[i] = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        batch[i] = resized_square(check_image(image, i), input_size)
     pixels = batch.transpose(0, 3, 1, 2).astype(np.float32)
     if exposure == STANDARDISED:
         pixels = standardise_exposure(pixels)
     scale = np.array([1.0 / (255.0 * s) for s in std], dtype=np.float32)
     shift = np.array([m / s for m, s in zip(mean, std, strict=True)], dtype=np.float32)
     return np.ascontiguousarray(pixels * scale.reshape(1, 3, 1, 1) - shift.reshape(1, 3, 1, 1))
+
+
+def resized_square(image: np.ndarray, size: int) -> np.ndarray:
+    """``image`` resized (not cropped) to ``size`` square with ``cv2.INTER_AREA``, as every
+    image is before the network; returned as it is when it already has that size."""
+    if image.shape[:2] == (size, size):
+        return image
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def standardise_exposure(pixels: np.ndarray) -> np.ndarray:

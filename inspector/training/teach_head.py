@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -26,6 +25,7 @@ from inspector.ml.anomaly_map import upsample_and_smooth
 from inspector.ml.device import inference_context
 from inspector.ml.inferencer import AnomalyInferencer
 from inspector.ml.localisation_head import DEFAULT_HEAD_WEIGHT, LocalisationHead
+from inspector.ml.pixels import resized_square
 from inspector.training.synthetic_defects import CLEAN_SHARE, KINDS, paint_defect
 
 BATCH = 16
@@ -52,13 +52,8 @@ class TaughtHead:
 
 
 def at_input_size(images: Sequence[np.ndarray], size: int) -> list[np.ndarray]:
-    """Images resized as the line's preprocessing does (``INTER_AREA`` to a square)."""
-    return [
-        image
-        if image.shape[:2] == (size, size)
-        else cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-        for image in images
-    ]
+    """Images resized as preprocessing does (:func:`~inspector.ml.pixels.resized_square`)."""
+    return [resized_square(image, size) for image in images]
 
 
 def teach_head(
