@@ -215,9 +215,7 @@ def save_package(
         contents[GLOBAL_BANK_FILE] = _tensor_file("global_bank", global_bank)
     if package.localisation_head is not None:
         head = {k: v.detach().to("cpu").contiguous() for k, v in package.localisation_head.items()}
-        buffer = io.BytesIO()
-        torch.save(head, buffer)
-        contents[HEAD_FILE] = buffer.getvalue()
+        contents[HEAD_FILE] = _tensors_file(head)
     files = {name: sha256(data) for name, data in contents.items()}
     identity = sha256("".join(files[name] for name in sorted(files)).encode())
     if len(files) == 1:  # patch-only packages keep the version their bank has always given
@@ -279,9 +277,22 @@ def save_package(
 
 
 def _tensor_file(key: str, tensor: torch.Tensor) -> bytes:
+    return _tensors_file({key: tensor})
+
+
+def _tensors_file(tensors: Mapping[str, torch.Tensor]) -> bytes:
     buffer = io.BytesIO()
-    torch.save({key: tensor}, buffer)
+    torch.save(dict(tensors), buffer)
     return buffer.getvalue()
+
+
+def _load_plain(data: bytes, path: Path) -> object:
+    """Unpickle tensors only (``weights_only``): anything else is refused, never run."""
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError... all mean "refused"
+        problem = f"is not a plain tensor file and was not loaded ({type(exc).__name__})"
+        raise _fail(path, f"{problem}: it may be damaged or unsafe; refit the model") from exc
 
 
 _READER = PackageReader("model package file", "re-export the model")
@@ -305,12 +316,8 @@ def _read_metadata(folder: Path) -> dict[str, Any]:
 
 
 def _read_bank(data: bytes, path: Path, key: str = "memory_bank") -> torch.Tensor:
-    """Unpickle tensors only (``weights_only``): anything else is refused, never run."""
-    try:
-        content = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError... all mean "refused"
-        problem = f"is not a plain tensor file and was not loaded ({type(exc).__name__})"
-        raise _fail(path, f"{problem}: it may be damaged or unsafe; refit the model") from exc
+    """The 2-D float tensor ``key`` of a plain tensor file (:func:`_load_plain`)."""
+    content = _load_plain(data, path)
     bank = content.get(key) if isinstance(content, dict) else None
     if not isinstance(bank, torch.Tensor) or not bank.is_floating_point() or bank.ndim != 2:
         raise _fail(path, f"does not hold a 2-D float tensor '{key}': refit the model")
@@ -435,11 +442,7 @@ def _read_head(
     path = folder / HEAD_FILE
     if HEAD_FILE not in contents:
         raise _fail(folder / METADATA_FILE, f"'localisation_head' needs {HEAD_FILE}: refit")
-    try:
-        state = torch.load(io.BytesIO(contents[HEAD_FILE]), map_location="cpu", weights_only=True)
-    except Exception as exc:  # as _read_bank: anything but plain tensors is refused
-        problem = f"is not a plain tensor file and was not loaded ({type(exc).__name__})"
-        raise _fail(path, f"{problem}: it may be damaged or unsafe; refit the model") from exc
+    state = _load_plain(contents[HEAD_FILE], path)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise _fail(path, "does not hold the head's named tensors: refit the model")
     try:
