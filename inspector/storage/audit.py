@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, Select, select
 
+from inspector.storage.engine import writing
 from inspector.storage.schema import AuditRow
 
 GENESIS = "0" * 64
@@ -98,9 +99,7 @@ def append_audit(
 @contextmanager
 def _chain_end_locked(connection: Connection) -> Iterator[None]:
     """A transaction that alone may read the newest hash and append after it."""
-    if connection.dialect.name == "sqlite":
-        connection.execution_options(sqlite_begin="IMMEDIATE")
-    with connection.begin():
+    with writing(connection):
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
         yield

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, select
 
 from inspector.core.errors import StorageError
 from inspector.storage.audit import append_audit
+from inspector.storage.engine import write_transaction
 from inspector.storage.schema import DeploymentRow
 
 _DEPLOYMENTS = DeploymentRow.__table__
@@ -277,7 +278,7 @@ def _record(
     at = datetime.now(UTC)
     path = None if model_path is None else str(Path(model_path).resolve())
     metrics_text = None if metrics is None else json.dumps(metrics, sort_keys=True)
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         new_id = connection.execute(
             _DEPLOYMENTS.insert().values(
                 at=at,

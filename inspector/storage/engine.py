@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +231,31 @@ def _configure_postgresql(engine: Engine, busy_timeout_ms: int) -> None:
         dbapi_connection.commit()
 
 
+@contextmanager
+def writing(connection: Connection) -> Iterator[Connection]:
+    """A transaction on ``connection`` that holds SQLite's write lock from its first read.
+
+    For transactions that read and then write. SQLite's default (deferred)
+    transaction reads a snapshot first; when another writer (the line's record
+    writer) commits before its first write, that snapshot cannot become a write
+    and SQLite fails at once with "database is locked", which no busy timeout
+    waits out. ``BEGIN IMMEDIATE`` waits for the lock instead (up to the busy
+    timeout). PostgreSQL has no such failure; there it is a plain transaction.
+    """
+    if connection.dialect.name == "sqlite":
+        connection.execution_options(sqlite_begin="IMMEDIATE")
+    with connection.begin():
+        yield connection
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A new connection's :func:`writing` transaction: how every write in storage begins,
+    so a read added to it later cannot bring back the instant "database is locked"."""
+    with engine.connect() as connection, writing(connection):
+        yield connection
+
+
 def _alembic_config() -> Config:
     config = Config()
     # ConfigParser interpolates '%': escape it in case the install path contains one.
@@ -250,18 +277,15 @@ def _migrate(engine: Engine, where: str) -> None:
     config = _alembic_config()
     scripts = ScriptDirectory.from_config(config)
     try:
-        with _MIGRATION_LOCK, engine.connect() as connection:
-            if connection.dialect.name == "sqlite":
-                connection.execution_options(sqlite_begin="IMMEDIATE")
-            with connection.begin():
-                if connection.dialect.name == "postgresql":
-                    connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
-                    connection.exec_driver_sql(
-                        f"SELECT pg_advisory_xact_lock({POSTGRES_MIGRATION_LOCK_KEY})"
-                    )
-                _check_database_is_ours(connection, scripts, where)
-                config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+        with _MIGRATION_LOCK, engine.connect() as connection, writing(connection):
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
+                connection.exec_driver_sql(
+                    f"SELECT pg_advisory_xact_lock({POSTGRES_MIGRATION_LOCK_KEY})"
+                )
+            _check_database_is_ours(connection, scripts, where)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
     except DBAPIError as exc:
         raise StorageError(_explain_database_error(exc, where, engine.dialect.name)) from exc
 

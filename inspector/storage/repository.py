@@ -19,6 +19,7 @@ from sqlalchemy import Engine, Select, func, insert, select
 from inspector.core.inspection import Defect, Inspection
 from inspector.core.record import StoredInspection
 from inspector.core.verdict import Verdict
+from inspector.storage.engine import write_transaction
 from inspector.storage.schema import DefectRow, InspectionRow
 
 _INSPECTIONS = InspectionRow.__table__
@@ -84,7 +85,7 @@ def add_inspections(engine: Engine, rows: Sequence[NewRecord]) -> list[int]:
     """
     if not rows:
         return []
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         statement = insert(_INSPECTIONS).returning(_INSPECTIONS.c.id, sort_by_parameter_order=True)
         ids = list(connection.execute(statement, [_inspection_values(r) for r in rows]).scalars())
         defect_values = [

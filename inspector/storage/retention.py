@@ -31,6 +31,7 @@ from sqlalchemy import Engine, and_, exists, select, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from inspector.core.errors import StorageError
+from inspector.storage.engine import write_transaction
 from inspector.storage.image_store import ImageStore
 from inspector.storage.schema import InspectionRow, ReviewRow
 
@@ -242,7 +243,7 @@ def mark_removed(
         .values(image_removed_at=now, image_removed_reason=reason[:128])
         .returning(_ROWS.id)
     )
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         return sorted(connection.execute(statement).scalars())
 
 
@@ -326,7 +327,7 @@ def _delete_and_clear(
             continue
         deleted.append(candidate.id)
     if deleted:
-        with engine.begin() as connection:
+        with write_transaction(engine) as connection:
             connection.execute(update(_ROWS).where(_ROWS.id.in_(deleted)).values(image_path=None))
     return deleted
 

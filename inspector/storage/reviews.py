@@ -36,6 +36,7 @@ from sqlalchemy import ColumnElement, Engine, Select, exists, func, insert, sele
 from inspector.core.record import StoredInspection
 from inspector.core.verdict import Verdict
 from inspector.storage.audit import append_audit
+from inspector.storage.engine import write_transaction
 from inspector.storage.repository import _load
 from inspector.storage.schema import InspectionRow, ReviewRow
 
@@ -127,41 +128,35 @@ def add_review(
             "reviewed_at must be timezone-aware (e.g. datetime.now(UTC)); naive times are ambiguous"
         )
         raise ValueError(msg)
-    with engine.connect() as connection:
-        if connection.dialect.name == "sqlite":
-            # Read, then write: take the write lock first. A deferred transaction whose
-            # snapshot a line's writer overtook fails at once with SQLITE_BUSY, which no
-            # busy timeout waits out ("the database stayed busy" while teaching a part).
-            connection.execution_options(sqlite_begin="IMMEDIATE")
-        with connection.begin():
-            verdict = connection.execute(
-                select(_INSPECTIONS.c.verdict).where(_INSPECTIONS.c.id == inspection_id)
-            ).scalar_one_or_none()
-            if verdict is None:
-                msg = (
-                    f"no inspection with id {inspection_id}; refresh the review queue "
-                    "and pick another"
-                )
-                raise ValueError(msg)
-            good = part_is_good(verdict, decision)
-            _check_consistent(decision, Verdict(verdict), good, defect_class, box, mask_path)
-            x, y, w, h = (int(v) for v in box) if box is not None else (None, None, None, None)
-            review_id = connection.execute(
-                insert(_REVIEWS).returning(_REVIEWS.c.id),
-                {
-                    "inspection_id": inspection_id,
-                    "reviewer": reviewer,
-                    "reviewed_at": when,
-                    "decision": decision.value,
-                    "defect_class": defect_class,
-                    "box_x": x,
-                    "box_y": y,
-                    "box_w": w,
-                    "box_h": h,
-                    "mask_path": mask_path,
-                    "note": note,
-                },
-            ).scalar_one()
+    # Reads the part, then writes: the write lock first (see storage.engine.writing).
+    with write_transaction(engine) as connection:
+        verdict = connection.execute(
+            select(_INSPECTIONS.c.verdict).where(_INSPECTIONS.c.id == inspection_id)
+        ).scalar_one_or_none()
+        if verdict is None:
+            msg = (
+                f"no inspection with id {inspection_id}; refresh the review queue and pick another"
+            )
+            raise ValueError(msg)
+        good = part_is_good(verdict, decision)
+        _check_consistent(decision, Verdict(verdict), good, defect_class, box, mask_path)
+        x, y, w, h = (int(v) for v in box) if box is not None else (None, None, None, None)
+        review_id = connection.execute(
+            insert(_REVIEWS).returning(_REVIEWS.c.id),
+            {
+                "inspection_id": inspection_id,
+                "reviewer": reviewer,
+                "reviewed_at": when,
+                "decision": decision.value,
+                "defect_class": defect_class,
+                "box_x": x,
+                "box_y": y,
+                "box_w": w,
+                "box_h": h,
+                "mask_path": mask_path,
+                "note": note,
+            },
+        ).scalar_one()
     append_audit(
         engine,
         actor=reviewer,

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, select
 
 from inspector.core.inspection import ShadowVerdict
 from inspector.core.verdict import Verdict
+from inspector.storage.engine import write_transaction
 from inspector.storage.reviews import part_is_good
 from inspector.storage.schema import InspectionRow, ReviewRow, ShadowVerdictRow
 
@@ -39,7 +40,8 @@ def add_shadow_verdicts(engine: Engine, station: str, verdicts: Sequence[ShadowV
     """
     c = _INSPECTIONS.c
     stored = 0
-    with engine.begin() as connection:
+    # Reads each part's id, then writes: the write lock first (see storage.engine.writing).
+    with write_transaction(engine) as connection:
         for shadow in verdicts:
             frame = shadow.inspection.frame
             inspection_id = connection.execute(

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from inspector.core.errors import StorageError
 from inspector.storage.audit import append_audit
+from inspector.storage.engine import write_transaction
 from inspector.storage.schema import UserRow
 
 # scrypt cost: about 50 ms and 16 MiB per check on a small CPU; slow for guessing.
@@ -89,7 +90,7 @@ def add_user(engine: Engine, name: str, role: Role, password: str, *, actor: str
     role = Role(role)
     hashed = hash_password(password)
     try:
-        with engine.begin() as connection:
+        with write_transaction(engine) as connection:
             new_id = connection.execute(
                 UserRow.__table__.insert().values(
                     name=name,
@@ -113,7 +114,7 @@ def set_role(engine: Engine, name: str, role: Role, *, actor: str, reason: str) 
         msg = f"no user named {name!r}"
         raise StorageError(msg)
     role = Role(role)
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         connection.execute(update(UserRow).where(UserRow.name == name).values(role=role.value))
     append_audit(
         engine,

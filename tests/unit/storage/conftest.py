@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -34,6 +36,7 @@ BACKENDS = ("sqlite", "postgres")
 
 MakeInspection = Callable[..., Inspection]
 WriteLock = Callable[[], AbstractContextManager[None]]
+LineWriting = Callable[[], AbstractContextManager[None]]
 
 
 class PostgresServer:
@@ -233,3 +236,37 @@ def make_defect() -> MakeDefect:
         return Defect(kind=kind, confidence=0.875, box=(x, 4, 6, 6), area_px=21, contour=contour)
 
     return make
+
+
+@pytest.fixture
+def line_writes_meanwhile(sqlite_engine: Engine) -> LineWriting:
+    """A line's writer holding SQLite's write lock for half a second, then committing.
+
+    Code that reads and then writes inside the block must wait for it: a
+    deferred transaction reads a snapshot that the commit makes stale, and
+    SQLite then fails the write at once with "database is locked".
+    """
+    with sqlite_engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE line_scratch (x INTEGER)")
+
+    @contextmanager
+    def writing() -> Iterator[None]:
+        locked = threading.Event()
+
+        def line_writes() -> None:
+            with sqlite_engine.connect() as connection:
+                connection.execution_options(sqlite_begin="IMMEDIATE")
+                with connection.begin():
+                    connection.exec_driver_sql("INSERT INTO line_scratch VALUES (1)")
+                    locked.set()
+                    time.sleep(0.5)
+
+        writer = threading.Thread(target=line_writes)
+        writer.start()
+        try:
+            assert locked.wait(5), "the line's writer never took the lock"
+            yield
+        finally:
+            writer.join()
+
+    return writing

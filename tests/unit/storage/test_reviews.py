@@ -32,6 +32,7 @@ from inspector.storage.reviews import (
     review_queue,
 )
 from tests.records import database_at, downgrade, new_record, plain_engine
+from tests.unit.storage.conftest import LineWriting
 
 MakeInspection = Callable[..., Inspection]
 MakeDefect = Callable[..., Defect]
@@ -363,32 +364,12 @@ def test_upgrading_a_first_schema_database_keeps_its_records_and_adds_reviews(
 
 
 def test_a_review_waits_for_a_line_writing_meanwhile_instead_of_failing(
-    sqlite_engine: Engine, make_inspection: MakeInspection
+    sqlite_engine: Engine, make_inspection: MakeInspection, line_writes_meanwhile: LineWriting
 ) -> None:
     """The review reads the part, then writes: a writer (the line) committing in between
     must make it wait, not fail with "database is locked" (a stale read snapshot cannot
     be upgraded to a write, and no busy timeout waits that out)."""
-    import threading
-    import time
-
     [part] = _add(sqlite_engine, make_inspection(1, Verdict.REJECT, score=0.9))
-    with sqlite_engine.begin() as connection:
-        connection.exec_driver_sql("CREATE TABLE line_scratch (x INTEGER)")
-    locked = threading.Event()
-
-    def line_writes() -> None:
-        with sqlite_engine.connect() as connection:
-            connection.execution_options(sqlite_begin="IMMEDIATE")
-            with connection.begin():
-                connection.exec_driver_sql("INSERT INTO line_scratch VALUES (1)")
-                locked.set()
-                time.sleep(0.5)
-
-    writer = threading.Thread(target=line_writes)
-    writer.start()
-    assert locked.wait(5)
-    try:
+    with line_writes_meanwhile():
         review = add_review(sqlite_engine, part, reviewer="anna", decision="false_reject")
-    finally:
-        writer.join()
     assert latest_reviews(sqlite_engine, [part])[part].id == review.id

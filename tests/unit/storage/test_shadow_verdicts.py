@@ -12,7 +12,7 @@ from inspector.storage.repository import add_inspections, record_from_inspection
 from inspector.storage.reviews import add_review
 from inspector.storage.schema import ShadowVerdictRow
 from inspector.storage.shadow import add_shadow_verdicts, latest_shadow_version, shadow_comparison
-from tests.unit.storage.conftest import MakeInspection
+from tests.unit.storage.conftest import LineWriting, MakeInspection
 
 A, R, V = Verdict.ACCEPT, Verdict.REJECT, Verdict.REVIEW
 
@@ -91,3 +91,15 @@ def test_the_latest_review_counts(engine: Engine, make_inspection: MakeInspectio
     add_review(engine, inspection_id, reviewer="qa2", decision="false_reject")
     result = shadow_comparison(engine, "s1", "cand-2")
     assert (result.shadow_escapes, result.production_false_rejects) == (0, 1)
+
+
+def test_storing_waits_for_a_line_writing_meanwhile_instead_of_failing(
+    sqlite_engine: Engine, make_inspection: MakeInspection, line_writes_meanwhile: LineWriting
+) -> None:
+    """Storing looks each part up, then writes: a line's writer committing in between
+    must make it wait, not fail with "database is locked"."""
+    inspection = make_inspection(0, R)
+    add_inspections(sqlite_engine, [record_from_inspection(inspection, "s1", None)])
+    with line_writes_meanwhile():
+        assert add_shadow_verdicts(sqlite_engine, "s1", [_shadow(inspection, A)]) == 1
+    assert latest_shadow_version(sqlite_engine, "s1") == "cand-2"
