@@ -122,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--loop", action="store_true", help="replay a folder or video forever")
     run.add_argument("--station", default="station-1", help="station name stored with records")
     run.add_argument("--deadline-ms", type=float, help="fail-safe parts decided later than this")
+    run.add_argument(
+        "--no-lighting-check",
+        dest="check_lighting",
+        action="store_false",
+        help="judge frames lit unlike the model's good parts instead of sending them fail-safe",
+    )
 
     fit = sub.add_parser("fit", help="teach an anomaly model from good images only")
     fit.add_argument("--good", required=True, type=Path, help="folder of good images")
@@ -316,6 +322,8 @@ def _settings(args: argparse.Namespace) -> tuple[LineSettings, ActuatorFactory |
             settings = replace(settings, backend=args.backend)
         if args.classifier is not None:
             settings = replace(settings, classifier_dir=args.classifier)
+        if not args.check_lighting:
+            settings = replace(settings, check_lighting=False)
         return settings, config.build_actuator
     settings = LineSettings(
         source=args.source,
@@ -332,6 +340,7 @@ def _settings(args: argparse.Namespace) -> tuple[LineSettings, ActuatorFactory |
         backend=args.backend or "auto",
         seed=args.seed,
         deadline_ms=args.deadline_ms,
+        check_lighting=args.check_lighting,
     )
     return settings, None
 
@@ -550,6 +559,11 @@ def _print_progress(stage: str, done: int, total: int) -> None:
 def _print_fit(result) -> None:  # noqa: ANN001 - training.fit_anomaly.FitResult
     print(f"saved model {result.version} to {result.package_dir}")
     print(f"calibrated threshold: {result.threshold:.6g}")
+    if result.lighting is not None:
+        print(
+            f"lighting the line accepts: mean grey {result.lighting.brightness}, grey spread "
+            f"{result.lighting.contrast} (other frames go to the fail-safe bin with an alarm)"
+        )
 
 
 def _gui(

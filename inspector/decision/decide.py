@@ -15,13 +15,17 @@ from inspector.decision.rules import DecisionRules
 from inspector.decision.zones import threshold_map, zone_at
 
 
-def decide(output: ModelOutput, rules: DecisionRules) -> tuple[Verdict, tuple[Defect, ...]]:
+def decide(
+    output: ModelOutput, rules: DecisionRules, *, lighting_fault: str | None = None
+) -> tuple[Verdict, tuple[Defect, ...]]:
     """Apply ``rules`` to one model output.
 
     REJECT needs a score at or over the threshold *and* at least one region of the
     minimum area; over the threshold with only tiny regions is REVIEW (a person
     decides), as is a score in the review band just below the threshold. A score
-    that is not a finite number cannot be trusted and gets the fail-safe verdict.
+    that is not a finite number cannot be trusted and gets the fail-safe verdict;
+    so does a frame lit unlike the model's good parts (``lighting_fault``: why,
+    from :mod:`inspector.ml.lighting`), which the line does not judge.
     With zones, "over the threshold" is judged pixel by pixel against each
     zone's own threshold, and ignored zones never count.
 
@@ -36,7 +40,7 @@ def decide(output: ModelOutput, rules: DecisionRules) -> tuple[Verdict, tuple[De
     the whole image, so several regions of different kinds on one part all get
     the part's class.
     """
-    if not math.isfinite(output.score):
+    if lighting_fault or not math.isfinite(output.score):
         return rules.fail_safe, ()
     named = part_class(output.class_probabilities, rules.classes)
     rule = named.rule_in_force if named is not None else None

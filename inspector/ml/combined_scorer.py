@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from inspector.core.inspection import ModelOutput
+from inspector.ml.lighting import LightingRange
 
 if TYPE_CHECKING:
     from inspector.ml.classifier_inference import ClassifierInferencer
@@ -38,6 +39,9 @@ class AnomalyScorer(Protocol):
 
     @property
     def default_threshold(self) -> float: ...
+
+    @property
+    def lighting(self) -> LightingRange | None: ...
 
     def predict(self, images: Sequence[np.ndarray]) -> list[ModelOutput]: ...
 
@@ -71,6 +75,11 @@ class CombinedScorer:
     def default_threshold(self) -> float:
         """The anomaly model's calibrated threshold (the classifier has none)."""
         return self.anomaly.default_threshold
+
+    @property
+    def lighting(self) -> LightingRange | None:
+        """The anomaly model's taught lighting (the classifier keeps none)."""
+        return self.anomaly.lighting
 
     @property
     def classes(self) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from inspector.core.errors import ModelPackageError
 from inspector.core.inspection import ModelOutput
 from inspector.ml.device import device_name, inference_context, select_device
 from inspector.ml.efficientnet_lite import DEFAULT_VARIANT, EfficientNetLite, load_imagenet_weights
+from inspector.ml.lighting import LightingRange
 from inspector.ml.localisation_head import head_from_state
 from inspector.ml.package import ModelPackage, load_package
 from inspector.ml.patchcore import PatchCore, check_input_size, feature_dim
@@ -132,6 +133,12 @@ class AnomalyInferencer:
     def default_threshold(self) -> float:
         """Threshold calibrated at fitting; ``decision`` may override it."""
         return self.package.threshold
+
+    @property
+    def lighting(self) -> LightingRange | None:
+        """Brightness and contrast of the good parts it was fitted on (``None``: not known);
+        the station sends frames lit otherwise to the fail-safe bin."""
+        return self.package.lighting
 
     @property
     def input_size(self) -> int:

@@ -348,6 +348,7 @@ def export_onnx(
         source_files=source.files,
         created_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
         exposure=source.exposure,
+        lighting=source.lighting,
     )
     images = check_images(source.input_size)
     expected = AnomalyInferencer(source, device="cpu").predict(images)

@@ -19,6 +19,7 @@ import numpy as np
 
 from inspector.core.errors import ModelPackageError
 from inspector.core.inspection import ModelOutput
+from inspector.ml.lighting import LightingRange
 from inspector.ml.pixels import normalise_batch, outputs_at_image_size
 from inspector.ml.runtime_package import RuntimePackage, load_runtime_package
 
@@ -198,6 +199,12 @@ class OnnxAnomalyInferencer:
     def default_threshold(self) -> float:
         """Threshold calibrated at fitting; ``decision`` may override it."""
         return self.package.threshold
+
+    @property
+    def lighting(self) -> LightingRange | None:
+        """Brightness and contrast of the good parts it was fitted on (``None``: not known);
+        the station sends frames lit otherwise to the fail-safe bin."""
+        return self.package.lighting
 
     @property
     def input_size(self) -> int:

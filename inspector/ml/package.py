@@ -41,6 +41,7 @@ import torch
 from inspector.ml.anomaly_result import ScoreNormalisation
 from inspector.ml.efficientnet_lite import DEFAULT_VARIANT, STAGES, VARIANTS
 from inspector.ml.image_descriptor import descriptor_name, grid_of
+from inspector.ml.lighting import LightingRange, lighting_entry
 from inspector.ml.localisation_head import head_from_state
 from inspector.ml.package_fields import (
     METADATA_FILE,
@@ -104,6 +105,9 @@ class ModelPackage:
             (:mod:`inspector.ml.localisation_head`), or ``None`` (packages before
             session 9, ``--synthetic-epochs 0``). It changes located maps only: an
             Inspector that does not know it scores and sorts the same.
+        lighting: Brightness and contrast of the good images it was fitted on
+            (:mod:`inspector.ml.lighting`), or ``None`` (packages before session 10):
+            a line sends frames lit otherwise to the fail-safe bin.
     """
 
     name: str
@@ -131,6 +135,7 @@ class ModelPackage:
     density_weight: float = 0.0
     exposure: str = AS_CAPTURED
     localisation_head: Mapping[str, torch.Tensor] | None = None
+    lighting: LightingRange | None = None
 
     @property
     def backbone(self) -> str:
@@ -267,6 +272,8 @@ def save_package(
             metadata["retrieval"]["density_weight"] = saved.density_weight
     if saved.localisation_head is not None:
         metadata["localisation_head"] = {"file": HEAD_FILE, "adds_to": "localisation maps"}
+    if saved.lighting is not None:
+        metadata["lighting"] = saved.lighting.as_json()
     text = json.dumps(metadata, indent=2, allow_nan=False) + "\n"
     for name, data in contents.items():
         (folder / name).write_bytes(data)
@@ -430,6 +437,7 @@ def load_package(directory: str | Path) -> ModelPackage:
         density_weight=density_weight,
         exposure=meta.get("exposure", AS_CAPTURED),  # checked with the format version
         localisation_head=head,
+        lighting=lighting_entry(meta, lambda problem: _fail(file, problem)),
     )
 
 

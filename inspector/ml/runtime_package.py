@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from inspector.ml.lighting import LightingRange, lighting_entry
 from inspector.ml.package_fields import (
     METADATA_FILE,
     PackageReader,
@@ -86,6 +87,7 @@ class RuntimePackage:
         files: SHA-256 of each data file.
         path: Package folder, once on disk.
         exposure: Whether images are standardised before the network (the source's).
+        lighting: The source's taught lighting range (:mod:`inspector.ml.lighting`), or ``None``.
     """
 
     name: str
@@ -115,6 +117,7 @@ class RuntimePackage:
     files: Mapping[str, str] = field(default_factory=dict)
     path: Path | None = None
     exposure: str = AS_CAPTURED
+    lighting: LightingRange | None = None
 
 
 def bank_bytes(bank: np.ndarray) -> bytes:
@@ -158,6 +161,7 @@ def _metadata(package: RuntimePackage) -> dict[str, Any]:
         "export_check": dict(package.export_check),
         **({"quantization": dict(package.quantization)} if package.quantization else {}),
         **dict(package.branches),
+        **({"lighting": package.lighting.as_json()} if package.lighting is not None else {}),
         "training": dict(package.training),
         "metrics": dict(package.metrics),
         "source_files": dict(package.source_files),
@@ -300,4 +304,5 @@ def load_runtime_package(directory: str | Path) -> RuntimePackage:
         files=dict(_get(meta, "files", dict, file)),
         path=folder,
         exposure=meta.get("exposure", AS_CAPTURED),  # checked with the format version
+        lighting=lighting_entry(meta, lambda problem: _fail(file, problem)),
     )

@@ -94,6 +94,8 @@ class LineSettings:
         retention: How long images are kept and the image folder's quota,
             applied by a low-priority thread while the line runs.
         idle_lock_minutes: The window logs a user out after this long without input.
+        check_lighting: Frames lit unlike the model's good parts go to the fail-safe
+            bin with an alarm (station file ``[decision] lighting_check``).
     """
 
     source: str = "demo"
@@ -121,6 +123,7 @@ class LineSettings:
     queue_size: int = 32
     max_batch: int = 8
     deadline_ms: float | None = None
+    check_lighting: bool = True
     keep_good_every: int = 50
     gate_deadline_ms: float | None = None
     serial_reader: Literal["none", "qr", "modbus", "counter"] = "none"
@@ -285,6 +288,7 @@ def build_line(
         missed_parts=build_missed_parts(settings),
         shadow=shadow,
         services=services,
+        check_lighting=settings.check_lighting,
     )
     for note in deployed.notes:
         station.raise_alarm(Severity.WARNING, "model", note)

@@ -32,6 +32,7 @@ from inspector.core.errors import InspectorError, SourceError
 from inspector.core.frame import Frame
 from inspector.core.inspection import Inspection, ModelOutput
 from inspector.decision import DecisionRules, decide
+from inspector.ml.lighting import LightingRange, scorer_lighting
 from inspector.pipeline.alarm_latch import AlarmLatch
 from inspector.pipeline.alarms import Alarm, Severity
 from inspector.pipeline.batching import take_batch
@@ -130,6 +131,10 @@ class Station:
         shadow: A candidate model that gets every part after production's verdict
             went to the gate and the record writer (shadow mode); None: no shadow.
         services: Helpers started after the threads and stopped first.
+        check_lighting: Send frames lit unlike the model's good parts (a scorer's
+            ``lighting``, :mod:`inspector.ml.lighting`) to the fail-safe bin with an
+            alarm; false judges them like any other (models without a range are
+            never checked).
     """
 
     def __init__(
@@ -152,6 +157,7 @@ class Station:
         missed_parts: MissedParts | None = None,
         shadow: ShadowSink | None = None,
         services: Sequence[Service] = (),
+        check_lighting: bool = True,
     ) -> None:
         if queue_size < 1 or max_batch < 1:
             msg = f"queue_size and max_batch must be >= 1, got {queue_size} and {max_batch}"
@@ -188,6 +194,8 @@ class Station:
         self._serial_alarm = AlarmLatch(self.raise_alarm, "traceability")
         self.missed_parts = missed_parts if missed_parts is not None else MissedParts()
         self._counter_alarm = AlarmLatch(self.raise_alarm, "part counter")
+        self._lighting_alarms: dict[str, AlarmLatch] = {}
+        self._check_lighting = check_lighting
         self._source_live = False
         self._taken = 0
         self._part_offset = 0
@@ -514,6 +522,7 @@ class Station:
             return
         per_part_ms = 1000.0 * (time.perf_counter() - started) / len(batch)
         now = time.monotonic()
+        lighting = scorer_lighting(scorer) if self._check_lighting else None
         for frame, output in zip(batch, outputs, strict=True):
             latency_ms = 1000.0 * (now - frame.timestamp)
             if self._deadline_ms is not None and latency_ms > self._deadline_ms:
@@ -521,6 +530,11 @@ class Station:
                     f"late: decided after {latency_ms:.0f} ms > deadline {self._deadline_ms:.0f} ms"
                 )
                 self._emit(self._fail_safe(frame, late, output=output, latency_ms=latency_ms))
+                continue
+            fault = self._lighting_fault(lighting, frame)
+            if fault is not None:
+                reason = f"not inspected: {fault}"
+                self._emit(self._fail_safe(frame, reason, output=output, latency_ms=latency_ms))
                 continue
             verdict, defects = decide(output, rules)
             self._emit(
@@ -537,6 +551,27 @@ class Station:
                     latency_ms=latency_ms,
                 )
             )
+
+    def _lighting_fault(self, lighting: LightingRange | None, frame: Frame) -> str | None:
+        """Why ``frame`` is lit unlike the model's good parts, or ``None``; one alarm per
+        camera while it lasts, cleared when that camera's frames are back in range.
+
+        A model that standardises exposure would judge such a frame as if lit right,
+        and one that does not would reject good parts for their lighting: either way
+        the part is not judged (fail-safe) and the operator hears why.
+        """
+        if lighting is None or frame.image.size == 0:
+            return None
+        latch = self._lighting_alarms.get(frame.camera_id)
+        if latch is None:
+            source = "lighting" if self.views == 1 else f"lighting, camera {frame.camera_id}"
+            latch = self._lighting_alarms[frame.camera_id] = AlarmLatch(self.raise_alarm, source)
+        fault = lighting.fault(frame.image)
+        if fault is None:
+            latch.ok("lighting is back within what the model learnt from")
+        else:
+            latch.failed(f"{fault}; parts go to the fail-safe bin until it is back")
+        return fault
 
     # -- outputs -------------------------------------------------------------------
 

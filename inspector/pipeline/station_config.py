@@ -108,6 +108,7 @@ class DecisionSection(_Section):
     min_defect_area_px: int = Field(16, ge=0)
     fail_safe: Verdict = Verdict.REJECT
     deadline_ms: float | None = Field(None, gt=0)
+    lighting_check: bool = True
     zones: tuple[ZoneSection, ...] = ()
     classes: tuple[ClassSection, ...] = ()
     on_classifier_good: Verdict = Verdict.REVIEW
@@ -219,6 +220,7 @@ class StationConfig(_Section):
             backend=self.model.backend,
             seed=self.camera.seed,
             deadline_ms=self.decision.deadline_ms,
+            check_lighting=self.decision.lighting_check,
             zones=tuple(zone.to_zone() for zone in self.decision.zones),
             classifier_dir=self.model.classifier,
             shadow_model_dir=self.model.shadow,

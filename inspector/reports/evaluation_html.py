@@ -85,6 +85,10 @@ def evaluation_html(
         ("images", f"{dataset['images']} ({counts})"),
         ("with masks (pixel metrics)", str(dataset["pixel_images"])),
         ("unreadable", str(len(dataset["unreadable"]))),
+        (
+            "lit unlike the model's good parts (fail-safe verdict, as on the line)",
+            str(len(dataset.get("lit_unlike_good_parts", []))),
+        ),
     ]
     metric_rows = [
         ("image AUROC", number_or_na(summary.image_auroc)),

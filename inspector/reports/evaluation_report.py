@@ -62,6 +62,7 @@ class Evaluated(Protocol):
     anomaly_map: np.ndarray
     mask: np.ndarray | None
     overlay_map: np.ndarray | None
+    lighting: str | None
 
 
 class EvaluationLike(Protocol):
@@ -286,6 +287,7 @@ def report_data(run: EvaluationLike, summary: QualitySummary) -> dict[str, Any]:
             "images": len(run.images),
             "pixel_images": summary.pixel_images,
             "unreadable": list(run.unreadable),
+            "lit_unlike_good_parts": [str(i.path) for i in run.images if i.lighting],
         },
         "metrics": asdict(summary),
         "roc": roc,
@@ -297,6 +299,7 @@ def report_data(run: EvaluationLike, summary: QualitySummary) -> dict[str, Any]:
                 "score": i.score,
                 "verdict": i.verdict.value,
                 "defects": len(i.defects),
+                **({"lighting": i.lighting} if i.lighting else {}),
             }
             for i in run.images
         ],

@@ -34,6 +34,7 @@ from inspector.ml.pixels import AS_CAPTURED
 
 if TYPE_CHECKING:
     from inspector.ml.backend import Inferencer
+from inspector.ml.lighting import scorer_lighting
 from inspector.training.dataset_layout import GOOD_CLASS, split_masks
 
 PIXEL_MAX_SIDE = 512
@@ -77,6 +78,9 @@ class EvaluatedImage:
             image without a mask file (a good image without one is all false).
         overlay_map: The map the defects were cut from (plain), shrunk to
             ``OVERLAY_MAX_SIDE``, for example overlays drawn against the threshold.
+        lighting: Why the image is lit unlike the model's good parts
+            (:mod:`inspector.ml.lighting`), or ``None``; such an image gets the
+            fail-safe verdict, as on the line.
     """
 
     path: Path
@@ -89,6 +93,7 @@ class EvaluatedImage:
     anomaly_map: np.ndarray
     mask: np.ndarray | None
     overlay_map: np.ndarray | None = None
+    lighting: str | None = None
 
     @property
     def defective(self) -> bool:
@@ -308,9 +313,11 @@ def _score_chunk(
     began = time.perf_counter()
     outputs = inferencer.predict([image for _, image in chunk])
     per_image_ms = 1000.0 * (time.perf_counter() - began) / len(chunk)
+    lighting = scorer_lighting(inferencer)
     results = []
     for (item, image), output in zip(chunk, outputs, strict=True):
-        verdict, defects = decide(output, rules)
+        fault = None if lighting is None else lighting.fault(image)
+        verdict, defects = decide(output, rules, lighting_fault=fault)  # as the line decides
         small_map = shrink_to(output.map_for_localisation, pixel_max_side, cv2.INTER_AREA)
         mask = _read_mask(item, image.shape[:2])
         if mask is not None:
@@ -330,6 +337,7 @@ def _score_chunk(
                 overlay_map=shrink_to(output.anomaly_map, OVERLAY_MAX_SIDE, cv2.INTER_AREA).astype(
                     np.float16
                 ),
+                lighting=fault,
             )
         )
     return results

@@ -27,6 +27,7 @@ from inspector.ml.coreset import greedy_coreset
 from inspector.ml.device import device_name, inference_context, select_device
 from inspector.ml.efficientnet_lite import DEFAULT_VARIANT, INPUT_MEAN, INPUT_STD
 from inspector.ml.inferencer import AnomalyInferencer, build_backbone
+from inspector.ml.lighting import LightingRange, grey_levels
 from inspector.ml.localisation_head import DEFAULT_HEAD_WEIGHT
 from inspector.ml.package import METADATA_FILE, ModelPackage, check_name, save_package
 from inspector.ml.patchcore import (
@@ -77,6 +78,8 @@ class FitResult:
         bank_size: Patch features kept in the memory bank.
         holdout: Statistics of the held-out good images' scores.
         seconds: Wall time of the fit.
+        lighting: The brightness and contrast the line will accept (the good
+            images', with a margin; see :mod:`inspector.ml.lighting`).
     """
 
     package_dir: Path
@@ -87,6 +90,7 @@ class FitResult:
     bank_size: int
     holdout: ScoreStats
     seconds: float
+    lighting: LightingRange | None = None
 
 
 def _collect(source: Sequence[np.ndarray] | str | Path, role: str) -> tuple[list[ImageItem], str]:
@@ -107,11 +111,12 @@ def split_holdout(
 
 
 class _Reader:
-    """Decodes images batch by batch, noting unreadable files and image sizes."""
+    """Decodes images batch by batch, noting unreadable files, image sizes and lighting."""
 
     def __init__(self) -> None:
         self.unreadable: list[str] = []
         self.sizes: Counter[str] = Counter()
+        self.grey_levels: list[tuple[float, float]] = []
 
     def batches(self, items: Sequence[ImageItem]) -> Iterator[tuple[list[np.ndarray], int]]:
         """Yield ``(decoded images, items done so far)`` per batch."""
@@ -124,6 +129,7 @@ class _Reader:
                     self.unreadable.append(str(exc))
                     continue
                 self.sizes[f"{image.shape[1]}x{image.shape[0]}"] += 1
+                self.grey_levels.append(grey_levels(image))
                 images.append(image)
             yield images, min(start + BATCH, len(items))
 
@@ -464,6 +470,7 @@ def fit_anomaly(
     package = replace(
         package,
         threshold=threshold,
+        lighting=LightingRange.taught(reader.grey_levels + holdout_reader.grey_levels),
         training={
             "count": len(train),
             "source": source,
@@ -494,4 +501,5 @@ def fit_anomaly(
         bank_size=int(bank.shape[0]),
         holdout=stats,
         seconds=time.perf_counter() - started,
+        lighting=saved.lighting,
     )

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from inspector.ml.device import inference_context
 from inspector.ml.inferencer import AnomalyInferencer
+from inspector.ml.lighting import grey_levels
 from inspector.ml.package import ModelPackage, load_package, save_package
 from inspector.ml.retrieval import gallery_rows
 from inspector.storage.audit import append_audit
@@ -81,10 +82,15 @@ def extend_with_good(
         # The whole image joins the image-level branch: a part that looked off as a whole
         # (lighting, a new batch of material) is now a known good look.
         global_bank = torch.cat([global_bank.float(), descriptors.float().cpu()])
+    lighting = package.lighting
+    if lighting is not None:
+        # A part taught as good under new lighting is lighting the line may now see.
+        lighting = lighting.including(grey_levels(image) for image in images)
     extended = replace(
         package,
         memory_bank=bank,
         global_bank=global_bank,
+        lighting=lighting,
         version="unsaved",
         path=None,
         files={},

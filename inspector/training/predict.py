@@ -7,6 +7,9 @@ JSON object per line per image, in input order::
      "defects": [{"class": str, "confidence": float, "bbox": [x, y, w, h], "area_px": int}],
      "latency_ms": float}
 
+An image lit unlike the good parts the model learnt from
+(:mod:`inspector.ml.lighting`) gets the rules' fail-safe verdict, no defects
+and one more key, ``"lighting"`` (why), as the line would not judge it either.
 An image that cannot be read gets ``{"path": str, "error": str}`` instead and
 the run goes on; the summary counts it so the caller can fail the run. Images
 are scored by :class:`~inspector.ml.inferencer.AnomalyInferencer` (or its
@@ -38,6 +41,7 @@ from inspector.decision.decide import decide
 from inspector.decision.rules import DecisionRules
 from inspector.ml.backend import open_inferencer
 from inspector.ml.combined_scorer import open_combined_scorer
+from inspector.ml.lighting import scorer_lighting
 from inspector.training.evaluate import without_masks
 
 if TYPE_CHECKING:
@@ -117,20 +121,25 @@ def prediction_record(
     verdict: Verdict,
     defects: Sequence[Defect],
     latency_ms: float,
+    lighting: str | None = None,
 ) -> dict[str, Any]:
-    """One scored image as the JSON contract spells it (keys in contract order).
+    """One scored image as the JSON contract spells it (keys in contract order;
+    ``"lighting"`` last, only for an image lit unlike the model's good parts).
 
     A score that is not a finite number (JSON has no ``nan``) is written as
     ``null``; its verdict is then the rules' fail-safe one.
     """
     score = float(output.score)
-    return {
+    record = {
         "path": str(path),
         "score": score if math.isfinite(score) else None,
         "verdict": verdict.value,
         "defects": [defect_record(d) for d in defects],
         "latency_ms": round(latency_ms, 3),
     }
+    if lighting:
+        record["lighting"] = lighting
+    return record
 
 
 def predict_files(
@@ -205,9 +214,11 @@ def predict_files(
             began = time.perf_counter()
             outputs = inferencer.predict(images)
             per_image_ms = 1000.0 * (time.perf_counter() - began) / len(images)
+            lighting = scorer_lighting(inferencer)
+            faults = [None if lighting is None else lighting.fault(i) for i in images]
             records = iter(
-                _record(file, out, rules, per_image_ms, maps_folder)
-                for file, out in zip(readable, outputs, strict=True)
+                _record(file, out, rules, per_image_ms, maps_folder, fault)
+                for file, out, fault in zip(readable, outputs, faults, strict=True)
             )
             lines = [line if line is not None else next(records) for line in lines]
             scored += len(images)
@@ -230,8 +241,9 @@ def _record(
     rules: DecisionRules,
     latency_ms: float,
     maps_folder: Path | None,
+    lighting: str | None = None,
 ) -> dict[str, Any]:
-    verdict, defects = decide(output, rules)
+    verdict, defects = decide(output, rules, lighting_fault=lighting)  # as the line decides
     if maps_folder is not None:
         np.save(maps_folder / f"{file.stem}.npy", output.map_for_localisation.astype(np.float32))
-    return prediction_record(file, output, verdict, defects, latency_ms)
+    return prediction_record(file, output, verdict, defects, latency_ms, lighting)

@@ -4,7 +4,9 @@
 memory (:mod:`inspector.training.corruptions`) and scores every version
 through :func:`inspector.ml.backend.open_inferencer`'s ``predict`` and
 :func:`inspector.decision.decide`, the path ``evaluate`` and the line use, so
-the clean baseline here is what ``evaluate`` measures on the same images.
+the clean baseline here is what ``evaluate`` measures on the same images
+(a corrupted image lit unlike the model's good parts gets the fail-safe
+verdict, as on the line; its score still counts for AUROC).
 For torch anomaly packages it then searches, on a few defective images the
 model rejects, the smallest perturbation that makes it accept them
 (:mod:`inspector.training.adversarial`); ONNX Runtime packages have no
@@ -32,6 +34,7 @@ from inspector.core.verdict import Verdict
 from inspector.decision.decide import decide
 from inspector.decision.rules import DecisionRules
 from inspector.ml.backend import ONNXRUNTIME, open_inferencer, package_backend
+from inspector.ml.lighting import scorer_lighting
 from inspector.training.classifier_robustness import (
     ADVERSARIAL_NOTE,
     classifier_attacks,
@@ -277,9 +280,12 @@ def _score_conditions(
         for k, (name, severity) in enumerate(plan):
             if chunk:
                 images = [_corrupted(img, i, name, severity, seed) for i, img in chunk]
-                for output in inferencer.predict(images):
+                lighting = scorer_lighting(inferencer)
+                for image, output in zip(images, inferencer.predict(images), strict=True):
+                    fault = None if lighting is None else lighting.fault(image)
                     scores[k].append(output.score)
-                    accepted[k].append(decide(output, rules)[0] == Verdict.ACCEPT)
+                    verdict = decide(output, rules, lighting_fault=fault)[0]
+                    accepted[k].append(verdict == Verdict.ACCEPT)
             if progress is not None:
                 progress("robustness", start * len(plan) + (k + 1) * (end - start), total)
     conditions = [

@@ -48,7 +48,7 @@ def test_fit_without_retrieval_does_not_even_the_map(tmp_path: Path) -> None:
     assert package.retrieval_k == 0 and package.density_weight == 0.0
 
 
-def test_fit_demo_keeps_the_fastest_backbone(tmp_path: Path) -> None:
+def test_fit_demo_keeps_the_fastest_backbone(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     out = tmp_path / "demo"
     code = main(
         ["fit-demo", "--out", str(out), "--parts", "8", "--input-size", "128",
@@ -58,6 +58,10 @@ def test_fit_demo_keeps_the_fastest_backbone(tmp_path: Path) -> None:
     assert load_package(out).backbone_variant == "lite0"
     assert load_package(out).exposure == "as-captured"  # the shipped demo model's setting
     assert load_package(out).localisation_head is None  # fit-demo stays quick
+    lighting = load_package(out).lighting
+    assert lighting is not None and lighting.images == 8
+    said = capsys.readouterr().out
+    assert f"lighting the line accepts: mean grey {lighting.brightness}, grey spread" in said
 
 
 def test_fit_can_keep_the_camera_grey_levels(tmp_path: Path) -> None:

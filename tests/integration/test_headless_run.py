@@ -82,8 +82,8 @@ def test_folder_with_a_corrupt_image_records_it_and_goes_on(tmp_path, capsys):
     folder = tmp_path / "parts"
     folder.mkdir()
     rng = np.random.default_rng(0)
-    for index in range(4):
-        image = rng.integers(90, 160, (96, 96, 3), dtype=np.uint8)
+    for index in range(4):  # lit like the demo model's parts (mean grey 115, spread 40)
+        image = rng.integers(10, 220, (96, 96, 3), dtype=np.uint8)
         cv2.imwrite(str(folder / f"part_{index}.png"), image)
     (folder / "part_2b.png").write_bytes(b"not an image at all")
     db = tmp_path / "f.db"
@@ -95,6 +95,29 @@ def test_folder_with_a_corrupt_image_records_it_and_goes_on(tmp_path, capsys):
     assert len(rows) == 5
     errors = [r for r in rows if r[1]]
     assert len(errors) == 1 and "unreadable" in errors[0][1] and errors[0][0] == "reject"
+
+
+def test_a_dim_folder_is_fail_safe_with_an_alarm_unless_told_not_to_check(tmp_path, capsys):
+    """The demo model keeps its parts' lighting: parts under a third of it are not judged."""
+    folder = tmp_path / "dim"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for index in range(3):
+        image = (rng.integers(10, 220, (96, 96, 3)) * 0.3).astype(np.uint8)  # mean grey ~35
+        cv2.imwrite(str(folder / f"part_{index}.png"), image)
+    checked, unchecked = tmp_path / "checked.db", tmp_path / "unchecked.db"
+    assert main(["run", "--headless", "--source", str(folder), "--db", str(checked)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("[lighting] lighting unlike the good parts") == 1  # one alarm, 3 parts
+    rows = _rows(checked, "SELECT verdict, error FROM inspections")
+    assert len(rows) == 3
+    assert all(v == "reject" and e.startswith("not inspected: lighting unlike") for v, e in rows)
+    assert all("darker than taught (mean grey 3" in e for _, e in rows)
+
+    options = ["--source", str(folder), "--db", str(unchecked), "--no-lighting-check"]
+    assert main(["run", "--headless", *options]) == 0
+    assert "[lighting]" not in capsys.readouterr().out
+    assert all(e is None for _, e in _rows(unchecked, "SELECT verdict, error FROM inspections"))
 
 
 @pytest.mark.parametrize(

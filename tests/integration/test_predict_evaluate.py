@@ -31,12 +31,13 @@ def demo_inferencer() -> AnomalyInferencer:
 
 
 def _image_folder(folder: Path) -> list[Path]:
-    """Three readable images of odd sizes (one with a dark blob) and one corrupt file."""
+    """Three readable images of odd sizes (one with a dark blob) and one corrupt file, lit
+    like the demo model's good parts (mean grey about 115, spread about 40)."""
     rng = np.random.default_rng(0)
     folder.mkdir()
     paths = []
     for name, (h, w) in {"a": (120, 200), "b": (256, 256), "c": (90, 150)}.items():
-        image = rng.integers(90, 140, (h, w, 3), dtype=np.uint8)
+        image = rng.integers(10, 220, (h, w, 3), dtype=np.uint8)
         if name == "b":
             cv2.circle(image, (128, 128), 25, (0, 0, 0), -1)
         path = folder / f"{name}.png"
@@ -87,6 +88,43 @@ def test_predict_cli_exit_code_says_some_failed(tmp_path):
     lines = output.read_text().splitlines()
     assert len(lines) == 2 and "error" in json.loads(lines[1])
     assert run_predict(parser.parse_args([*common, str(files[0])])) == 0
+
+
+def test_predict_and_evaluate_do_not_judge_a_part_lit_unlike_the_good_ones(tmp_path):
+    """As the line: a frame outside the model's taught lighting gets the fail-safe verdict,
+    and says why."""
+    from inspector.acquisition.demo_line import DemoLine
+    from inspector.ml.package import load_package
+
+    good = tmp_path / "set" / "good"
+    good.mkdir(parents=True)
+    with DemoLine(rate_hz=0, defect_rate=0.0, seed=5, max_parts=2) as line:
+        parts = [frame.image for frame in line]
+    dimmed = (parts[1] * 0.4).astype(np.uint8)  # the lamp at 40 %
+    for name, image in (("lit", parts[0]), ("also-lit", parts[1]), ("dimmed", dimmed)):
+        cv2.imwrite(str(good / f"{name}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    taught = load_package(DEFAULT_MODEL_DIR).lighting
+    assert taught is not None and taught.fault(dimmed) is not None
+
+    out = io.StringIO()
+    predict_files(DEFAULT_MODEL_DIR, [good], out, device="cpu")
+    lines = {Path(x["path"]).stem: x for x in map(json.loads, out.getvalue().splitlines())}
+    assert lines["dimmed"]["lighting"].startswith("lighting unlike the good parts")
+    assert "darker than taught" in lines["dimmed"]["lighting"]
+    assert (lines["dimmed"]["verdict"], lines["dimmed"]["defects"]) == ("reject", [])
+    assert lines["dimmed"]["score"] > 0  # scored all the same
+    assert "lighting" not in lines["lit"] and "lighting" not in lines["also-lit"]
+
+    run = evaluate_package(DEFAULT_MODEL_DIR, tmp_path / "set", device="cpu")
+    by_name = {i.path.stem: i for i in run.images}
+    assert by_name["dimmed"].lighting == lines["dimmed"]["lighting"]
+    assert by_name["dimmed"].verdict.value == "reject"
+    assert by_name["lit"].lighting is None
+    page = write_evaluation_report(run, summarize(run.images, run.rules.threshold), tmp_path / "r")
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["data"]["lit_unlike_good_parts"] == [str(good / "dimmed.png")]
+    assert [i.get("lighting") is not None for i in report["images"]] == [False, True, False]
+    assert "good parts (fail-safe verdict, as on the line)</th><td>1</td>" in page.read_text()
 
 
 def _tile_subset(dataset: Path, folder: Path, n_good: int) -> None:

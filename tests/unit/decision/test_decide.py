@@ -52,6 +52,15 @@ def test_nan_score_gets_fail_safe_verdict():
     assert verdict is Verdict.REVIEW
 
 
+def test_a_frame_lit_unlike_the_good_parts_is_not_judged():
+    rules = DecisionRules(1.0, fail_safe=Verdict.REVIEW)
+    clear_defect = ModelOutput(2.0, _map_with_blob(2.0))
+    assert decide(clear_defect, rules, lighting_fault="darker than taught") == (Verdict.REVIEW, ())
+    clearly_good = ModelOutput(0.2, _map_with_blob(0.2))
+    assert decide(clearly_good, rules, lighting_fault="darker than taught")[0] is Verdict.REVIEW
+    assert decide(clearly_good, rules, lighting_fault=None)[0] is Verdict.ACCEPT
+
+
 def test_regions_are_sorted_by_confidence():
     anomaly_map = np.zeros((50, 50), np.float32)
     anomaly_map[5:10, 5:10] = 1.2

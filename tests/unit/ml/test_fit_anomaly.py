@@ -10,6 +10,7 @@ import pytest
 
 from inspector.core.errors import SourceError
 from inspector.ml.inferencer import AnomalyInferencer
+from inspector.ml.lighting import LightingRange, grey_levels
 from inspector.ml.package import load_package
 from inspector.training.calibration import MARGIN_MIN, MARGIN_STD, calibrate_threshold
 from inspector.training.fit_anomaly import FitResult, fit_anomaly
@@ -28,6 +29,17 @@ def test_package_is_saved_and_reloadable(fitted: FitResult) -> None:
     assert package.training["image_sizes"] == {"128x128": 19}
     assert package.training["patches"] == 19 * 16 * 16
     assert package.metrics["holdout_good_scores"]["count"] == 5
+
+
+def test_the_lighting_of_every_good_image_is_kept(
+    fitted: FitResult, good_images: list[np.ndarray]
+) -> None:
+    lighting = load_package(fitted.package_dir).lighting
+    taught = LightingRange.taught(grey_levels(image) for image in good_images)
+    assert lighting == LightingRange.from_json(taught.as_json())  # stored to 0.01 grey level
+    assert lighting.images == 24  # training and held-out images
+    assert all(lighting.fault(image) is None for image in good_images)
+    assert lighting.fault(_dimmed(good_images[0])) is not None
 
 
 def test_threshold_sits_above_every_held_out_good_score(fitted: FitResult) -> None:

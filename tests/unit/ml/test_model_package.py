@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from inspector.core.errors import ModelPackageError
+from inspector.ml.lighting import LightingRange, Span
 from inspector.ml.package import BANK_FILE, METADATA_FILE, ModelPackage, load_package, save_package
 
 
@@ -87,6 +88,19 @@ def test_exposure_is_kept_and_older_packages_saw_camera_grey_levels(tmp_path: Pa
     assert load_package(tmp_path / "old").exposure == "as-captured"
 
 
+def test_the_taught_lighting_is_kept_and_older_packages_have_none(tmp_path: Path) -> None:
+    lighting = LightingRange(Span(40.5, 160.25), Span(17.0, 33.0), 24)
+    save_package(replace(_package(), lighting=lighting), tmp_path / "new")
+    meta = json.loads((tmp_path / "new" / METADATA_FILE).read_text())
+    stored = {"brightness": [40.5, 160.25], "contrast": [17.0, 33.0], "images": 24}
+    assert meta["lighting"] == stored
+    assert meta["format_version"] == 1  # an Inspector that does not know it scores the same
+    assert load_package(tmp_path / "new").lighting == lighting
+    save_package(_package(), tmp_path / "old")
+    assert "lighting" not in json.loads((tmp_path / "old" / METADATA_FILE).read_text())
+    assert load_package(tmp_path / "old").lighting is None
+
+
 def test_an_unknown_exposure_is_not_saved(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="exposure is 'auto'"):
         save_package(replace(_package(), exposure="auto"), tmp_path / "pkg")
@@ -155,6 +169,8 @@ def test_json_that_is_not_an_object(saved: Path) -> None:
         ("files", {"../model.json": "00"}, "not a plain file name"),
         ("files", {}, "does not list memory_bank.pt"),
         ("exposure", "auto", "'exposure' is 'auto', expected one of as-captured, standardised"),
+        ("lighting", {"brightness": [9, 3]}, "'lighting.brightness' is \\[9, 3\\]"),
+        ("lighting", [1, 2], "'lighting' is \\[1, 2\\], expected an object"),
     ],
 )
 def test_wrong_metadata_is_named(saved: Path, key: str, value: object, problem: str) -> None:

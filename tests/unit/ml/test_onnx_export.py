@@ -198,6 +198,9 @@ def test_a_model_with_an_image_level_branch_exports_and_matches(
     )
     package = export_onnx(fitted.package_dir, tmp_path / "onnx")
     assert load_runtime_package(tmp_path / "onnx").exposure == "standardised"
+    taught = load_package(fitted.package_dir).lighting
+    assert taught is not None and load_runtime_package(tmp_path / "onnx").lighting == taught
+    assert OnnxAnomalyInferencer(package).lighting == taught
     meta = json.loads((tmp_path / "onnx" / "model.json").read_text())
     assert meta["format_version"] == 2  # older Inspectors refuse it rather than skip the step
     assert package.branches["global_branch"]["stage"] == 5

@@ -10,6 +10,7 @@ import numpy as np
 
 from inspector.acquisition.source import FrameDecodeError, FrameSourceBase
 from inspector.core import Frame, Inspection, ModelOutput
+from inspector.ml.lighting import LightingRange
 
 
 def part(defect: bool, size: int = 32) -> np.ndarray:
@@ -56,9 +57,12 @@ class ContrastScorer:
     device_label = "CPU (test)"
     default_threshold = 0.5
 
-    def __init__(self, delay_s: float = 0.0, fail: bool = False) -> None:
+    def __init__(
+        self, delay_s: float = 0.0, fail: bool = False, lighting: LightingRange | None = None
+    ) -> None:
         self.delay_s = delay_s
         self.fail = fail
+        self.lighting = lighting  # taught lighting, as anomaly models keep it
         self.batch_sizes: list[int] = []
 
     def predict(self, images: Sequence[np.ndarray]) -> list[ModelOutput]:

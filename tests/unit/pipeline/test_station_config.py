@@ -30,6 +30,7 @@ def test_empty_file_gives_the_demo_defaults(tmp_path):
     assert config.camera.source == "demo"
     assert config.decision.fail_safe is Verdict.REJECT
     assert config.build_actuator() is None
+    assert config.line_settings().check_lighting is True
 
 
 def test_values_reach_the_line_settings(tmp_path):
@@ -40,6 +41,7 @@ name = "press-2"
 threshold = 3.5
 fail_safe = "review"
 deadline_ms = 250
+lighting_check = false
 [actuator]
 kind = "modbus"
 gate_deadline_ms = 400
@@ -56,6 +58,7 @@ verdict_register = 40
         Verdict.REVIEW,
     )
     assert settings.deadline_ms == 250 and settings.gate_deadline_ms == 400
+    assert settings.check_lighting is False
     actuator = config.build_actuator()
     assert isinstance(actuator, ModbusActuator)
     assert actuator.addresses.verdict_register == 40 and actuator.addresses.port == 1502
@@ -67,6 +70,7 @@ verdict_register = 40
         ("[decision]\nthreshold = -1", "decision.threshold = -1: Input should be greater than 0"),
         ("[camera]\ndefect_rate = 1.5", "camera.defect_rate = 1.5"),
         ("[decision]\nfail_safe = 'explode'", "decision.fail_safe = 'explode'"),
+        ("[decision]\nlighting_check = 'sometimes'", "decision.lighting_check = 'sometimes'"),
         ("[model]\ndevice = 'tpu'", "model.device = 'tpu'"),
         ("[actuator.modbus]\nhost='x'\nport = 70000", "actuator.modbus.port = 70000"),
         ("[camera]\nsorce = 'demo'", "camera.sorce: unknown key"),

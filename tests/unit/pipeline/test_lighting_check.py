@@ -1,0 +1,80 @@
+"""Frames lit unlike the model's good parts are not judged: fail-safe, one alarm while it lasts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from inspector.acquisition.multi_camera import MultiCameraSource
+from inspector.core import Verdict
+from inspector.decision import DecisionRules
+from inspector.ml.lighting import LightingRange, grey_levels
+from inspector.pipeline.alarms import Alarm
+from inspector.pipeline.station import Station
+from tests.unit.pipeline.helpers import ContrastScorer, ListSink, ListSource
+
+RULES = DecisionRules(0.5, review_margin=0.0, min_defect_area_px=4)
+
+
+def lit(seed: int, light: float = 1.0) -> np.ndarray:
+    """A good grainy part around mid-grey, under ``light`` times the usual lamp."""
+    grain = np.random.default_rng(seed).normal(128.0, 12.0, (32, 32, 1))
+    return np.repeat(np.clip(grain * light, 0, 255), 3, axis=2).astype(np.uint8)
+
+
+TAUGHT = LightingRange.taught(grey_levels(lit(seed)) for seed in range(20))
+
+
+def _run(
+    source: object, scorer: ContrastScorer, *, check: bool = True
+) -> tuple[ListSink, list[Alarm]]:
+    sink, alarms = ListSink(), []
+    station = Station(
+        lambda: source, scorer, RULES, sink=sink, on_alarm=alarms.append, check_lighting=check
+    )
+    station.start()
+    assert station.wait(10), "station did not finish"
+    station.stop()
+    return sink, alarms
+
+
+def test_a_dimmed_lamp_sends_parts_fail_safe_with_one_alarm_until_it_is_back() -> None:
+    light = [1.0, 1.0, 0.5, 0.5, 0.5, 1.0, 1.0]
+    images = [lit(100 + i, level) for i, level in enumerate(light)]
+    sink, alarms = _run(ListSource(images), ContrastScorer(lighting=TAUGHT))
+
+    verdicts = [i.verdict for i in sink.items]
+    assert verdicts == [Verdict.ACCEPT] * 2 + [RULES.fail_safe] * 3 + [Verdict.ACCEPT] * 2
+    dimmed = sink.items[2:5]
+    assert all(i.error.startswith("not inspected: lighting unlike") for i in dimmed)
+    assert all("darker than taught" in i.error for i in dimmed)
+    assert all(i.anomaly_map is not None and i.score > 0 for i in dimmed)  # scored, kept
+    assert [a.source for a in alarms] == ["lighting", "lighting"]
+    assert "parts go to the fail-safe bin" in alarms[0].message
+    assert alarms[1].message == "lighting is back within what the model learnt from"
+
+
+def test_a_model_that_keeps_no_lighting_judges_every_frame() -> None:
+    images = [lit(100), lit(101, 0.5)]
+    sink, alarms = _run(ListSource(images), ContrastScorer())
+    assert all(i.error is None for i in sink.items)
+    assert alarms == []
+
+
+def test_a_station_told_not_to_check_judges_every_frame() -> None:
+    images = [lit(100), lit(101, 0.5)]
+    sink, alarms = _run(ListSource(images), ContrastScorer(lighting=TAUGHT), check=False)
+    assert all(i.error is None for i in sink.items)
+    assert alarms == []
+
+
+def test_each_camera_has_its_own_lighting_alarm() -> None:
+    top = [lit(200 + i) for i in range(4)]
+    side = [lit(300 + i, 0.5 if i < 3 else 1.0) for i in range(4)]
+    source = MultiCameraSource([ListSource(top), ListSource(side)])
+    sink, alarms = _run(source, ContrastScorer(lighting=TAUGHT))
+
+    faults = [(i.frame.camera_id, i.frame.part_id) for i in sink.items if i.error is not None]
+    assert sorted(faults) == [("test-1", 0), ("test-1", 1), ("test-1", 2)]
+    # the top camera's good frames between them neither clear nor repeat the side's alarm
+    assert [a.source for a in alarms] == ["lighting, camera test-1"] * 2
+    assert "back within" in alarms[1].message
