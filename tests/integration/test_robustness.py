@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -92,6 +93,37 @@ def test_heavy_noise_and_blur_push_good_parts_towards_rejection(run: RobustnessR
         assert (mild.severity, heavy.severity) == (1, 5)
         assert heavy.mean_good_score > mild.mean_good_score > clean.mean_good_score, name
         assert heavy.false_reject_rate > clean.false_reject_rate, name
+
+
+def test_parts_lit_unlike_the_good_ones_get_the_line_s_fail_safe_verdict(
+    parts: Path, tmp_path: Path
+) -> None:
+    """Brightness and contrast drifts put some demo parts outside the model's taught
+    lighting: a line would not judge them, so neither does robustness (scores unchanged)."""
+    unlit = tmp_path / "no-lighting"
+    shutil.copytree(DEFAULT_MODEL_DIR, unlit)
+    meta = json.loads((unlit / "model.json").read_text())
+    del meta["lighting"]  # as a model fitted before session 10
+    (unlit / "model.json").write_text(json.dumps(meta))
+
+    def drifted(model: Path) -> RobustnessRun:
+        return call_on_worker(
+            lambda: run_robustness(
+                model,
+                parts,
+                corruptions=["brightness", "contrast"],
+                severities=[3, 4],
+                device="cpu",
+                adversarial_images=0,
+            )
+        )
+
+    checked, unchecked = drifted(DEFAULT_MODEL_DIR).conditions, drifted(unlit).conditions
+    for with_range, without in zip(checked, unchecked, strict=True):
+        assert with_range.scores == without.scores
+        pairs = zip(with_range.accepted, without.accepted, strict=True)
+        assert all(u or not c for c, u in pairs)  # accepted with the check: accepted without
+    assert sum(sum(c.accepted) for c in checked) < sum(sum(c.accepted) for c in unchecked)
 
 
 def test_report_json_schema_plots_and_examples(run: RobustnessRun, tmp_path: Path) -> None:
