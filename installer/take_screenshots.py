@@ -5,7 +5,8 @@ few seconds, and saves the window, one enlarged reject and the Review tab (after
 one part was taught to the model as OK) as PNGs. The model is a copy of the demo
 model in a temporary folder, so the lesson's new version is written there. The
 Station tab is shot on a copy of the sample station file: zones drawn on the
-latest live frame, then the file's text after a Validate.
+latest live frame, then the file's text after a Validate. Last, the window on
+demo parts whose lamp dims halfway: the lighting alarm.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def main() -> None:
         _station_screens(window, scratch, out, pump)
         _models_screen(window, scratch, out, pump)
         window.close()
+        _lighting_screen(scratch, out, pump)
         print(f"screenshots saved in {out}")
     finally:
         if server is not None:
@@ -150,6 +152,35 @@ def _station_screens(window, scratch: Path, out: Path, pump) -> None:  # noqa: A
     editor.validate()
     pump(1.0)
     window.grab().save(str(out / "station_editor.png"))
+
+
+def _lighting_screen(scratch: Path, out: Path, pump) -> None:  # noqa: ANN001
+    """``lighting_alarm.png``: a folder of demo parts whose lamp dims to 45 % halfway."""
+    import cv2
+    import numpy as np
+
+    from inspector.acquisition.demo_line import DemoLine
+    from inspector.pipeline.line import DEFAULT_MODEL_DIR, LineSettings
+    from inspector.ui.main_window import MainWindow
+
+    folder = scratch / "dimming"
+    folder.mkdir()
+    with DemoLine(rate_hz=0, defect_rate=0.0, seed=7, max_parts=40) as line:
+        for index, frame in enumerate(line):
+            image = frame.image if index < 20 else (frame.image * 0.45).astype(np.uint8)
+            bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+            cv2.imwrite(str(folder / f"part_{index:03d}.png"), bgr)
+    settings = LineSettings(
+        source=str(folder), database=scratch / "dimming.db", model_dir=DEFAULT_MODEL_DIR, rate_hz=8
+    )
+    window = MainWindow(settings)
+    window.resize(1360, 860)
+    window.show()
+    window.start_line()
+    pump(8.0)
+    window.grab().save(str(out / "lighting_alarm.png"))
+    window.stop_line()
+    window.close()
 
 
 def _models_screen(window, scratch: Path, out: Path, pump) -> None:  # noqa: ANN001

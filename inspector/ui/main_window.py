@@ -107,6 +107,9 @@ class MainWindow(QMainWindow):
         self.rejects = RejectStrip()
         self.alarms = QListWidget()
         self.alarms.setObjectName("alarms")
+        # An alarm says what to do in a sentence or two: wrap it, never hide it off the side.
+        self.alarms.setWordWrap(True)
+        self.alarms.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.unacknowledged = 0
         self.alarm_heading = _heading("Alarms")
         self.acknowledge_button = QPushButton("Acknowledge alarms")

@@ -86,3 +86,15 @@ def test_alarms_are_counted_until_acknowledged(qtbot, window):
     assert window.unacknowledged == 0
     assert window.alarm_heading.text() == "Alarms"
     assert not window.acknowledge_button.isEnabled()
+
+
+def test_a_long_alarm_wraps_to_be_read_whole(qtbot, window):
+    from inspector.pipeline.alarms import Alarm, Severity
+
+    sentence = "lighting unlike the good parts the model learnt from: darker than taught " * 3
+    window._show_alarm(Alarm(Severity.WARNING, "lighting", sentence))
+    item = window.alarms.item(0)
+    assert window.alarms.wordWrap()
+    width = window.alarms.viewport().width()
+    assert window.alarms.visualItemRect(item).height() > 2 * window.alarms.fontMetrics().height()
+    assert window.alarms.visualItemRect(item).width() <= width
