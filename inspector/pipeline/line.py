@@ -237,6 +237,7 @@ def build_line(
             writer.submit_shadow,
             max_batch=settings.max_batch,
             on_alarm=gate_alarm,
+            check_lighting=settings.check_lighting,
         )
     services = []
     if settings.deployment_poll_s is not None:

@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from inspector.core.inspection import Inspection, ShadowVerdict
 from inspector.decision import DecisionRules, decide
+from inspector.ml.lighting import scorer_lighting
 from inspector.pipeline.alarms import Alarm, Severity
 from inspector.pipeline.batching import take_batch
 from inspector.pipeline.station import Scorer
@@ -49,6 +50,9 @@ class ShadowRunner:
         queue_size: Parts waiting for the shadow; past it, parts are not shadowed.
         max_batch: Most parts scored together.
         on_alarm: Told once when the shadow falls behind and when its model fails.
+        check_lighting: Give a part lit unlike the candidate's good parts the
+            fail-safe verdict, as the candidate would in production (the station's
+            setting).
     """
 
     def __init__(
@@ -60,6 +64,7 @@ class ShadowRunner:
         queue_size: int = 16,
         max_batch: int = 8,
         on_alarm: Callable[[Alarm], None] | None = None,
+        check_lighting: bool = True,
     ) -> None:
         if queue_size < 1 or max_batch < 1:
             msg = f"queue_size and max_batch must be >= 1, got {queue_size} and {max_batch}"
@@ -70,6 +75,7 @@ class ShadowRunner:
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._max_batch = max_batch
         self._on_alarm = on_alarm
+        self._lighting = scorer_lighting(scorer) if check_lighting else None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._stopped = False
@@ -144,7 +150,9 @@ class ShadowRunner:
         if self._queue.empty():
             self._behind = False  # caught up: the next skip is news again
         for inspection, output in zip(batch, outputs, strict=True):
-            verdict, _ = decide(output, self.rules)
+            image, lighting = inspection.frame.image, self._lighting
+            fault = None if lighting is None or not image.size else lighting.fault(image)
+            verdict, _ = decide(output, self.rules, lighting_fault=fault)
             with self._lock:
                 self.shadowed += 1
             self._hand_on(

@@ -9,6 +9,7 @@ from inspector.core import Verdict
 from inspector.decision import DecisionRules
 from inspector.ml.lighting import LightingRange, grey_levels
 from inspector.pipeline.alarms import Alarm
+from inspector.pipeline.shadow import ShadowRunner
 from inspector.pipeline.station import Station
 from tests.unit.pipeline.helpers import ContrastScorer, ListSink, ListSource
 
@@ -78,3 +79,22 @@ def test_each_camera_has_its_own_lighting_alarm() -> None:
     # the top camera's good frames between them neither clear nor repeat the side's alarm
     assert [a.source for a in alarms] == ["lighting, camera test-1"] * 2
     assert "back within" in alarms[1].message
+
+
+def test_a_shadow_candidate_does_not_judge_a_part_lit_unlike_its_good_ones() -> None:
+    """Its verdict is what it would do in production; the production model keeps no range."""
+    images = [lit(400), lit(401, 0.8)]  # the second at 80 % light: mean grey about 102
+    assert TAUGHT.fault(images[1]) is not None
+
+    def shadowed(candidate: ContrastScorer, check: bool = True) -> list:
+        verdicts: list = []
+        shadow = ShadowRunner(candidate, RULES, verdicts.append, check_lighting=check)
+        station = Station(lambda: ListSource(images), ContrastScorer(), RULES, shadow=shadow)
+        station.start()
+        assert station.wait(10), "station did not finish"
+        station.stop()
+        return [v.verdict for v in sorted(verdicts, key=lambda v: v.inspection.frame.part_id)]
+
+    assert shadowed(ContrastScorer()) == [Verdict.ACCEPT, Verdict.ACCEPT]
+    assert shadowed(ContrastScorer(lighting=TAUGHT)) == [Verdict.ACCEPT, RULES.fail_safe]
+    assert shadowed(ContrastScorer(lighting=TAUGHT), check=False) == [Verdict.ACCEPT] * 2
