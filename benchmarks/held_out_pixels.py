@@ -14,7 +14,8 @@ must be the folder the model was fitted on): the localisation head never
 painted them, and a retrieval model scores each against the others (its own
 bank entry, after the training images', left out), as calibration did.
 Maps and masks are compared as ``inspector evaluate`` compares them (the
-longer side at most ``PIXEL_MAX_SIDE``).
+longer side at most ``PIXEL_MAX_SIDE``; masks read at the image's size, then
+shrunk, by ``evaluate.pixel_mask``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from inspector.reports import metrics
 from inspector.training.evaluate import (
     PIXEL_MAX_SIDE,
     list_labelled_images,
+    pixel_mask,
     shrink_to,
     without_masks,
 )
@@ -45,10 +47,11 @@ BATCH = 8
 
 def located_maps(
     inferencer: AnomalyInferencer, files: Sequence[Path], own: Sequence[int] | None = None
-) -> list[np.ndarray]:
-    """Each image's localisation map at its own size (shrunk); ``own`` gives, per image,
-    its own entry in a retrieval model's banks, left out (``None``: none)."""
-    model, maps = inferencer.model, []
+) -> tuple[list[np.ndarray], list[tuple[int, int]]]:
+    """Each image's localisation map at its own size (shrunk), and each image's size;
+    ``own`` gives, per image, its own entry in a retrieval model's banks, left out
+    (``None``: none)."""
+    model, maps, sizes = inferencer.model, [], []
     for start in range(0, len(files), BATCH):
         images = [read_image(f) for f in files[start : start + BATCH]]
         batch = inferencer.prepare(images)
@@ -62,7 +65,8 @@ def located_maps(
             images, out.scores.numpy(), out.maps.numpy(), located.numpy()
         )
         maps += [shrink_to(o.map_for_localisation, PIXEL_MAX_SIDE, cv2.INTER_AREA) for o in outputs]
-    return maps
+        sizes += [(image.shape[0], image.shape[1]) for image in images]
+    return maps, sizes
 
 
 def held_out_of(training: dict, good: Path) -> tuple[list[Path], list[int]]:
@@ -87,15 +91,6 @@ def held_out_of(training: dict, good: Path) -> tuple[list[Path], list[int]]:
         msg = f"re-splitting {good} gave {len(held_out)} held-out images, the fit had {held}"
         raise ValueError(msg)
     return held_out, [count + i for i in range(held)]
-
-
-def mask_like(path: Path, like: np.ndarray) -> np.ndarray:
-    """The defect mask at ``like``'s size (nearest neighbour, as ``evaluate`` shrinks masks)."""
-    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if mask is None:
-        msg = f"cannot decode mask {path}"
-        raise ValueError(msg)
-    return cv2.resize(mask, like.shape[::-1], interpolation=cv2.INTER_NEAREST) > 127
 
 
 def pixel_figures(
@@ -137,9 +132,10 @@ def main() -> None:
         for item in list_labelled_images(args.defective)
         if item.defective and item.mask_path is not None
     ]
-    defect_maps = located_maps(inferencer, [i.path for i in items])
-    defect_masks = [mask_like(i.mask_path, m) for i, m in zip(items, defect_maps, strict=True)]
-    good_maps = located_maps(inferencer, held_out, own)
+    defect_maps, sizes = located_maps(inferencer, [i.path for i in items])
+    pairs = zip(items, sizes, strict=True)
+    defect_masks = [pixel_mask(item, size, PIXEL_MAX_SIDE) for item, size in pairs]
+    good_maps, _ = located_maps(inferencer, held_out, own)
     figures = pixel_figures(defect_maps, defect_masks, [i.defect_class for i in items], good_maps)
     report = {
         "model": inferencer.version,

@@ -227,6 +227,20 @@ def shrink_to(array: np.ndarray, max_side: int, interpolation: int) -> np.ndarra
     return cv2.resize(array, size, interpolation=interpolation)
 
 
+def pixel_mask(item: LabelledImage, shape: tuple[int, int], max_side: int) -> np.ndarray | None:
+    """``item``'s ground truth as the pixel metrics compare it with its map: read at the
+    image's ``shape``, then shrunk as the map is (``max_side``, see :func:`shrink_to`);
+    all false for a good image without a mask, ``None`` for a defective one.
+
+    Raises:
+        SourceError: the mask file cannot be decoded.
+    """
+    mask = _read_mask(item, shape)
+    if mask is None:
+        return None
+    return shrink_to(mask.astype(np.uint8), max_side, cv2.INTER_NEAREST).astype(bool)
+
+
 def _read_mask(item: LabelledImage, shape: tuple[int, int]) -> np.ndarray | None:
     if item.mask_path is None:
         return None if item.defective else np.zeros(shape, dtype=bool)
@@ -319,10 +333,7 @@ def _score_chunk(
         fault = None if lighting is None else lighting.fault(image)
         verdict, defects = decide(output, rules, lighting_fault=fault)  # as the line decides
         small_map = shrink_to(output.map_for_localisation, pixel_max_side, cv2.INTER_AREA)
-        mask = _read_mask(item, image.shape[:2])
-        if mask is not None:
-            small = shrink_to(mask.astype(np.uint8), pixel_max_side, cv2.INTER_NEAREST)
-            mask = small.astype(bool)
+        mask = pixel_mask(item, image.shape[:2], pixel_max_side)
         results.append(
             EvaluatedImage(
                 path=item.path,
