@@ -171,6 +171,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     page = write_evaluation_report(run, summary, out)
     print(format_summary(summary))
     print(f"report: {page}")
+    unlit = sum(image.lighting is not None for image in run.images)
+    if unlit:
+        print(
+            f"note: {unlit} image(s) lit unlike the model's good parts got the fail-safe verdict, "
+            "as on a line (data.lit_unlike_good_parts in report.json)"
+        )
     if run.unreadable:
         print(
             f"error: {len(run.unreadable)} image(s) could not be read: see report.json",

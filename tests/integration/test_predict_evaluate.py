@@ -90,7 +90,7 @@ def test_predict_cli_exit_code_says_some_failed(tmp_path):
     assert run_predict(parser.parse_args([*common, str(files[0])])) == 0
 
 
-def test_predict_and_evaluate_do_not_judge_a_part_lit_unlike_the_good_ones(tmp_path):
+def test_predict_and_evaluate_do_not_judge_a_part_lit_unlike_the_good_ones(tmp_path, capsys):
     """As the line: a frame outside the model's taught lighting gets the fail-safe verdict,
     and says why."""
     from inspector.acquisition.demo_line import DemoLine
@@ -125,6 +125,14 @@ def test_predict_and_evaluate_do_not_judge_a_part_lit_unlike_the_good_ones(tmp_p
     assert report["data"]["lit_unlike_good_parts"] == [str(good / "dimmed.png")]
     assert [i.get("lighting") is not None for i in report["images"]] == [False, True, False]
     assert "good parts (fail-safe verdict, as on the line)</th><td>1</td>" in page.read_text()
+
+    from inspector.cli import main
+
+    data, report = str(tmp_path / "set"), str(tmp_path / "r2")
+    options = ["--model", str(DEFAULT_MODEL_DIR), "--data", data, "--report", report]
+    assert main(["evaluate", *options, "--device", "cpu"]) == 0
+    said = capsys.readouterr().out
+    assert "note: 1 image(s) lit unlike the model's good parts got the fail-safe verdict" in said
 
 
 def _tile_subset(dataset: Path, folder: Path, n_good: int) -> None:
