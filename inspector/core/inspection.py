@@ -82,6 +82,9 @@ class Inspection:
         inference_ms: Model time for this part's batch, per part.
         latency_ms: Acquisition to decision.
         error: Why the part was not inspected normally (fail-safe), else ``None``.
+        grey_levels: Mean and spread (standard deviation) of the frame's grey
+            levels, 0-255, as the lighting check measures them
+            (:mod:`inspector.ml.lighting`); ``None`` when not measured.
     """
 
     frame: Frame
@@ -95,6 +98,7 @@ class Inspection:
     inference_ms: float
     latency_ms: float
     error: str | None = None
+    grey_levels: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,7 +15,8 @@ class StoredInspection:
 
     ``image_path`` is relative to the image store root, or ``None`` when the
     image was not kept (goods are sampled). ``serial`` is the part's own serial
-    or lot number when one was read.
+    or lot number when one was read. ``grey_mean`` and ``grey_spread`` are the
+    frame's grey levels (records before schema 0008 have none).
     """
 
     id: int
@@ -34,3 +35,5 @@ class StoredInspection:
     image_path: str | None
     defects: tuple[Defect, ...]
     serial: str | None = None
+    grey_mean: float | None = None
+    grey_spread: float | None = None

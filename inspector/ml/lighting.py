@@ -112,7 +112,11 @@ class LightingRange:
 
     def fault(self, image: np.ndarray) -> str | None:
         """Why ``image`` is lit unlike the taught parts, for the operator; ``None`` if it is not."""
-        brightness, contrast = grey_levels(image)
+        return self.fault_of(grey_levels(image))
+
+    def fault_of(self, levels: tuple[float, float]) -> str | None:
+        """:meth:`fault` of an image whose :func:`grey_levels` are ``levels``."""
+        brightness, contrast = levels
         problems = []
         if brightness not in self.brightness:
             side = "darker" if brightness < self.brightness.low else "brighter"

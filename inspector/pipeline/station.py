@@ -32,7 +32,7 @@ from inspector.core.errors import InspectorError, SourceError
 from inspector.core.frame import Frame
 from inspector.core.inspection import Inspection, ModelOutput
 from inspector.decision import DecisionRules, decide
-from inspector.ml.lighting import LightingRange, scorer_lighting
+from inspector.ml.lighting import LightingRange, grey_levels, scorer_lighting
 from inspector.pipeline.alarm_latch import AlarmLatch
 from inspector.pipeline.alarms import Alarm, Severity
 from inspector.pipeline.batching import take_batch
@@ -518,23 +518,25 @@ class Station:
             log.exception("inference failed")
             self.raise_alarm(Severity.ERROR, "inference", f"inference failed: {exc}")
             for frame in batch:
-                self._emit(self._fail_safe(frame, f"not inspected: inference failed: {exc}"))
+                reason = f"not inspected: inference failed: {exc}"
+                self._emit(self._fail_safe(frame, reason, grey_levels=_measured(frame)))
             return
         per_part_ms = 1000.0 * (time.perf_counter() - started) / len(batch)
         now = time.monotonic()
         lighting = scorer_lighting(scorer) if self._check_lighting else None
         for frame, output in zip(batch, outputs, strict=True):
             latency_ms = 1000.0 * (now - frame.timestamp)
+            levels = _measured(frame)
+            measured = {"output": output, "latency_ms": latency_ms, "grey_levels": levels}
             if self._deadline_ms is not None and latency_ms > self._deadline_ms:
                 late = (
                     f"late: decided after {latency_ms:.0f} ms > deadline {self._deadline_ms:.0f} ms"
                 )
-                self._emit(self._fail_safe(frame, late, output=output, latency_ms=latency_ms))
+                self._emit(self._fail_safe(frame, late, **measured))
                 continue
-            fault = self._lighting_fault(lighting, frame)
+            fault = self._lighting_fault(lighting, frame, levels)
             if fault is not None:
-                reason = f"not inspected: {fault}"
-                self._emit(self._fail_safe(frame, reason, output=output, latency_ms=latency_ms))
+                self._emit(self._fail_safe(frame, f"not inspected: {fault}", **measured))
                 continue
             verdict, defects = decide(output, rules)
             self._emit(
@@ -549,10 +551,16 @@ class Station:
                     rules_version=rules.version,
                     inference_ms=per_part_ms,
                     latency_ms=latency_ms,
+                    grey_levels=levels,
                 )
             )
 
-    def _lighting_fault(self, lighting: LightingRange | None, frame: Frame) -> str | None:
+    def _lighting_fault(
+        self,
+        lighting: LightingRange | None,
+        frame: Frame,
+        levels: tuple[float, float] | None,
+    ) -> str | None:
         """Why ``frame`` is lit unlike the model's good parts, or ``None``; one alarm per
         camera while it lasts, cleared when that camera's frames are back in range.
 
@@ -560,13 +568,13 @@ class Station:
         and one that does not would reject good parts for their lighting: either way
         the part is not judged (fail-safe) and the operator hears why.
         """
-        if lighting is None or frame.image.size == 0:
+        if lighting is None or levels is None:
             return None
         latch = self._lighting_alarms.get(frame.camera_id)
         if latch is None:
             source = "lighting" if self.views == 1 else f"lighting, camera {frame.camera_id}"
             latch = self._lighting_alarms[frame.camera_id] = AlarmLatch(self.raise_alarm, source)
-        fault = lighting.fault(frame.image)
+        fault = lighting.fault_of(levels)
         if fault is None:
             latch.ok("lighting is back within what the model learnt from")
         else:
@@ -582,6 +590,7 @@ class Station:
         *,
         output: ModelOutput | None = None,
         latency_ms: float | None = None,
+        grey_levels: tuple[float, float] | None = None,
     ) -> Inspection:
         rules = self._rules
         if latency_ms is None:
@@ -598,6 +607,7 @@ class Station:
             inference_ms=0.0,
             latency_ms=latency_ms,
             error=reason,
+            grey_levels=grey_levels,
         )
 
     def _emit(self, inspection: Inspection) -> None:
@@ -627,6 +637,17 @@ class Station:
                 self._on_alarm(alarm)
             except Exception:
                 log.exception("alarm handler failed")
+
+
+def _measured(frame: Frame) -> tuple[float, float] | None:
+    """The frame's grey levels (stored with its record, checked against the model's
+    taught lighting); ``None`` for a frame without usable pixels."""
+    if frame.image.size == 0:
+        return None
+    try:
+        return grey_levels(frame.image)
+    except ValueError:  # not RGB: the model said so already; never stop the line for it
+        return None
 
 
 def _placeholder(error: FrameDecodeError) -> Frame:

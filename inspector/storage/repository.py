@@ -49,6 +49,8 @@ class NewRecord:
     image_path: str | None
     defects: tuple[Defect, ...] = ()
     serial: str | None = None
+    grey_mean: float | None = None
+    grey_spread: float | None = None
 
 
 def record_from_inspection(
@@ -57,6 +59,7 @@ def record_from_inspection(
     """Describe an inspection for storage; a NaN score (not inspected) becomes ``None``."""
     frame = inspection.frame
     score = None if math.isnan(inspection.score) else float(inspection.score)
+    grey_mean, grey_spread = inspection.grey_levels or (None, None)
     return NewRecord(
         captured_at=frame.captured_at,
         station=station,
@@ -73,6 +76,8 @@ def record_from_inspection(
         image_path=image_path,
         defects=inspection.defects,
         serial=frame.serial,
+        grey_mean=grey_mean,
+        grey_spread=grey_spread,
     )
 
 
@@ -173,6 +178,8 @@ def _inspection_values(record: NewRecord) -> dict[str, Any]:
         "error": record.error,
         "image_path": record.image_path,
         "serial": record.serial,
+        "grey_mean": record.grey_mean,
+        "grey_spread": record.grey_spread,
     }
 
 
@@ -217,4 +224,6 @@ def _to_stored(row: Mapping[str, Any], defects: tuple[Defect, ...]) -> StoredIns
         image_path=row["image_path"],
         defects=defects,
         serial=row["serial"],
+        grey_mean=row["grey_mean"],
+        grey_spread=row["grey_spread"],
     )

@@ -105,6 +105,9 @@ class InspectionRow(Base):
     # names a missing file unmarked; ``image_path`` is never cleared without the mark.
     image_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     image_removed_reason: Mapped[str | None] = mapped_column(String(128))
+    # The frame's grey levels (migration 0008): the lighting trend in Reports.
+    grey_mean: Mapped[float | None] = mapped_column(Float)
+    grey_spread: Mapped[float | None] = mapped_column(Float)
 
     defects: Mapped[list[DefectRow]] = relationship(
         back_populates="inspection",

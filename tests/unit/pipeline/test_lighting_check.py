@@ -52,6 +52,8 @@ def test_a_dimmed_lamp_sends_parts_fail_safe_with_one_alarm_until_it_is_back() -
     assert [a.source for a in alarms] == ["lighting", "lighting"]
     assert "parts go to the fail-safe bin" in alarms[0].message
     assert alarms[1].message == "lighting is back within what the model learnt from"
+    # Every part's lighting goes with its record, for the lighting trend in Reports.
+    assert [i.grey_levels for i in sink.items] == [grey_levels(image) for image in images]
 
 
 def test_a_model_that_keeps_no_lighting_judges_every_frame() -> None:

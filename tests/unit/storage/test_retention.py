@@ -229,5 +229,6 @@ def test_database_from_revision_0005_upgrades_with_its_records_unmarked(database
         stored = get_inspection(engine, 1)
         assert stored is not None and stored.verdict is Verdict.REJECT
         assert image_removal(engine, 1) is None
+        assert (stored.grey_mean, stored.grey_spread) == (None, None)  # 0008: not measured
     finally:
         engine.dispose()

@@ -54,6 +54,21 @@ def test_round_trip_returns_core_types_with_defects(
     ]
 
 
+def test_a_parts_lighting_is_stored_and_an_unmeasured_one_is_null(
+    engine: Engine, make_inspection: MakeInspection
+) -> None:
+    from dataclasses import replace
+
+    measured = replace(make_inspection(1), grey_levels=(101.25, 37.5))
+    unmeasured = make_inspection(2)
+    ids = add_inspections(
+        engine, [record_from_inspection(i, "s", None) for i in (measured, unmeasured)]
+    )
+    first, second = (get_inspection(engine, i) for i in ids)
+    assert (first.grey_mean, first.grey_spread) == (101.25, 37.5)
+    assert (second.grey_mean, second.grey_spread) == (None, None)
+
+
 def test_nan_score_is_stored_as_null(engine: Engine, make_inspection: MakeInspection) -> None:
     inspection = make_inspection(1, Verdict.REJECT, score=math.nan, error="deadline missed")
     record = record_from_inspection(inspection, "s", None)
