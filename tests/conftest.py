@@ -1,12 +1,22 @@
 """Test-wide setup: Qt runs offscreen; the shared dataset is optional."""
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 # Without a platform and without a display Qt aborts the whole test run.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# Tests never touch the user's own records: code that opens the default database (the
+# per-user data folder, XDG_DATA_HOME on Linux) gets a throwaway folder instead. A test
+# run once migrated the real one, and an older checkout then refused to open it.
+_DATA_HOME = tempfile.mkdtemp(prefix="inspector-test-data-")
+os.environ["XDG_DATA_HOME"] = _DATA_HOME
+atexit.register(shutil.rmtree, _DATA_HOME, ignore_errors=True)
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET = REPO.parent / "shared" / "datasets" / "magnetic-tile"

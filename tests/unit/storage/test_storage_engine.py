@@ -255,3 +255,9 @@ def test_threads_opening_different_databases_at_once_each_get_a_full_schema(
             version = connection.execute("SELECT version_num FROM alembic_version").fetchall()
         assert {"inspections", "defects", "alembic_version"} <= names
         assert version == [(_head_revision(),)]
+
+
+def test_tests_keep_their_default_database_out_of_the_users_data_folder() -> None:
+    """tests/conftest.py points the per-user data folder at a throwaway one."""
+    assert default_database_path().is_relative_to(os.environ["XDG_DATA_HOME"])
+    assert not default_database_path().is_relative_to(Path.home() / ".local" / "share")
