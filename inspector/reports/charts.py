@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import FigureBase
 
 from inspector.reports.period import PeriodReport
-from inspector.reports.quality import VERDICT_ROWS, ControlChart
+from inspector.reports.quality import VERDICT_ROWS, ControlChart, MeanDrift
 
 _MAX_TICKS = 12
 
@@ -94,17 +94,47 @@ def draw_drift(fig: FigureBase, report: PeriodReport, theme: ChartTheme = PAPER)
 
     The shaded buckets are the baseline that defines normal (see :mod:`period`).
     """
-    drift = report.drift
+    return _mean_drift_chart(
+        fig,
+        report,
+        report.drift,
+        theme,
+        ("Score drift of good parts", "scores have shifted", "mean score", "good parts"),
+    )
+
+
+def draw_lighting(fig: FigureBase, report: PeriodReport, theme: ChartTheme = PAPER) -> Axes:
+    """Mean grey level of the parts per bucket, with its limits and alarm: a dimming lamp
+    shows here even when the model standardises exposure and its scores do not move."""
+    return _mean_drift_chart(
+        fig,
+        report,
+        report.lighting,
+        theme,
+        ("Lighting of the parts", "lighting has shifted", "mean grey (0-255)", "measured parts"),
+    )
+
+
+def _mean_drift_chart(
+    fig: FigureBase,
+    report: PeriodReport,
+    drift: MeanDrift | None,
+    theme: ChartTheme,
+    words: tuple[str, str, str, str],
+) -> Axes:
+    """A :class:`MeanDrift` with its baseline shaded; ``words`` = (title, what the alarm
+    says, y label, what it needs)."""
+    title, alarm_text, ylabel, needs = words
     alarm = drift is not None and drift.chart.alarm
-    title = "Score drift of good parts" + ("  —  ALARM: scores have shifted" if alarm else "")
-    ax = _axes(fig, theme, title, colour=theme.bad if alarm else None)
+    shown = title + (f"  —  ALARM: {alarm_text}" if alarm else "")
+    ax = _axes(fig, theme, shown, colour=theme.bad if alarm else None)
     if drift is None:
-        return _no_data(ax, theme, f"needs good parts in at least two {report.bucket}s")
+        return _no_data(ax, theme, f"needs {needs} in at least two {report.bucket}s")
     baseline = sum(s < report.baseline_end for s in drift.buckets.starts)
     if baseline < len(drift.buckets.starts):
         ax.axvspan(-0.5, baseline - 0.5, color=theme.grid, alpha=0.35, label="baseline")
     _control_chart(ax, drift.chart, drift.buckets.labels, theme, scale=1.0)
-    ax.set_ylabel("mean score")
+    ax.set_ylabel(ylabel)
     return ax
 
 

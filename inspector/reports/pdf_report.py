@@ -7,7 +7,7 @@ keeps every figure and label extractable and searchable in a document
 management system, as quality files need. The file appears only once complete.
 
 Pages: 1. summary table, machine-vs-review table, notes; 2. yield and p-chart;
-3. Pareto and score drift; 4. the highest-scoring rejected parts with their defects.
+3. Pareto, score drift and lighting; 4. the highest-scoring rejected parts with their defects.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from inspector.reports.charts import (
     PAPER,
     confusion_rows,
     draw_drift,
+    draw_lighting,
     draw_p_chart,
     draw_pareto,
     draw_yield,
@@ -85,7 +86,7 @@ def write_pdf_report(
         ):
             pdf.savefig(_summary_page(report, calendar))
             pdf.savefig(_chart_page(report, (draw_yield, draw_p_chart)))
-            pdf.savefig(_chart_page(report, (draw_pareto, draw_drift)))
+            pdf.savefig(_chart_page(report, (draw_pareto, draw_drift, draw_lighting)))
             if image_store is not None:
                 pdf.savefig(_parts_page(engine, image_store, report, calendar))
             pdf.savefig(_audit_page(engine, report, calendar))

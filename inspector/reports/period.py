@@ -6,9 +6,10 @@ quality record can never disagree. Charts that cannot be drawn for the range
 (no parts at all, fewer than two shifts with good parts) are ``None`` with the
 reason in ``notes``, rather than an exception that would hide the other charts.
 
-The drift chart takes the first half of the range as its baseline (what
-normal looks like): a shift that is part of the baseline widens the limits and
-hides itself, so a report range should start in a period known to be good.
+The drift charts (good parts' score, parts' lighting) take the first half of
+the range as their baseline (what normal looks like): a shift that is part of
+the baseline widens the limits and hides itself, so a report range should
+start in a period known to be good.
 
 Time is cut in the plant's zone with its named shifts (the station file's
 ``[reports]`` table, :mod:`inspector.pipeline.report_settings`); without one,
@@ -29,11 +30,12 @@ from inspector.core.shifts import ShiftCalendar, local_zone
 from inspector.reports.quality import (
     Bucket,
     ControlChart,
+    MeanDrift,
     Pareto,
     ReviewConfusion,
-    ScoreDrift,
     YieldSeries,
     defect_pareto,
+    lighting_drift,
     p_chart,
     review_confusion,
     score_drift,
@@ -108,8 +110,9 @@ class PeriodReport:
     series: YieldSeries
     p: ControlChart | None
     pareto: Pareto
-    drift: ScoreDrift | None
+    drift: MeanDrift | None
     baseline_end: datetime
+    lighting: MeanDrift | None
     confusion: ReviewConfusion
     notes: tuple[str, ...]
 
@@ -153,19 +156,27 @@ def period_report(
     # A drift inside the baseline would widen the limits and hide itself: the first
     # half of the range defines normal, so a range should start in a known-good period.
     baseline_end = start + (end - start) / 2
-    try:
-        drift = score_drift(
-            engine,
-            start,
-            end,
-            bucket=bucket,
-            calendar=calendar,
-            station=station,
-            baseline_end=baseline_end,
-        )
-    except ValueError:
-        drift = None
-        notes.append(f"Score drift needs good parts in at least two {bucket}s.")
+    drifts: list[MeanDrift | None] = []
+    for chart, needs in (
+        (score_drift, f"Score drift needs good parts in at least two {bucket}s."),
+        (lighting_drift, f"The lighting chart needs measured parts in at least two {bucket}s."),
+    ):
+        try:
+            drifts.append(
+                chart(
+                    engine,
+                    start,
+                    end,
+                    bucket=bucket,
+                    calendar=calendar,
+                    station=station,
+                    baseline_end=baseline_end,
+                )
+            )
+        except ValueError:
+            drifts.append(None)
+            notes.append(needs)
+    drift, lighting = drifts
     confusion = review_confusion(engine, start, end, station=station)
     summary = Summary(
         parts=int(series.inspected.sum()),
@@ -190,6 +201,7 @@ def period_report(
         pareto=defect_pareto(engine, start, end, station=station),
         drift=drift,
         baseline_end=baseline_end,
+        lighting=lighting,
         confusion=confusion,
         notes=tuple(notes),
     )

@@ -1,4 +1,5 @@
-"""Quality reports: yield per hour/shift/day, p-chart, Pareto, review confusion, score drift.
+"""Quality reports: yield per hour/shift/day, p-chart, Pareto, review confusion, score and
+lighting drift.
 
 Counting happens in the database, per time bucket, from indexes that hold
 every column the count needs (revision 0002), so a month of a million parts is
@@ -108,8 +109,8 @@ class ControlChart:
 
 
 @dataclass(frozen=True, eq=False)
-class ScoreDrift:
-    """Good-part anomaly scores per bucket as a control chart of their mean."""
+class MeanDrift:
+    """A mean per bucket (good parts' anomaly score, parts' brightness) as a control chart."""
 
     buckets: Buckets
     chart: ControlChart
@@ -325,25 +326,63 @@ def score_drift(
     station: str | None = None,
     baseline_end: datetime | None = None,
     rules: Sequence[int] = (1, 4),
-) -> ScoreDrift:
+) -> MeanDrift:
     """Control chart of the mean anomaly score of accepted parts per shift (or hour, day).
 
     Good parts' scores move before rejects climb when lighting ages, a camera
     is knocked or a new batch of material arrives: this chart shows that
     early. Buckets starting before ``baseline_end`` define normal (all by default).
     """
-    buckets = time_buckets(start, end, bucket, calendar)
     c = _INSPECTIONS.c
     where = [c.verdict == Verdict.ACCEPT.value, c.score.is_not(None)]
+    buckets = time_buckets(start, end, bucket, calendar)
+    return _mean_drift(engine, buckets, c.score, where, station, baseline_end, rules)
+
+
+def lighting_drift(
+    engine: Engine,
+    start: datetime,
+    end: datetime,
+    *,
+    bucket: Bucket = "shift",
+    calendar: ShiftCalendar | None = None,
+    station: str | None = None,
+    baseline_end: datetime | None = None,
+    rules: Sequence[int] = (1, 4),
+) -> MeanDrift:
+    """Control chart of the mean grey level of every measured part per shift (or hour, day).
+
+    A model that standardises exposure (the default) scores a dimming lamp as if
+    nothing changed, so the score drift cannot show it; this chart does, long
+    before frames leave the model's taught range (:mod:`inspector.ml.lighting`).
+    Parts recorded before their lighting was stored (schema 0008) are left out.
+    Buckets starting before ``baseline_end`` define normal (all by default).
+    """
+    c = _INSPECTIONS.c
+    buckets = time_buckets(start, end, bucket, calendar)
+    where = [c.grey_mean.is_not(None)]
+    return _mean_drift(engine, buckets, c.grey_mean, where, station, baseline_end, rules)
+
+
+def _mean_drift(
+    engine: Engine,
+    buckets: Buckets,
+    measure: ColumnElement[float],
+    where: list[ColumnElement[bool]],
+    station: str | None,
+    baseline_end: datetime | None,
+    rules: Sequence[int],
+) -> MeanDrift:
+    """:func:`mean_chart` of ``measure`` over the rows matching ``where``, per bucket."""
     if station is not None:
-        where.append(c.station == station)
-    n, total = _per_bucket(engine, buckets, [(func.count(), where), (func.sum(c.score), where)])
+        where = [*where, _INSPECTIONS.c.station == station]
+    n, total = _per_bucket(engine, buckets, [(func.count(), where), (func.sum(measure), where)])
     n = np.nan_to_num(n)
     baseline = None
     if baseline_end is not None:
         baseline = np.array([s < baseline_end for s in buckets.starts], dtype=bool)
     chart = mean_chart(n, _ratio(total, n), baseline=baseline, rules=rules)
-    return ScoreDrift(buckets=buckets, chart=chart)
+    return MeanDrift(buckets=buckets, chart=chart)
 
 
 def defect_pareto(

@@ -327,6 +327,15 @@ Index(
     InspectionRow.captured_at,
     InspectionRow.score,
 )
+# The lighting trend sums parts' grey levels per time bucket from the index alone, overall
+# or per station (revision 0008).
+Index("ix_inspections_captured_at_grey_mean", InspectionRow.captured_at, InspectionRow.grey_mean)
+Index(
+    "ix_inspections_station_captured_at_grey_mean",
+    InspectionRow.station,
+    InspectionRow.captured_at,
+    InspectionRow.grey_mean,
+)
 # "Parts with a scratch": counted from that class's defects, checked per part while paging.
 Index("ix_defects_kind_inspection_id", DefectRow.kind, DefectRow.inspection_id)
 # Retention and the quota walk the parts that still hold an image, oldest first per

@@ -1,4 +1,4 @@
-"""The Reports tab: yield, p-chart, Pareto, score drift and review confusion of a period.
+"""The Reports tab: yield, p-chart, Pareto, score drift, lighting and review confusion of a period.
 
 Charts are matplotlib figures in Qt canvases (``backend_qtagg``), drawn by
 :mod:`inspector.reports.charts`, the same functions that draw the PDF report.
@@ -49,6 +49,7 @@ from inspector.reports.charts import (
     DARK,
     confusion_rows,
     draw_drift,
+    draw_lighting,
     draw_p_chart,
     draw_pareto,
     draw_yield,
@@ -60,7 +61,7 @@ from inspector.ui.history_model import TABLE_STYLE
 
 QUICK_RANGES = {"Last 24 hours": 1, "Last 7 days": 7, "Last 30 days": 30}
 BUCKETS = {"per hour": "hour", "per shift": "shift", "per day": "day"}
-CHARTS = (draw_yield, draw_p_chart, draw_pareto, draw_drift)
+CHARTS = (draw_yield, draw_p_chart, draw_pareto, draw_drift, draw_lighting)
 
 
 class ReportsView(QWidget):

@@ -25,7 +25,8 @@ BAD_DAY = 7  # 30 rejects instead of 3: far above the 3-sigma limit
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    """100 parts a day for 10 days, 3 rejected a day (30 on day 7), rejects reviewed on day 0."""
+    """100 parts a day for 10 days, 3 rejected a day (30 on day 7), rejects reviewed on day 0;
+    the lamp dims on the last day (mean grey 120 + i % 3, then 100)."""
     path = tmp_path / "data" / "inspections.db"
     engine = open_database(path)
     records = []
@@ -43,6 +44,7 @@ def db(tmp_path: Path) -> Path:
                     defects=(Defect("crack" if i == 0 else "scratch", 0.9, (1, 1, 4, 4), 9),)
                     if bad
                     else (),
+                    grey_mean=(100.0 if day == DAYS - 1 else 120.0) + i % 3,
                 )
             )
     ids = add_inspections(engine, records)
@@ -94,6 +96,15 @@ def test_p_chart_flags_the_bad_day_and_pareto_is_ordered(view: ReportsView) -> N
     flagged = f"out of control ({int(report.p.out_of_control.sum())})"  # rule 4 flags the rest
     assert flagged in [t.get_text() for t in p_axes.get_legend().get_texts()]
     assert all(canvas.figure.axes for canvas in view.canvases)
+
+
+def test_the_lighting_chart_shows_the_lamp_dimming_on_the_last_day(view: ReportsView) -> None:
+    lighting = view.report.lighting
+    assert lighting is not None
+    assert lighting.chart.values[0] == pytest.approx(120.99)  # 120 + (33 * 1 + 33 * 2) / 100
+    assert lighting.chart.out_of_control[DAYS - 1] and lighting.chart.alarm
+    title = view.canvases[4].figure.axes[0].get_title(loc="left")
+    assert title == "Lighting of the parts  —  ALARM: lighting has shifted"
 
 
 def test_buckets_change_the_resolution(view: ReportsView) -> None:

@@ -15,6 +15,7 @@ from inspector.core import Defect, Verdict
 from inspector.reports.quality import (
     ShiftCalendar,
     defect_pareto,
+    lighting_drift,
     mean_chart,
     p_chart,
     review_confusion,
@@ -52,6 +53,7 @@ def _add(
     station: str = "line-1",
     score: float | None = 0.3,
     kinds: tuple[str, ...] = (),
+    grey_mean: float | None = None,
 ) -> int:
     defects = tuple(Defect(kind=k, confidence=0.9, box=(0, 0, 4, 4), area_px=16) for k in kinds)
     record = new_record(
@@ -61,6 +63,7 @@ def _add(
         verdict=verdict,
         score=score,
         defects=defects,
+        grey_mean=grey_mean,
     )
     return add_inspections(engine, [record])[0]
 
@@ -263,6 +266,35 @@ def test_score_drift_raises_the_alarm_when_good_parts_score_higher(engine: Engin
     assert chart.out_of_control.tolist() == [False] * 8 + [True] * 4
     assert chart.alarm
     assert drift.buckets.labels[8] == "2026-05-06 shift 3"
+
+
+def test_lighting_drift_raises_the_alarm_when_the_lamp_dims(engine: Engine) -> None:
+    start = _at(4, 6)
+    means = [120.0, 121.0] * 4 + [110.0] * 4  # eight normal shifts, then the lamp dims
+    for shift, mean in enumerate(means):
+        for k, offset in enumerate((-1.0, 1.0, -2.0, 2.0)):
+            when = start + timedelta(hours=8 * shift + k)
+            verdict = R if k == 0 else A  # every part counts, whatever its verdict
+            _add(engine, when, verdict, grey_mean=mean + offset)
+    _add(engine, start + timedelta(hours=1.5), A)  # recorded before lighting was stored
+    _add(engine, start + timedelta(hours=2), A, station="line-2", grey_mean=30.0)
+    drift = lighting_drift(
+        engine,
+        start,
+        start + timedelta(hours=8 * len(means)),
+        baseline_end=start + timedelta(hours=64),
+        station="line-1",
+    )
+    chart = drift.chart
+    # centre 120.5; u = ±0.5·2; mean moving range 2; σ_u = 2/1.128; σ = σ_u/2.
+    assert chart.n.tolist() == [4] * 12
+    assert chart.centre == pytest.approx(120.5)
+    assert chart.lcl[0] == pytest.approx(120.5 - 3 * 0.886525, abs=1e-5)
+    assert chart.values[:3] == pytest.approx([120.0, 121.0, 120.0])
+    assert chart.out_of_control.tolist() == [False] * 8 + [True] * 4
+    assert chart.alarm
+    everywhere = lighting_drift(engine, start, start + timedelta(hours=8 * len(means)))
+    assert everywhere.chart.n[0] == 5  # line-2's part joins; the unmeasured one never does
 
 
 def test_pareto_of_defect_classes_by_hand(engine: Engine) -> None:
