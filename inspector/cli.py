@@ -96,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
         "--config",
         type=Path,
         help="station TOML file (see resources/station.toml); --frames, --db, --backend, "
-        "--classifier apply",
+        "--classifier, --no-lighting-check apply",
     )
     run.add_argument(
         "--source",

@@ -66,7 +66,7 @@ def add_quality_commands(subparsers: argparse._SubParsersAction) -> None:
 def _predict(args: argparse.Namespace, output):  # noqa: ANN001, ANN202 - PredictSummary
     from inspector.training.predict import predict_files
 
-    model, rules = _model_and_rules(args)
+    model, rules, check_lighting = _model_and_rules(args)
     return predict_files(
         model,
         args.paths,
@@ -79,14 +79,17 @@ def _predict(args: argparse.Namespace, output):  # noqa: ANN001, ANN202 - Predic
         backend=args.backend,
         classifier=None if args.config else args.classifier,
         rules=rules,
+        check_lighting=check_lighting,
     )
 
 
-def _model_and_rules(args: argparse.Namespace):  # noqa: ANN202 - (model, rules)
+def _model_and_rules(args: argparse.Namespace):  # noqa: ANN202 - (model, rules, check)
     """Without --config: the model folder and no rules (the model's threshold). With it:
-    the station's scorer (classifier included) and its whole decision rules."""
+    the station's scorer (classifier included) and its whole decision rules. Last, whether
+    images lit unlike the model's good parts are given the fail-safe verdict (the
+    station's ``lighting_check``, unless ``--no-lighting-check``)."""
     if args.config is None:
-        return args.model, None
+        return args.model, None, args.check_lighting
     from dataclasses import replace
 
     from inspector.ml.backend import open_inferencer
@@ -104,7 +107,8 @@ def _model_and_rules(args: argparse.Namespace):  # noqa: ANN202 - (model, rules)
     backend = args.backend if args.backend != "auto" else settings.backend
     scorer = open_inferencer(settings.model_dir, backend, device=args.device, max_batch=args.batch)
     scorer = with_classifier(scorer, settings)
-    return scorer, line_rules(settings, scorer.default_threshold)
+    check = args.check_lighting and settings.check_lighting
+    return scorer, line_rules(settings, scorer.default_threshold), check
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -116,6 +120,13 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         default="auto",
         choices=["auto", "torch", "onnxruntime"],
         help="torch, or onnxruntime for an exported package (auto: what the package is for)",
+    )
+    parser.add_argument(
+        "--no-lighting-check",
+        dest="check_lighting",
+        action="store_false",
+        help="judge images lit unlike the model's good parts instead of giving them the "
+        "fail-safe verdict",
     )
 
 
@@ -163,6 +174,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             batch=args.batch,
             progress=_progress("evaluate"),
             backend=args.backend,
+            check_lighting=args.check_lighting,
         ),
         name="evaluate",
     )

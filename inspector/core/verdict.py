@@ -12,3 +12,11 @@ class Verdict(StrEnum):
     ACCEPT = "accept"
     REJECT = "reject"
     REVIEW = "review"
+
+    @property
+    def strictness(self) -> int:
+        """How far the verdict sends a part from the good bin: accept 0, review 1, reject 2."""
+        return _STRICTNESS[self]
+
+
+_STRICTNESS = {Verdict.ACCEPT: 0, Verdict.REVIEW: 1, Verdict.REJECT: 2}

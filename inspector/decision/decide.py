@@ -23,9 +23,11 @@ def decide(
     REJECT needs a score at or over the threshold *and* at least one region of the
     minimum area; over the threshold with only tiny regions is REVIEW (a person
     decides), as is a score in the review band just below the threshold. A score
-    that is not a finite number cannot be trusted and gets the fail-safe verdict;
-    so does a frame lit unlike the model's good parts (``lighting_fault``: why,
-    from :mod:`inspector.ml.lighting`), which the line does not judge.
+    that is not a finite number cannot be trusted and gets the fail-safe verdict.
+    A frame lit unlike the model's good parts (``lighting_fault``: why, from
+    :mod:`inspector.ml.lighting`) is not trusted either: it gets the fail-safe
+    verdict too, unless the model's own verdict is stricter (a part it rejects
+    stays rejected whatever the fail-safe verdict is).
     With zones, "over the threshold" is judged pixel by pixel against each
     zone's own threshold, and ignored zones never count.
 
@@ -40,8 +42,16 @@ def decide(
     the whole image, so several regions of different kinds on one part all get
     the part's class.
     """
-    if lighting_fault or not math.isfinite(output.score):
+    if not math.isfinite(output.score):
         return rules.fail_safe, ()
+    verdict, defects = _judged(output, rules)
+    if lighting_fault and verdict.strictness < rules.fail_safe.strictness:
+        return rules.fail_safe, ()
+    return verdict, defects
+
+
+def _judged(output: ModelOutput, rules: DecisionRules) -> tuple[Verdict, tuple[Defect, ...]]:
+    """:func:`decide` for a finite score and a frame lit as taught."""
     named = part_class(output.class_probabilities, rules.classes)
     rule = named.rule_in_force if named is not None else None
     threshold = rule.threshold if rule is not None and rule.threshold is not None else None

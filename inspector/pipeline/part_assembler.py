@@ -9,12 +9,10 @@ from dataclasses import replace
 from inspector.core.inspection import Inspection
 from inspector.core.verdict import Verdict
 
-_SEVERITY = {Verdict.ACCEPT: 0, Verdict.REVIEW: 1, Verdict.REJECT: 2}
-
 
 def worst(inspections: list[Inspection]) -> Inspection:
     """The view that decides the part: the most severe verdict, the earliest on ties."""
-    return max(inspections, key=lambda i: (_SEVERITY[i.verdict], -i.frame.timestamp))
+    return max(inspections, key=lambda i: (i.verdict.strictness, -i.frame.timestamp))
 
 
 class PartAssembler:
@@ -54,7 +52,7 @@ class PartAssembler:
             parts, self._parts = self._parts, {}
         for views in parts.values():
             deciding = worst(views)
-            if _SEVERITY[deciding.verdict] < _SEVERITY[self._fail_safe]:
+            if deciding.verdict.strictness < self._fail_safe.strictness:
                 missing = self.views - len(views)
                 deciding = _with_verdict(deciding, self._fail_safe, f"{missing} view(s) missing")
             self._on_part(deciding)

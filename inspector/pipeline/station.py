@@ -535,10 +535,11 @@ class Station:
                 self._emit(self._fail_safe(frame, late, **measured))
                 continue
             fault = self._lighting_fault(lighting, frame, levels)
-            if fault is not None:
+            verdict, defects = decide(output, rules)
+            if fault is not None and verdict.strictness < rules.fail_safe.strictness:
+                # Not judged; a part the model rejects anyway stays rejected, with its defects.
                 self._emit(self._fail_safe(frame, f"not inspected: {fault}", **measured))
                 continue
-            verdict, defects = decide(output, rules)
             self._emit(
                 Inspection(
                     frame=frame,
@@ -566,9 +567,17 @@ class Station:
 
         A model that standardises exposure would judge such a frame as if lit right,
         and one that does not would reject good parts for their lighting: either way
-        the part is not judged (fail-safe) and the operator hears why.
+        the part is not judged (fail-safe, unless the model rejects it anyway) and
+        the operator hears why.
         """
-        if lighting is None or levels is None:
+        if lighting is None:
+            # The model in use keeps no range (or the check is off): clear what an earlier
+            # model raised, or a later one's faults would go unannounced.
+            for camera, latch in self._lighting_alarms.items():
+                why = "the model in use keeps no lighting range"
+                latch.ok(f"lighting no longer checked on camera {camera}: {why}")
+            return None
+        if levels is None:
             return None
         latch = self._lighting_alarms.get(frame.camera_id)
         if latch is None:

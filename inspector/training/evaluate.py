@@ -263,6 +263,7 @@ def evaluate_package(
     pixel_max_side: int = PIXEL_MAX_SIDE,
     progress: Progress | None = None,
     backend: str = "auto",
+    check_lighting: bool = True,
 ) -> EvaluationRun:
     """Score every labelled image of ``data_dir`` and decide it as the line would.
 
@@ -282,6 +283,8 @@ def evaluate_package(
         progress: Called as ``progress(done, total)`` after each batch.
         backend: ``"auto"``, ``"torch"`` or ``"onnxruntime"`` (ignored for a
             built inferencer); see :func:`inspector.ml.backend.open_inferencer`.
+        check_lighting: Give images lit unlike the model's good parts the
+            fail-safe verdict (unless the model's own is stricter), as a line does.
 
     Raises:
         SourceError: the folder is missing or badly laid out, or a mask is unreadable.
@@ -300,7 +303,7 @@ def evaluate_package(
     unreadable: list[str] = []
     for done, chunk in decoded_batches(items, batch, unreadable):
         if chunk:
-            results.extend(_score_chunk(inferencer, rules, chunk, pixel_max_side))
+            results.extend(_score_chunk(inferencer, rules, chunk, pixel_max_side, check_lighting))
         if progress is not None:
             progress(done, len(items))
     package = inferencer.package
@@ -323,11 +326,12 @@ def _score_chunk(
     rules: DecisionRules,
     chunk: Sequence[tuple[LabelledImage, np.ndarray]],
     pixel_max_side: int,
+    check_lighting: bool = True,
 ) -> list[EvaluatedImage]:
     began = time.perf_counter()
     outputs = inferencer.predict([image for _, image in chunk])
     per_image_ms = 1000.0 * (time.perf_counter() - began) / len(chunk)
-    lighting = scorer_lighting(inferencer)
+    lighting = scorer_lighting(inferencer) if check_lighting else None
     results = []
     for (item, image), output in zip(chunk, outputs, strict=True):
         fault = None if lighting is None else lighting.fault(image)

@@ -35,6 +35,7 @@ from inspector.decision.rules import DecisionRules
 from inspector.ml.backend import open_inferencer
 from inspector.ml.classifier_inference import ClassifierInferencer
 from inspector.ml.grad_cam import ClassActivation, class_activation_maps
+from inspector.ml.lighting import scorer_lighting
 from inspector.overlay.activation import blend_activation
 from inspector.overlay.compose import render_overlay
 from inspector.overlay.panels import captioned_row
@@ -131,6 +132,8 @@ def explain_files(
                     f"anomaly score {score:.4g} (threshold {rules.threshold:.4g})",
                     f"verdict {verdict.upper()} ({anomaly.version})",
                 ]
+                if inspection.error:  # lit unlike the model's good parts: not judged
+                    caption.append("lighting unlike the good parts: fail-safe verdict")
                 panels.append((render_overlay(inspection, banner=False), caption))
             figure = out / f"{path.stem}.png"
             row = captioned_row(panels)
@@ -166,9 +169,14 @@ def _cam_caption(cam: ClassActivation) -> list[str]:
 def _inspect(
     anomaly: Inferencer, rules: DecisionRules, image: np.ndarray, path: Path
 ) -> Inspection:
-    """The part as the line would decide it, for the live view's overlay."""
+    """The part as the line would decide it, for the live view's overlay (lit unlike the
+    model's good parts: not inspected, unless the model rejects it anyway)."""
     [output] = anomaly.predict([image])
     verdict, defects = decide(output, rules)
+    lighting, error = scorer_lighting(anomaly), None
+    fault = None if lighting is None else lighting.fault(image)
+    if fault is not None and verdict.strictness < rules.fail_safe.strictness:
+        verdict, defects, error = rules.fail_safe, (), f"not inspected: {fault}"
     frame = Frame(image, "file", 0, 0.0, datetime.now(UTC), origin=str(path))
     return Inspection(
         frame,
@@ -181,4 +189,5 @@ def _inspect(
         rules.version,
         0.0,
         0.0,
+        error=error,
     )

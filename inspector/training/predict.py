@@ -155,6 +155,7 @@ def predict_files(
     backend: str = "auto",
     classifier: str | Path | None = None,
     rules: DecisionRules | None = None,
+    check_lighting: bool = True,
 ) -> PredictSummary:
     """Score images and write one JSON line each to ``output``, flushing per batch.
 
@@ -177,6 +178,10 @@ def predict_files(
         classifier: Classifier package folder run beside the model to name each
             defect's class (``None``: defects are ``"anomaly"``). A part over the
             threshold that the classifier calls ``good`` is ``"review"``.
+        rules: The whole decision rules (a station file's); built from
+            ``threshold`` when ``None``.
+        check_lighting: Give images lit unlike the model's good parts the
+            fail-safe verdict (unless the model's own is stricter), as a line does.
 
     Raises:
         ValueError: ``--maps`` would overwrite a map (two inputs share a stem), or
@@ -214,7 +219,7 @@ def predict_files(
             began = time.perf_counter()
             outputs = inferencer.predict(images)
             per_image_ms = 1000.0 * (time.perf_counter() - began) / len(images)
-            lighting = scorer_lighting(inferencer)
+            lighting = scorer_lighting(inferencer) if check_lighting else None
             faults = [None if lighting is None else lighting.fault(i) for i in images]
             records = iter(
                 _record(file, out, rules, per_image_ms, maps_folder, fault)

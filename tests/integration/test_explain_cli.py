@@ -63,3 +63,29 @@ def test_without_an_anomaly_model_and_for_a_named_class(
     code, _, stderr = _run([*base, "--class", "dent", "--device", "cpu", str(spot)])
     assert code == 2
     assert "'dent' is not one of the classifier's ['good', 'scratch', 'spot']" in stderr
+
+
+def test_a_part_lit_unlike_the_good_ones_is_shown_as_the_line_decides_it(
+    trained_classifier: Path, tmp_path: Path
+) -> None:
+    """The demo model keeps its parts' lighting: a good demo part at 60 % light (which the
+    model itself would accept, score 22.9 against 24.5) is not
+    judged on a line (fail-safe), and explain shows the verdict the line would give."""
+    from inspector.acquisition.demo_line import DemoLine
+    from inspector.training.explain import explain_files
+
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    with DemoLine(rate_hz=0, defect_rate=0.0, seed=5, max_parts=1) as line:
+        [good] = [frame.image for frame in line]
+    dimmed = (good * 0.6).astype("uint8")
+    for name, image in (("lit", good), ("dimmed", dimmed)):
+        cv2.imwrite(str(folder / f"{name}.png"), image[..., ::-1])
+    results = in_thread(
+        lambda: explain_files(
+            trained_classifier, [folder], tmp_path / "out", model_dir=DEFAULT_MODEL_DIR,
+            device="cpu",
+        )
+    )  # fmt: skip
+    verdicts = {r.path.stem: r.verdict for r in results}
+    assert verdicts == {"lit": "accept", "dimmed": "reject"}

@@ -100,7 +100,7 @@ def test_predict_and_evaluate_do_not_judge_a_part_lit_unlike_the_good_ones(tmp_p
     good.mkdir(parents=True)
     with DemoLine(rate_hz=0, defect_rate=0.0, seed=5, max_parts=2) as line:
         parts = [frame.image for frame in line]
-    dimmed = (parts[1] * 0.4).astype(np.uint8)  # the lamp at 40 %
+    dimmed = (parts[1] * 0.6).astype(np.uint8)  # the lamp at 60 %: the model alone accepts it
     for name, image in (("lit", parts[0]), ("also-lit", parts[1]), ("dimmed", dimmed)):
         cv2.imwrite(str(good / f"{name}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     taught = load_package(DEFAULT_MODEL_DIR).lighting
@@ -133,6 +133,18 @@ def test_predict_and_evaluate_do_not_judge_a_part_lit_unlike_the_good_ones(tmp_p
     assert main(["evaluate", *options, "--device", "cpu"]) == 0
     said = capsys.readouterr().out
     assert "note: 1 image(s) lit unlike the model's good parts got the fail-safe verdict" in said
+
+    # A station that turned the check off gets its own verdicts from predict --config and
+    # evaluate --no-lighting-check: the dimmed part is judged like the others.
+    station = tmp_path / "station.toml"
+    text = f"[model]\npath = '{DEFAULT_MODEL_DIR}'\n[decision]\nlighting_check = false\n"
+    station.write_text(text)
+    output = tmp_path / "unchecked.jsonl"
+    config = ["predict", "--config", str(station), "--output", str(output), "--device", "cpu"]
+    assert main([*config, str(good / "dimmed.png")]) == 0
+    assert "lighting" not in json.loads(output.read_text())
+    assert main(["evaluate", *options, "--device", "cpu", "--no-lighting-check"]) == 0
+    assert "lit unlike" not in capsys.readouterr().out
 
 
 def _tile_subset(dataset: Path, folder: Path, n_good: int) -> None:

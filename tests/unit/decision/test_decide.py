@@ -52,13 +52,21 @@ def test_nan_score_gets_fail_safe_verdict():
     assert verdict is Verdict.REVIEW
 
 
-def test_a_frame_lit_unlike_the_good_parts_is_not_judged():
+def test_a_frame_lit_unlike_the_good_parts_gets_the_fail_safe_verdict_or_a_stricter_one():
     rules = DecisionRules(1.0, fail_safe=Verdict.REVIEW)
-    clear_defect = ModelOutput(2.0, _map_with_blob(2.0))
-    assert decide(clear_defect, rules, lighting_fault="darker than taught") == (Verdict.REVIEW, ())
     clearly_good = ModelOutput(0.2, _map_with_blob(0.2))
-    assert decide(clearly_good, rules, lighting_fault="darker than taught")[0] is Verdict.REVIEW
+    assert decide(clearly_good, rules, lighting_fault="darker than taught") == (Verdict.REVIEW, ())
     assert decide(clearly_good, rules, lighting_fault=None)[0] is Verdict.ACCEPT
+    # What the model rejects stays rejected, with its defects, whatever the fail-safe verdict.
+    clear_defect = ModelOutput(2.0, _map_with_blob(2.0))
+    for fail_safe in Verdict:
+        lenient = DecisionRules(1.0, fail_safe=fail_safe)
+        verdict, defects = decide(clear_defect, lenient, lighting_fault="darker than taught")
+        assert verdict is Verdict.REJECT and len(defects) == 1
+    # A line that fails safe to ACCEPT (its choice) still sends a part to review.
+    in_band = ModelOutput(0.97, _map_with_blob(0.97))
+    accepting = DecisionRules(1.0, fail_safe=Verdict.ACCEPT)
+    assert decide(in_band, accepting, lighting_fault="darker")[0] is Verdict.REVIEW
 
 
 def test_regions_are_sorted_by_confidence():

@@ -16,7 +16,6 @@ from inspector.core.errors import ModelPackageError
 from inspector.decision import DecisionRules, decide
 from inspector.decision.zones import Zone
 from inspector.ml.inferencer import AnomalyInferencer
-from inspector.ml.lighting import grey_levels
 from inspector.ml.onnx_export import ExportablePatchCore, export_onnx
 from inspector.ml.onnx_inferencer import OnnxAnomalyInferencer
 from inspector.ml.package import METADATA_FILE, load_package, save_package
@@ -145,7 +144,11 @@ def test_learning_a_good_part_adds_one_gallery_image(fitted_retrieval: FitResult
     assert extended.global_bank.shape[0] == package.global_bank.shape[0] + 1
     after = AnomalyInferencer(extended, device="cpu").predict([part])[0].score
     assert after < before
-    assert extended.lighting == package.lighting.including([grey_levels(part)])
+    # The part's lighting joins the taught range (it held it already: one image more).
+    grown, taught = extended.lighting, package.lighting
+    assert grown.images == taught.images + 1 and grown.fault(part) is None
+    assert grown.brightness.low <= taught.brightness.low <= taught.brightness.high
+    assert grown.brightness.high >= taught.brightness.high
 
 
 def test_an_excluded_bank_image_is_not_its_own_neighbour(fitted_retrieval: FitResult) -> None:

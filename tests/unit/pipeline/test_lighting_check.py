@@ -7,7 +7,7 @@ import numpy as np
 from inspector.acquisition.multi_camera import MultiCameraSource
 from inspector.core import Verdict
 from inspector.decision import DecisionRules
-from inspector.ml.lighting import LightingRange, grey_levels
+from inspector.ml.lighting import LightingRange, grey_levels, scorer_lighting
 from inspector.pipeline.alarms import Alarm
 from inspector.pipeline.shadow import ShadowRunner
 from inspector.pipeline.station import Station
@@ -39,7 +39,7 @@ def _run(
 
 
 def test_a_dimmed_lamp_sends_parts_fail_safe_with_one_alarm_until_it_is_back() -> None:
-    light = [1.0, 1.0, 0.5, 0.5, 0.5, 1.0, 1.0]
+    light = [1.0, 1.0, 0.8, 0.8, 0.8, 1.0, 1.0]  # at 80 %: mean grey about 102
     images = [lit(100 + i, level) for i, level in enumerate(light)]
     sink, alarms = _run(ListSource(images), ContrastScorer(lighting=TAUGHT))
 
@@ -54,6 +54,41 @@ def test_a_dimmed_lamp_sends_parts_fail_safe_with_one_alarm_until_it_is_back() -
     assert alarms[1].message == "lighting is back within what the model learnt from"
     # Every part's lighting goes with its record, for the lighting trend in Reports.
     assert [i.grey_levels for i in sink.items] == [grey_levels(image) for image in images]
+
+
+def test_a_part_the_model_rejects_stays_rejected_whatever_the_fail_safe_verdict() -> None:
+    """At half light the contrast scorer rejects the part: a lighting fault must not make
+    a lenient fail-safe verdict (review here) let it off."""
+    sink, alarms = ListSink(), []
+    lenient = DecisionRules(0.5, review_margin=0.0, min_defect_area_px=4, fail_safe="review")
+    scorer = ContrastScorer(lighting=TAUGHT)
+    station = Station(
+        lambda: ListSource([lit(500, 0.5)]), scorer, lenient, sink=sink, on_alarm=alarms.append
+    )
+    station.start()
+    assert station.wait(10), "station did not finish"
+    station.stop()
+    [part] = sink.items
+    assert part.verdict is Verdict.REJECT and part.defects and part.error is None
+    assert [a.source for a in alarms] == ["lighting"]  # the operator still hears of the lamp
+
+
+def test_an_alarm_is_cleared_when_the_model_in_use_keeps_no_range() -> None:
+    """After a swap to a model without a range, the alarm an earlier model raised is cleared,
+    so a later model's fault is announced again."""
+    checked, unchecked = ContrastScorer(lighting=TAUGHT), ContrastScorer()
+    alarms: list[Alarm] = []
+    station = Station(lambda: ListSource([]), checked, RULES, on_alarm=alarms.append)
+    frame = ListSource([lit(600, 0.8)])._frame(lit(600, 0.8), 0, origin="test")
+    levels = grey_levels(frame.image)
+    assert station._lighting_fault(TAUGHT, frame, levels) is not None
+    assert station._lighting_fault(scorer_lighting(unchecked), frame, levels) is None
+    assert station._lighting_fault(TAUGHT, frame, levels) is not None
+    assert [a.message.split(":")[0] for a in alarms] == [
+        "lighting unlike the good parts the model learnt from",
+        "lighting no longer checked on camera test",
+        "lighting unlike the good parts the model learnt from",
+    ]
 
 
 def test_a_model_that_keeps_no_lighting_judges_every_frame() -> None:
@@ -72,7 +107,7 @@ def test_a_station_told_not_to_check_judges_every_frame() -> None:
 
 def test_each_camera_has_its_own_lighting_alarm() -> None:
     top = [lit(200 + i) for i in range(4)]
-    side = [lit(300 + i, 0.5 if i < 3 else 1.0) for i in range(4)]
+    side = [lit(300 + i, 0.8 if i < 3 else 1.0) for i in range(4)]
     source = MultiCameraSource([ListSource(top), ListSource(side)])
     sink, alarms = _run(source, ContrastScorer(lighting=TAUGHT))
 
