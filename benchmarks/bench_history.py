@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from inspector.core.verdict import Verdict
 from inspector.reports.quality import (
     defect_pareto,
+    lighting_drift,
     p_chart,
     review_confusion,
     score_drift,
@@ -44,7 +45,7 @@ END = datetime(2026, 5, 1, tzinfo=UTC)
 DAYS = 30
 CLASSES = ("scratch", "dent", "crack", "stain", "chip", "burr")
 CLASS_WEIGHTS = np.array([40, 25, 15, 10, 6, 4]) / 100
-FILL_VERSION = 1  # bump when the synthetic data changes, to refill cached files
+FILL_VERSION = 2  # bump when the synthetic data changes, to refill cached files
 CHUNK = 100_000
 
 
@@ -71,6 +72,8 @@ def fill(engine: Engine, parts: int, seed: int = 6) -> None:
     score = np.where(verdict == 1, rng.uniform(0.45, 0.5, parts), score)
     score = np.where(verdict == 2, 0.5 + rng.exponential(0.2, parts), score)
     not_scored = (verdict == 2) & (rng.uniform(size=parts) < 0.01)
+    # The same lamp dims by 5 % over those days: mean grey 120 -> 114 (spread 30).
+    grey = rng.normal(120.0 - 6.0 * (day >= DAYS - 5), 2.0)
     stamps = _timestamps(seconds)
     verdict_names = np.array(["accept", "review", "reject"])[verdict]
     keep_image = (verdict > 0) | (np.arange(parts) % 50 == 0)
@@ -90,6 +93,8 @@ def fill(engine: Engine, parts: int, seed: int = 6) -> None:
             12.0,
             "not inspected: inference queue full" if not_scored[i] else None,
             f"{stamps[i][:10]}/part_{i:08d}.jpg" if keep_image[i] else None,
+            float(grey[i]),
+            30.0,
         )
         for i in range(parts)
     ]
@@ -118,7 +123,8 @@ def fill(engine: Engine, parts: int, seed: int = 6) -> None:
             connection.exec_driver_sql(
                 "INSERT INTO inspections (id, captured_at, station, camera_id, part_id, verdict, "
                 "score, threshold, model_version, rules_version, inference_ms, latency_ms, error, "
-                "image_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "image_path, grey_mean, grey_spread) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows[start : start + CHUNK],
             )
         connection.exec_driver_sql(
@@ -254,6 +260,23 @@ def main() -> None:
     figures["drift: first flagged shift (drift starts 2026-04-26)"] = (
         drift.buckets.labels[flagged[0]] if flagged.size else None
     )
+    lighting_ms, lighting = median_ms(
+        lambda: lighting_drift(engine, *month, baseline_end=baseline_end), args.repeat
+    )
+    figures["lighting per shift, 30 days (ms)"] = round(lighting_ms, 1)
+    dims = END - timedelta(days=5)
+    flagged = np.flatnonzero(lighting.chart.out_of_control)
+    before = [i for i in flagged if lighting.buckets.starts[i] + timedelta(hours=8) <= dims]
+    after = [i for i in flagged if i not in before]
+    figures["lighting: first flagged shift once the lamp dims (2026-04-26 00:00 UTC)"] = (
+        lighting.buckets.labels[after[0]] if after else None
+    )
+    figures["lighting: shifts flagged once it dims / shifts then"] = (
+        f"{len(after)} / {sum(s + timedelta(hours=8) > dims for s in lighting.buckets.starts)}"
+    )
+    figures["lighting: false alarms before (shifts flagged)"] = [
+        lighting.buckets.labels[i] for i in before
+    ]
     figures["review queue, 50 newest unreviewed (ms)"] = round(
         median_ms(lambda: review_queue(engine, 50), args.repeat)[0], 1
     )
