@@ -328,12 +328,12 @@ Index(
     InspectionRow.score,
 )
 # The lighting trend sums parts' grey levels per time bucket from the index alone, overall
-# or per station (revision 0008).
-Index("ix_inspections_captured_at_grey_mean", InspectionRow.captured_at, InspectionRow.grey_mean)
+# or per station (revision 0008): one index, station checked inside it, costs the writer
+# half of what two would.
 Index(
-    "ix_inspections_station_captured_at_grey_mean",
-    InspectionRow.station,
+    "ix_inspections_captured_at_station_grey_mean",
     InspectionRow.captured_at,
+    InspectionRow.station,
     InspectionRow.grey_mean,
 )
 # "Parts with a scratch": counted from that class's defects, checked per part while paging.
