@@ -6,7 +6,8 @@ one part was taught to the model as OK) as PNGs. The model is a copy of the demo
 model in a temporary folder, so the lesson's new version is written there. The
 Station tab is shot on a copy of the sample station file: zones drawn on the
 latest live frame, then the file's text after a Validate. Last, the window on
-demo parts whose lamp dims halfway: the lighting alarm.
+demo parts whose lamp dims halfway (the lighting alarm), and the Reports tab on
+two weeks of a station whose lamp starts dimming (the lighting chart).
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ def main() -> None:
         _models_screen(window, scratch, out, pump)
         window.close()
         _lighting_screen(scratch, out, pump)
+        _reports_screen(scratch, out, pump)
         print(f"screenshots saved in {out}")
     finally:
         if server is not None:
@@ -181,6 +183,59 @@ def _lighting_screen(scratch: Path, out: Path, pump) -> None:  # noqa: ANN001
     window.grab().save(str(out / "lighting_alarm.png"))
     window.stop_line()
     window.close()
+
+
+def _reports_screen(scratch: Path, out: Path, pump) -> None:  # noqa: ANN001
+    """``reports.png``: two weeks of a station (300 parts a day, 3 % rejects) whose lamp
+    starts dimming on day ten: the lighting chart's alarm."""
+    from datetime import UTC, datetime, timedelta
+
+    import numpy as np
+
+    from inspector.core import Defect, Verdict
+    from inspector.core.shifts import ShiftCalendar
+    from inspector.storage.engine import open_database
+    from inspector.storage.image_store import ImageStore
+    from inspector.storage.repository import NewRecord, add_inspections
+    from inspector.ui.reports_view import ReportsView
+
+    rng = np.random.default_rng(1)
+    start, records = datetime(2026, 5, 4, tzinfo=UTC), []
+    for day in range(14):
+        for i in range(300):
+            bad = rng.uniform() < 0.03
+            records.append(
+                NewRecord(
+                    captured_at=start + timedelta(days=day, minutes=4.8 * i),
+                    station="line-1",
+                    camera_id="cam0",
+                    part_id=day * 300 + i,
+                    verdict=Verdict.REJECT if bad else Verdict.ACCEPT,
+                    score=0.9 if bad else float(rng.normal(0.3, 0.03)),
+                    threshold=0.5,
+                    model_version="demo",
+                    rules_version="r-1",
+                    inference_ms=20.0,
+                    latency_ms=30.0,
+                    error=None,
+                    image_path=None,
+                    defects=(Defect("scratch", 0.9, (1, 1, 4, 4), 9),) if bad else (),
+                    grey_mean=float(rng.normal(121.0 - 1.2 * max(0, day - 9), 2.5)),
+                    grey_spread=30.0,
+                )
+            )
+    database = scratch / "reports.db"
+    engine = open_database(database)
+    add_inspections(engine, records)
+    view = ReportsView(engine, ImageStore.beside(database), calendar=ShiftCalendar(tz=UTC))
+    view.resize(1480, 930)
+    view.show()
+    view.set_period(start, start + timedelta(days=14))
+    view.bucket.setCurrentText("per day")
+    pump(1.5)
+    view.grab().save(str(out / "reports.png"))
+    view.close()
+    engine.dispose()
 
 
 def _models_screen(window, scratch: Path, out: Path, pump) -> None:  # noqa: ANN001
