@@ -69,6 +69,13 @@ def add_robustness_commands(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated severities 1-5 (default: all)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample and corruptions")
+    parser.add_argument(
+        "--no-lighting-check",
+        dest="check_lighting",
+        action="store_false",
+        help="judge images lit unlike the model's good parts (brightness and contrast drifts) "
+        "instead of giving them the fail-safe verdict",
+    )
     parser.set_defaults(handler=run_robustness_command)
 
 
@@ -113,6 +120,7 @@ def run_robustness_command(args: argparse.Namespace) -> int:
             adversarial_images=args.adversarial_images,
             adversarial_steps=args.adversarial_steps,
             progress=_progress,
+            check_lighting=args.check_lighting,
         ),
         name="robustness",
     )

@@ -34,7 +34,7 @@ from inspector.core.verdict import Verdict
 from inspector.decision.decide import decide
 from inspector.decision.rules import DecisionRules
 from inspector.ml.backend import ONNXRUNTIME, open_inferencer, package_backend
-from inspector.ml.lighting import scorer_lighting
+from inspector.ml.lighting import LightingRange, scorer_lighting
 from inspector.training.classifier_robustness import (
     ADVERSARIAL_NOTE,
     classifier_attacks,
@@ -141,6 +141,7 @@ def run_robustness(
     adversarial_images: int = DEFAULT_ADVERSARIAL_IMAGES,
     adversarial_steps: int | None = None,
     progress: Progress | None = None,
+    check_lighting: bool = True,
 ) -> RobustnessRun:
     """Score the labelled set clean and under each corruption and severity, then attack it.
 
@@ -158,6 +159,8 @@ def run_robustness(
         adversarial_images: Defective images to attack (0: none).
         adversarial_steps: PGD steps per try (``None``: the module's default).
         progress: Called as ``progress(stage, done, total)``.
+        check_lighting: Give images lit unlike the model's good parts the
+            fail-safe verdict (unless the model's own is stricter), as a line does.
 
     Raises:
         SourceError: the folder is missing, badly laid out, has no defective
@@ -194,7 +197,8 @@ def run_robustness(
         inferencer = open_inferencer(model_dir, backend, device=device, max_batch=batch)
         rules = DecisionRules(inferencer.default_threshold)
     plan = [(CLEAN, 0), *((name, s) for name in names for s in levels)]
-    scored = _score_conditions(inferencer, rules, items, plan, batch, seed, progress)
+    lighting = scorer_lighting(inferencer) if check_lighting else None
+    scored = _score_conditions(inferencer, rules, items, plan, batch, seed, progress, lighting)
     readable, unreadable, conditions = scored
     if not readable:
         msg = f"none of the {len(items)} chosen images of {data_dir} could be read: {unreadable[0]}"
@@ -261,6 +265,7 @@ def _score_conditions(
     batch: int,
     seed: int,
     progress: Progress | None,
+    lighting: LightingRange | None = None,
 ) -> tuple[list[int], list[str], list[ConditionScores]]:
     """Decode a batch once, score it under every condition, move on (memory stays bounded)."""
     scores: list[list[float]] = [[] for _ in plan]
@@ -280,7 +285,6 @@ def _score_conditions(
         for k, (name, severity) in enumerate(plan):
             if chunk:
                 images = [_corrupted(img, i, name, severity, seed) for i, img in chunk]
-                lighting = scorer_lighting(inferencer)
                 for image, output in zip(images, inferencer.predict(images), strict=True):
                     fault = None if lighting is None else lighting.fault(image)
                     scores[k].append(output.score)
