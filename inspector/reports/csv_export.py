@@ -40,6 +40,8 @@ COLUMNS = (
     "reviewer",
     "reviewed_at",
     "review_note",
+    "grey_mean",
+    "grey_spread",
 )
 # A cell starting with one of these is a formula to Excel and LibreOffice: a station
 # name or error text must never run as one when QA opens the file ("CSV injection").
@@ -131,6 +133,8 @@ def csv_cells(row: HistoryRow) -> list[Any]:
         reviewer,
         "" if review is None else review.reviewed_at.isoformat(),
         note,
+        "" if part.grey_mean is None else part.grey_mean,
+        "" if part.grey_spread is None else part.grey_spread,
     ]
 
 

@@ -49,7 +49,14 @@ def ids(engine: Engine) -> list[int]:
         engine,
         [
             _record(0, Verdict.ACCEPT),
-            _record(1, Verdict.REJECT, defects=(scratch, dent, scratch), image_path="d/1.jpg"),
+            _record(
+                1,
+                Verdict.REJECT,
+                defects=(scratch, dent, scratch),
+                image_path="d/1.jpg",
+                grey_mean=101.25,
+                grey_spread=37.5,
+            ),
             _record(2, Verdict.REJECT, score=None, error='=HYPERLINK("http://x")'),
             _record(3, Verdict.REVIEW, station="+line-2"),
             _record(4, Verdict.ACCEPT),
@@ -93,6 +100,8 @@ def test_csv_has_every_matching_row_once_newest_first_with_reviews(
     assert reviewed["reviewer"] == "Jürgen"
     assert reviewed["reviewed_at"] == "2026-05-05T09:00:00+00:00"
     assert reviewed["image_path"] == "d/1.jpg"
+    assert (reviewed["grey_mean"], reviewed["grey_spread"]) == ("101.25", "37.5")
+    assert rows[0]["grey_mean"] == ""  # not measured (records before schema 0008)
     assert rows[0]["review_decision"] == "" and rows[0]["reviewer"] == ""
     assert rows[2]["score"] == ""  # unscored, not 0
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # Excel reads the umlaut right
