@@ -72,7 +72,7 @@ class StoredInspectionDialog(QDialog):
         self.map_note.setWordWrap(True)
         self.map_note.setObjectName("note")
 
-        details = QLabel(_details(stored, why if self.removal is not None else None))
+        self.details = details = QLabel(_details(stored, why if self.removal is not None else None))
         details.setWordWrap(True)
         self.defects = _table(
             ["Class", "Confidence", "Box (x, y, w, h)", "Area px"],
@@ -127,6 +127,10 @@ def _details(stored: StoredInspection, removed: str | None) -> str:
         f"<b>Latency:</b> {stored.latency_ms:.0f} ms (inference {stored.inference_ms:.1f} ms)",
         f"<b>Image:</b> {stored.image_path or removed or 'not kept'}",
     ]
+    if stored.grey_mean is not None and stored.grey_spread is not None:
+        lines.append(
+            f"<b>Lighting:</b> mean grey {stored.grey_mean:.0f}, spread {stored.grey_spread:.0f}"
+        )
     if stored.error:
         lines.append(f"<b>Not inspected:</b> {stored.error}")
     return "<br>".join(lines)

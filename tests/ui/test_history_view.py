@@ -56,6 +56,8 @@ def db(tmp_path: Path) -> Path:
                 defects=(Defect("scratch", 0.9, (4, 4, 10, 10), 60),)
                 if verdict is Verdict.REJECT
                 else (),
+                grey_mean=90.0 if i == PARTS - 10 else None,
+                grey_spread=0.4 if i == PARTS - 10 else None,
             )
         )
     ids = add_inspections(engine, records)
@@ -141,6 +143,7 @@ def test_double_click_opens_the_stored_part_with_its_review(qtbot, view: History
     assert dialog.map_note.text() == NO_MAP_NOTE
     assert dialog.review_table.rowCount() == 1
     assert dialog.review_table.item(0, 2).text() == "false reject"
+    assert "<b>Lighting:</b> mean grey 90, spread 0" in dialog.details.text()
     with_boxes = dialog.view.image_size()
     dialog.overlay_box.setChecked(False)  # the raw image still shows, as large: nothing jumps
     assert dialog.view.has_image() and dialog.view.image_size() == with_boxes
