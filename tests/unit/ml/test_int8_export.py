@@ -118,7 +118,9 @@ def test_the_memory_is_rebuilt_from_int8_features(
 
 
 def test_model_json_says_what_was_rebuilt(
-    exported: tuple[RuntimePackage, RuntimePackage], tmp_path: Path
+    tiny: tuple[Path, list[Path], Path],
+    exported: tuple[RuntimePackage, RuntimePackage],
+    tmp_path: Path,
 ) -> None:
     from inspector.ml.runtime_package import save_runtime_package
 
@@ -129,6 +131,9 @@ def test_model_json_says_what_was_rebuilt(
     assert loaded.memory_bank.shape == exported[1].memory_bank.shape
     assert loaded.threshold == exported[1].threshold
     assert OnnxAnomalyInferencer(loaded).predict([textured_part(99)])[0].score > 0
+    # The line on an INT8 package checks lighting as on the source model.
+    taught = load_package(tiny[0]).lighting
+    assert taught is not None and loaded.lighting == taught
 
 
 def test_the_threshold_rule_is_read_from_the_source() -> None:

@@ -7,7 +7,7 @@ import numpy as np
 from inspector.acquisition.multi_camera import MultiCameraSource
 from inspector.core import Verdict
 from inspector.decision import DecisionRules
-from inspector.ml.lighting import LightingRange, grey_levels, scorer_lighting
+from inspector.ml.lighting import LightingRange, grey_levels
 from inspector.pipeline.alarms import Alarm
 from inspector.pipeline.shadow import ShadowRunner
 from inspector.pipeline.station import Station
@@ -74,17 +74,40 @@ def test_a_part_the_model_rejects_stays_rejected_whatever_the_fail_safe_verdict(
 
 
 def test_an_alarm_is_cleared_when_the_model_in_use_keeps_no_range() -> None:
-    """After a swap to a model without a range, the alarm an earlier model raised is cleared,
-    so a later model's fault is announced again."""
-    checked, unchecked = ContrastScorer(lighting=TAUGHT), ContrastScorer()
+    """A dim lamp raises the alarm; a swap to a model without a range clears it; a swap back
+    announces the fault again, rather than leaving it unsaid under a stale alarm."""
+    import threading
+
     alarms: list[Alarm] = []
-    station = Station(lambda: ListSource([]), checked, RULES, on_alarm=alarms.append)
-    frame = ListSource([lit(600, 0.8)])._frame(lit(600, 0.8), 0, origin="test")
-    levels = grey_levels(frame.image)
-    assert station._lighting_fault(TAUGHT, frame, levels) is not None
-    assert station._lighting_fault(scorer_lighting(unchecked), frame, levels) is None
-    assert station._lighting_fault(TAUGHT, frame, levels) is not None
-    assert [a.message.split(":")[0] for a in alarms] == [
+    seen = threading.Condition()
+
+    def heard(alarm: Alarm) -> None:
+        with seen:
+            alarms.append(alarm)
+            seen.notify_all()
+
+    def wait_for(count: int) -> None:
+        with seen:
+            assert seen.wait_for(lambda: len(alarms) >= count, timeout=10), alarms
+
+    dim = [lit(700 + i, 0.8) for i in range(400)]
+    station = Station(
+        lambda: ListSource(dim, live=True, interval_s=0.01),
+        ContrastScorer(lighting=TAUGHT),
+        RULES,
+        on_alarm=heard,
+        max_batch=1,
+    )
+    station.start()
+    try:
+        wait_for(1)
+        station.swap_scorer(ContrastScorer())
+        wait_for(2)
+        station.swap_scorer(ContrastScorer(lighting=TAUGHT))
+        wait_for(3)
+    finally:
+        station.stop()
+    assert [a.message.split(":")[0] for a in alarms[:3]] == [
         "lighting unlike the good parts the model learnt from",
         "lighting no longer checked on camera test",
         "lighting unlike the good parts the model learnt from",
