@@ -45,9 +45,16 @@ def decide(
     if not math.isfinite(output.score):
         return rules.fail_safe, ()
     verdict, defects = _judged(output, rules)
-    if lighting_fault and verdict.strictness < rules.fail_safe.strictness:
+    if lighting_fault and lighting_overrides(verdict, rules):
         return rules.fail_safe, ()
     return verdict, defects
+
+
+def lighting_overrides(verdict: Verdict, rules: DecisionRules) -> bool:
+    """Whether a frame lit unlike the model's good parts gets the fail-safe verdict instead
+    of the model's ``verdict``: always, unless ``verdict`` is at least as strict (a part
+    the model rejects stays rejected whatever the fail-safe verdict is)."""
+    return verdict.strictness < rules.fail_safe.strictness
 
 
 def _judged(output: ModelOutput, rules: DecisionRules) -> tuple[Verdict, tuple[Defect, ...]]:

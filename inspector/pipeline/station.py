@@ -32,6 +32,7 @@ from inspector.core.errors import InspectorError, SourceError
 from inspector.core.frame import Frame
 from inspector.core.inspection import Inspection, ModelOutput
 from inspector.decision import DecisionRules, decide
+from inspector.decision.decide import lighting_overrides
 from inspector.ml.lighting import LightingRange, grey_levels, scorer_lighting
 from inspector.pipeline.alarm_latch import AlarmLatch
 from inspector.pipeline.alarms import Alarm, Severity
@@ -536,7 +537,7 @@ class Station:
                 continue
             fault = self._lighting_fault(lighting, frame, levels)
             verdict, defects = decide(output, rules)
-            if fault is not None and verdict.strictness < rules.fail_safe.strictness:
+            if fault is not None and lighting_overrides(verdict, rules):
                 # Not judged; a part the model rejects anyway stays rejected, with its defects.
                 self._emit(self._fail_safe(frame, f"not inspected: {fault}", **measured))
                 continue

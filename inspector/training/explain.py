@@ -30,7 +30,7 @@ from inspector.acquisition.image_files import read_image
 from inspector.core.errors import SourceError
 from inspector.core.frame import Frame
 from inspector.core.inspection import Inspection
-from inspector.decision.decide import decide
+from inspector.decision.decide import decide, lighting_overrides
 from inspector.decision.rules import DecisionRules
 from inspector.ml.backend import open_inferencer
 from inspector.ml.classifier_inference import ClassifierInferencer
@@ -175,7 +175,7 @@ def _inspect(
     verdict, defects = decide(output, rules)
     lighting, error = scorer_lighting(anomaly), None
     fault = None if lighting is None else lighting.fault(image)
-    if fault is not None and verdict.strictness < rules.fail_safe.strictness:
+    if fault is not None and lighting_overrides(verdict, rules):
         verdict, defects, error = rules.fail_safe, (), f"not inspected: {fault}"
     frame = Frame(image, "file", 0, 0.0, datetime.now(UTC), origin=str(path))
     return Inspection(
