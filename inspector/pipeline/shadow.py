@@ -150,9 +150,7 @@ class ShadowRunner:
         if self._queue.empty():
             self._behind = False  # caught up: the next skip is news again
         for inspection, output in zip(batch, outputs, strict=True):
-            image, lighting = inspection.frame.image, self._lighting
-            fault = None if lighting is None or not image.size else lighting.fault(image)
-            verdict, _ = decide(output, self.rules, lighting_fault=fault)
+            verdict, _ = decide(output, self.rules, lighting_fault=self._lighting_fault(inspection))
             with self._lock:
                 self.shadowed += 1
             self._hand_on(
@@ -165,6 +163,16 @@ class ShadowRunner:
                     inference_ms=per_part_ms,
                 )
             )
+
+    def _lighting_fault(self, inspection: Inspection) -> str | None:
+        """The candidate's lighting fault of the part, from the grey levels production
+        measured (measured here only for a part production did not measure)."""
+        lighting, levels = self._lighting, inspection.grey_levels
+        if lighting is None:
+            return None
+        if levels is None:
+            return lighting.fault(inspection.frame.image)
+        return lighting.fault_of(levels)
 
     def _skip(self, inspection: Inspection, reason: str) -> None:
         with self._lock:  # offered from the acquisition and inference threads
