@@ -20,6 +20,7 @@ offset. The report keeps the calendar it was cut with, so whatever shows it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -156,27 +157,27 @@ def period_report(
     # A drift inside the baseline would widen the limits and hide itself: the first
     # half of the range defines normal, so a range should start in a known-good period.
     baseline_end = start + (end - start) / 2
-    drifts: list[MeanDrift | None] = []
-    for chart, needs in (
-        (score_drift, f"Score drift needs good parts in at least two {bucket}s."),
-        (lighting_drift, f"The lighting chart needs measured parts in at least two {bucket}s."),
-    ):
+
+    def charted(chart: Callable[..., MeanDrift], needs: str) -> MeanDrift | None:
+        """``chart`` of the range, or ``None`` with ``needs`` in the notes."""
         try:
-            drifts.append(
-                chart(
-                    engine,
-                    start,
-                    end,
-                    bucket=bucket,
-                    calendar=calendar,
-                    station=station,
-                    baseline_end=baseline_end,
-                )
+            return chart(
+                engine,
+                start,
+                end,
+                bucket=bucket,
+                calendar=calendar,
+                station=station,
+                baseline_end=baseline_end,
             )
         except ValueError:
-            drifts.append(None)
             notes.append(needs)
-    drift, lighting = drifts
+            return None
+
+    drift = charted(score_drift, f"Score drift needs good parts in at least two {bucket}s.")
+    lighting = charted(
+        lighting_drift, f"The lighting chart needs measured parts in at least two {bucket}s."
+    )
     confusion = review_confusion(engine, start, end, station=station)
     summary = Summary(
         parts=int(series.inspected.sum()),
