@@ -13,12 +13,13 @@ outside that range to the fail-safe bin with an alarm
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from inspector.ml.package_fields import is_finite_number
 
 MARGIN_SHARE = 0.25
 """The taught range is widened on each side by this share of its width ..."""
@@ -157,7 +158,7 @@ class LightingRange:
             if (
                 not isinstance(value, list)
                 or len(value) != 2
-                or not all(_is_number(v) for v in value)
+                or not all(is_finite_number(v) for v in value)
                 or not 0.0 <= value[0] <= value[1] <= ceiling
             ):
                 msg = f"'lighting.{key}' is {value!r}, expected [low, high] within 0-{ceiling:.0f}"
@@ -196,7 +197,3 @@ def lighting_entry(
         return LightingRange.from_json(entry)
     except ValueError as exc:
         raise fail(f"{exc}: refit the model") from exc
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -69,6 +69,11 @@ def check_anomaly_format(meta: Mapping[str, Any], plain: int) -> str | None:
     return None
 
 
+def is_finite_number(value: object) -> bool:
+    """Whether a JSON value is a finite number (``true`` is not one, nor ``NaN``)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def sha256(data: bytes) -> str:
     """Hex SHA-256 of ``data``: the hash ``model.json`` keeps for each file."""
     return hashlib.sha256(data).hexdigest()
@@ -106,10 +111,7 @@ class PackageReader:
     ) -> tuple[float, ...]:
         """``meta[key]`` as exactly ``count`` finite numbers."""
         value = self.field(meta, key, list, file)
-        ok = len(value) == count and all(
-            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-            for v in value
-        )
+        ok = len(value) == count and all(is_finite_number(v) for v in value)
         if not ok:
             raise self.fail(file, f"'{key}' is {value!r}, expected {count} numbers: {self.remedy}")
         return tuple(float(v) for v in value)
