@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, Select, select
 
-from inspector.storage.engine import writing
+from inspector.storage.engine import write_transaction
 from inspector.storage.schema import AuditRow
 
 GENESIS = "0" * 64
@@ -62,47 +60,85 @@ def append_audit(
     new_value: str | None = None,
     reason: str | None = None,
 ) -> AuditEntry:
-    """Add an entry chained to the newest one, in one write transaction.
+    """Add an entry chained to the newest one, in a write transaction of its own.
 
-    The transaction takes the log's write lock before reading the newest hash
-    (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL, where stations append at once:
-    a table lock that readers pass), so two writers cannot both chain onto the
-    same predecessor.
+    For changes made outside the database (a station file saved, a model
+    folder written); a change stored in the database audits itself inside its
+    own transaction with :func:`append_audit_within`.
+    """
+    with write_transaction(engine) as connection:
+        return append_audit_within(
+            connection,
+            actor=actor,
+            action=action,
+            subject=subject,
+            old_value=old_value,
+            new_value=new_value,
+            reason=reason,
+        )
+
+
+def append_audit_within(
+    connection: Connection,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    old_value: str | None = None,
+    new_value: str | None = None,
+    reason: str | None = None,
+) -> AuditEntry:
+    """Add an entry inside the caller's write transaction (:func:`.engine.writing`).
+
+    A change and its entry then commit together or not at all: a role, a
+    deployment or a review cannot be stored unaudited because the audit
+    insert failed (a full disk, a lock given up), and the entry's old value
+    is read under the same lock as the change. The transaction holds the
+    log's write lock before reading the newest hash (SQLite: ``BEGIN
+    IMMEDIATE``; PostgreSQL, where stations append at once: a table lock that
+    readers pass), so two writers cannot both chain onto the same predecessor.
+
+    Raises:
+        ValueError: no actor or action, or ``connection`` is not in a transaction.
     """
     if not actor or not action:
         msg = "an audit entry needs an actor and an action"
         raise ValueError(msg)
+    if not _in_write_transaction(connection):
+        msg = "an audit entry is written inside the change's write transaction (writing)"
+        raise ValueError(msg)
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
     at = datetime.now(UTC)
     fields = (actor, action, subject, old_value, new_value, reason)
-    with engine.connect() as connection, _chain_end_locked(connection):
-        newest = connection.execute(
-            select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
-        ).scalar()
-        prev_hash = newest or GENESIS
-        digest = entry_hash(prev_hash, at, fields)
-        new_id = connection.execute(
-            AuditRow.__table__.insert().values(
-                at=at,
-                actor=actor,
-                action=action,
-                subject=subject,
-                old_value=old_value,
-                new_value=new_value,
-                reason=reason,
-                prev_hash=prev_hash,
-                hash=digest,
-            )
-        ).inserted_primary_key[0]
+    newest = connection.execute(
+        select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
+    ).scalar()
+    prev_hash = newest or GENESIS
+    digest = entry_hash(prev_hash, at, fields)
+    new_id = connection.execute(
+        AuditRow.__table__.insert().values(
+            at=at,
+            actor=actor,
+            action=action,
+            subject=subject,
+            old_value=old_value,
+            new_value=new_value,
+            reason=reason,
+            prev_hash=prev_hash,
+            hash=digest,
+        )
+    ).inserted_primary_key[0]
     return AuditEntry(new_id, at, actor, action, subject, old_value, new_value, reason, digest)
 
 
-@contextmanager
-def _chain_end_locked(connection: Connection) -> Iterator[None]:
-    """A transaction that alone may read the newest hash and append after it."""
-    with writing(connection):
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
-        yield
+def _in_write_transaction(connection: Connection) -> bool:
+    """Whether ``connection`` is in a transaction that took SQLite's write lock first."""
+    if not connection.in_transaction():
+        return False
+    if connection.dialect.name != "sqlite":
+        return True
+    return connection.get_execution_options().get("sqlite_begin") == "IMMEDIATE"
 
 
 def audit_entries(engine: Engine, *, limit: int | None = None) -> list[AuditEntry]:

@@ -11,17 +11,18 @@ also goes to the hash-chained audit log.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from inspector.core.errors import StorageError
-from inspector.storage.audit import append_audit
+from inspector.storage.audit import append_audit_within
 from inspector.storage.engine import write_transaction
 from inspector.storage.schema import DeploymentRow
 
@@ -85,26 +86,26 @@ def promote(
             already has that role there.
     """
     _check(station, actor, reason)
-    current = current_production(engine, station, role)
-    if current is not None and current.model_version == model_version:
-        msg = (
-            f"{model_version} is already the {role} model of station {station!r} "
-            f"(promoted {current.at:%Y-%m-%d %H:%M} by {current.actor}): nothing to promote"
+    with _deploying(engine) as connection:
+        current = in_force(_history(connection, station), role)
+        if current is not None and current.model_version == model_version:
+            msg = (
+                f"{model_version} is already the {role} model of station {station!r} "
+                f"(promoted {current.at:%Y-%m-%d %H:%M} by {current.actor}): nothing to promote"
+            )
+            raise ValueError(msg)
+        return _record(
+            connection,
+            station,
+            role,
+            DeploymentAction.PROMOTE,
+            model_path,
+            model_version,
+            actor=actor,
+            reason=reason,
+            metrics=metrics,
+            old_value=current.model_version if current is not None else None,
         )
-        raise ValueError(msg)
-    old = current.model_version if current is not None else None
-    return _record(
-        engine,
-        station,
-        role,
-        DeploymentAction.PROMOTE,
-        model_path,
-        model_version,
-        actor=actor,
-        reason=reason,
-        metrics=metrics,
-        old_value=old,
-    )
 
 
 def rollback(
@@ -117,27 +118,28 @@ def rollback(
         StorageError: the station has no earlier model of that role to go back to.
     """
     _check(station, actor, reason)
-    stack = _production_stack(deployment_history(engine, station), role)
-    if len(stack) < 2:
-        what = f"no {role} model" if not stack else f"only {stack[-1].model_version}"
-        msg = (
-            f"station {station!r} has {what} on record, so there is nothing to roll back to: "
-            "promote a model with 'inspector model promote' instead"
+    with _deploying(engine) as connection:
+        stack = _production_stack(_history(connection, station), role)
+        if len(stack) < 2:
+            what = f"no {role} model" if not stack else f"only {stack[-1].model_version}"
+            msg = (
+                f"station {station!r} has {what} on record, so there is nothing to roll back "
+                "to: promote a model with 'inspector model promote' instead"
+            )
+            raise StorageError(msg)
+        current, previous = stack[-1], stack[-2]
+        return _record(
+            connection,
+            station,
+            role,
+            DeploymentAction.ROLLBACK,
+            previous.model_path,
+            previous.model_version or "",
+            actor=actor,
+            reason=reason,
+            metrics=None,
+            old_value=current.model_version,
         )
-        raise StorageError(msg)
-    current, previous = stack[-1], stack[-2]
-    return _record(
-        engine,
-        station,
-        role,
-        DeploymentAction.ROLLBACK,
-        previous.model_path,
-        previous.model_version or "",
-        actor=actor,
-        reason=reason,
-        metrics=None,
-        old_value=current.model_version,
-    )
 
 
 def start_shadow(
@@ -151,19 +153,20 @@ def start_shadow(
 ) -> Deployment:
     """Let a candidate model score every part of the station beside production, driving nothing."""
     _check(station, actor, reason)
-    current = current_shadow(engine, station)
-    return _record(
-        engine,
-        station,
-        "shadow",
-        DeploymentAction.SHADOW_START,
-        model_path,
-        model_version,
-        actor=actor,
-        reason=reason,
-        metrics=None,
-        old_value=current.model_version if current is not None else None,
-    )
+    with _deploying(engine) as connection:
+        current = _current_shadow(connection, station)
+        return _record(
+            connection,
+            station,
+            "shadow",
+            DeploymentAction.SHADOW_START,
+            model_path,
+            model_version,
+            actor=actor,
+            reason=reason,
+            metrics=None,
+            old_value=current.model_version if current is not None else None,
+        )
 
 
 def stop_shadow(engine: Engine, station: str, *, actor: str, reason: str) -> Deployment:
@@ -173,29 +176,34 @@ def stop_shadow(engine: Engine, station: str, *, actor: str, reason: str) -> Dep
         StorageError: no shadow model runs on the station.
     """
     _check(station, actor, reason)
-    current = current_shadow(engine, station)
-    if current is None:
-        msg = f"station {station!r} has no shadow model to stop"
-        raise StorageError(msg)
-    return _record(
-        engine,
-        station,
-        "shadow",
-        DeploymentAction.SHADOW_STOP,
-        None,
-        None,
-        actor=actor,
-        reason=reason,
-        metrics=None,
-        old_value=current.model_version,
-    )
+    with _deploying(engine) as connection:
+        current = _current_shadow(connection, station)
+        if current is None:
+            msg = f"station {station!r} has no shadow model to stop"
+            raise StorageError(msg)
+        return _record(
+            connection,
+            station,
+            "shadow",
+            DeploymentAction.SHADOW_STOP,
+            None,
+            None,
+            actor=actor,
+            reason=reason,
+            metrics=None,
+            old_value=current.model_version,
+        )
 
 
 def deployment_history(engine: Engine, station: str) -> list[Deployment]:
     """Every deployment action of a station, oldest first."""
-    statement = select(_DEPLOYMENTS).where(_DEPLOYMENTS.c.station == station)
     with engine.connect() as connection:
-        rows = connection.execute(statement.order_by(_DEPLOYMENTS.c.id)).mappings().all()
+        return _history(connection, station)
+
+
+def _history(connection: Connection, station: str) -> list[Deployment]:
+    statement = select(_DEPLOYMENTS).where(_DEPLOYMENTS.c.station == station)
+    rows = connection.execute(statement.order_by(_DEPLOYMENTS.c.id)).mappings().all()
     return [_to_deployment(row) for row in rows]
 
 
@@ -224,14 +232,18 @@ def in_force(history: Sequence[Deployment], role: str = PRODUCTION) -> Deploymen
 
 def current_shadow(engine: Engine, station: str) -> Deployment | None:
     """The running shadow deployment of the station, or ``None``."""
+    with engine.connect() as connection:
+        return _current_shadow(connection, station)
+
+
+def _current_shadow(connection: Connection, station: str) -> Deployment | None:
     statement = (
         select(_DEPLOYMENTS)
         .where(_DEPLOYMENTS.c.station == station, _DEPLOYMENTS.c.role == "shadow")
         .order_by(_DEPLOYMENTS.c.id.desc())
         .limit(1)
     )
-    with engine.connect() as connection:
-        row = connection.execute(statement).mappings().first()
+    row = connection.execute(statement).mappings().first()
     if row is None or row["action"] != DeploymentAction.SHADOW_START:
         return None
     return _to_deployment(row)
@@ -262,8 +274,19 @@ def _check(station: str, actor: str, reason: str) -> None:
         raise ValueError(msg)
 
 
+@contextmanager
+def _deploying(engine: Engine) -> Iterator[Connection]:
+    """The write transaction of one deployment action: it reads the station's
+    records, decides and appends, with no other action in between (two people
+    rolling back at once must not both go back to the same model)."""
+    with write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("LOCK TABLE model_deployments IN SHARE ROW EXCLUSIVE MODE")
+        yield connection
+
+
 def _record(
-    engine: Engine,
+    connection: Connection,
     station: str,
     role: str,
     action: DeploymentAction,
@@ -278,22 +301,21 @@ def _record(
     at = datetime.now(UTC)
     path = None if model_path is None else str(Path(model_path).resolve())
     metrics_text = None if metrics is None else json.dumps(metrics, sort_keys=True)
-    with write_transaction(engine) as connection:
-        new_id = connection.execute(
-            _DEPLOYMENTS.insert().values(
-                at=at,
-                station=station,
-                role=role,
-                action=action.value,
-                model_path=path,
-                model_version=model_version,
-                actor=actor,
-                reason=reason,
-                metrics=metrics_text,
-            )
-        ).inserted_primary_key[0]
-    append_audit(
-        engine,
+    new_id = connection.execute(
+        _DEPLOYMENTS.insert().values(
+            at=at,
+            station=station,
+            role=role,
+            action=action.value,
+            model_path=path,
+            model_version=model_version,
+            actor=actor,
+            reason=reason,
+            metrics=metrics_text,
+        )
+    ).inserted_primary_key[0]
+    append_audit_within(
+        connection,
         actor=actor,
         action=f"model.{action.value}",
         subject=station,

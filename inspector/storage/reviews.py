@@ -35,7 +35,7 @@ from sqlalchemy import ColumnElement, Engine, Select, exists, func, insert, sele
 
 from inspector.core.record import StoredInspection
 from inspector.core.verdict import Verdict
-from inspector.storage.audit import append_audit
+from inspector.storage.audit import append_audit_within
 from inspector.storage.engine import write_transaction
 from inspector.storage.repository import _load
 from inspector.storage.schema import InspectionRow, ReviewRow
@@ -100,7 +100,7 @@ def add_review(
     The checks that need the machine's verdict happen here, in the same
     transaction as the insert, so that a review can never contradict it: a
     defect needs a class, a good part has none, and only a part that was not
-    accepted can be a false reject.
+    accepted can be a false reject. Its audit entry commits with it.
 
     Args:
         engine: From :func:`inspector.storage.engine.open_database`.
@@ -157,15 +157,15 @@ def add_review(
                 "note": note,
             },
         ).scalar_one()
-    append_audit(
-        engine,
-        actor=reviewer,
-        action="review",
-        subject=f"inspection {inspection_id}",
-        old_value=verdict,
-        new_value=decision.value + (f" {defect_class}" if defect_class else ""),
-        reason=note,
-    )
+        append_audit_within(
+            connection,
+            actor=reviewer,
+            action="review",
+            subject=f"inspection {inspection_id}",
+            old_value=verdict,
+            new_value=decision.value + (f" {defect_class}" if defect_class else ""),
+            reason=note,
+        )
     return Review(
         id=review_id,
         inspection_id=inspection_id,

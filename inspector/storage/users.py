@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from inspector.core.errors import StorageError
-from inspector.storage.audit import append_audit
+from inspector.storage.audit import append_audit_within
 from inspector.storage.engine import write_transaction
 from inspector.storage.schema import UserRow
 
@@ -89,8 +89,8 @@ def add_user(engine: Engine, name: str, role: Role, password: str, *, actor: str
         raise ValueError(msg)
     role = Role(role)
     hashed = hash_password(password)
-    try:
-        with write_transaction(engine) as connection:
+    with write_transaction(engine) as connection:
+        try:
             new_id = connection.execute(
                 UserRow.__table__.insert().values(
                     name=name,
@@ -100,32 +100,42 @@ def add_user(engine: Engine, name: str, role: Role, password: str, *, actor: str
                     created_at=datetime.now(UTC),
                 )
             ).inserted_primary_key[0]
-    except IntegrityError as exc:
-        msg = f"a user named {name!r} exists already"
-        raise StorageError(msg) from exc
-    append_audit(engine, actor=actor, action="user.add", subject=name, new_value=role.value)
+        except IntegrityError as exc:
+            msg = f"a user named {name!r} exists already"
+            raise StorageError(msg) from exc
+        append_audit_within(
+            connection, actor=actor, action="user.add", subject=name, new_value=role.value
+        )
     return User(new_id, name, role, True)
 
 
 def set_role(engine: Engine, name: str, role: Role, *, actor: str, reason: str) -> User:
-    """Change a user's role; the old and new role go to the audit log."""
-    user = get_user(engine, name)
-    if user is None:
-        msg = f"no user named {name!r}"
-        raise StorageError(msg)
+    """Change a user's role; the old and new role go to the audit log.
+
+    The old role is read in the change's own write transaction, so two
+    administrators changing one user at once audit what each really replaced.
+    """
     role = Role(role)
     with write_transaction(engine) as connection:
+        row = (
+            connection.execute(select(UserRow).where(UserRow.name == name).with_for_update())
+            .mappings()
+            .first()
+        )
+        if row is None:
+            msg = f"no user named {name!r}"
+            raise StorageError(msg)
         connection.execute(update(UserRow).where(UserRow.name == name).values(role=role.value))
-    append_audit(
-        engine,
-        actor=actor,
-        action="user.role",
-        subject=name,
-        old_value=user.role.value,
-        new_value=role.value,
-        reason=reason,
-    )
-    return User(user.id, name, role, user.active)
+        append_audit_within(
+            connection,
+            actor=actor,
+            action="user.role",
+            subject=name,
+            old_value=row["role"],
+            new_value=role.value,
+            reason=reason,
+        )
+    return User(row["id"], name, role, row["active"])
 
 
 def get_user(engine: Engine, name: str) -> User | None:

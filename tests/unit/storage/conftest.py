@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import URL, Engine, create_engine, make_url, text
+from sqlalchemy import URL, Connection, Engine, create_engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from inspector.core import Defect, Frame, Inspection, Verdict
@@ -37,6 +37,7 @@ BACKENDS = ("sqlite", "postgres")
 MakeInspection = Callable[..., Inspection]
 WriteLock = Callable[[], AbstractContextManager[None]]
 LineWriting = Callable[[], AbstractContextManager[None]]
+CommitsMeanwhile = Callable[[Callable[[Connection], object]], AbstractContextManager[None]]
 
 
 class PostgresServer:
@@ -239,34 +240,51 @@ def make_defect() -> MakeDefect:
 
 
 @pytest.fixture
-def line_writes_meanwhile(sqlite_engine: Engine) -> LineWriting:
-    """A line's writer holding SQLite's write lock for half a second, then committing.
+def commits_meanwhile(sqlite_engine: Engine) -> CommitsMeanwhile:
+    """Another program's write, ``write(connection)``, holding SQLite's write lock for
+    half a second and then committing, while the test's block runs.
 
     Code that reads and then writes inside the block must wait for it: a
-    deferred transaction reads a snapshot that the commit makes stale, and
-    SQLite then fails the write at once with "database is locked".
+    deferred transaction reads a snapshot that the commit makes stale (SQLite
+    then fails the write at once with "database is locked"), and a value read
+    before the lock is taken is stale once the other write commits.
     """
-    with sqlite_engine.begin() as connection:
-        connection.exec_driver_sql("CREATE TABLE line_scratch (x INTEGER)")
 
     @contextmanager
-    def writing() -> Iterator[None]:
+    def meanwhile(write: Callable[[Connection], object]) -> Iterator[None]:
         locked = threading.Event()
 
-        def line_writes() -> None:
+        def other_writes() -> None:
             with sqlite_engine.connect() as connection:
                 connection.execution_options(sqlite_begin="IMMEDIATE")
                 with connection.begin():
-                    connection.exec_driver_sql("INSERT INTO line_scratch VALUES (1)")
+                    write(connection)
                     locked.set()
                     time.sleep(0.5)
 
-        writer = threading.Thread(target=line_writes)
+        writer = threading.Thread(target=other_writes)
         writer.start()
         try:
-            assert locked.wait(5), "the line's writer never took the lock"
+            assert locked.wait(5), "the other writer never took the lock"
             yield
         finally:
             writer.join()
+
+    return meanwhile
+
+
+@pytest.fixture
+def line_writes_meanwhile(
+    sqlite_engine: Engine, commits_meanwhile: CommitsMeanwhile
+) -> LineWriting:
+    """A line's writer holding SQLite's write lock for half a second, then committing
+    (:func:`commits_meanwhile` with an insert into a scratch table)."""
+    with sqlite_engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE line_scratch (x INTEGER)")
+
+    def writing() -> AbstractContextManager[None]:
+        return commits_meanwhile(
+            lambda connection: connection.exec_driver_sql("INSERT INTO line_scratch VALUES (1)")
+        )
 
     return writing
