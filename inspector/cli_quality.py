@@ -182,6 +182,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     out = args.report or Path(f"evaluation-{run.model_version}")
     page = write_evaluation_report(run, summary, out)
     print(format_summary(summary))
+    print(f"data: {len(run.images)} images, fingerprint {run.data_fingerprint}")
     print(f"report: {page}")
     unlit = sum(image.lighting is not None for image in run.images)
     if unlit:

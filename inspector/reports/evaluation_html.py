@@ -81,7 +81,12 @@ def evaluation_html(
     ]
     counts = ", ".join(f"{k} {v}" for k, v in summary.class_counts.items())
     data_rows = [
-        ("folder", dataset["dir"]),
+        ("folder", dataset.get("dir_resolved", dataset["dir"])),
+        *(
+            [("fingerprint (SHA-256 of every image, mask, class and path)", fp)]
+            if (fp := dataset.get("fingerprint"))
+            else []
+        ),
         ("images", f"{dataset['images']} ({counts})"),
         ("with masks (pixel metrics)", str(dataset["pixel_images"])),
         ("unreadable", str(len(dataset["unreadable"]))),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import platform
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +78,8 @@ class EvaluationLike(Protocol):
     images: Sequence[Evaluated]
     unreadable: Sequence[str]
     seconds: float
+    data_fingerprint: str | None
+    image_sha256: Mapping[Path, str]
 
 
 @dataclass(frozen=True)
@@ -283,6 +285,8 @@ def report_data(run: EvaluationLike, summary: QualitySummary) -> dict[str, Any]:
         "software": software_versions(),
         "data": {
             "dir": str(run.data_dir),
+            "dir_resolved": str(Path(run.data_dir).resolve()),
+            "fingerprint": run.data_fingerprint,
             "class_counts": summary.class_counts,
             "images": len(run.images),
             "pixel_images": summary.pixel_images,
@@ -300,6 +304,7 @@ def report_data(run: EvaluationLike, summary: QualitySummary) -> dict[str, Any]:
                 "verdict": i.verdict.value,
                 "defects": len(i.defects),
                 **({"lighting": i.lighting} if i.lighting else {}),
+                **({"sha256": run.image_sha256[i.path]} if i.path in run.image_sha256 else {}),
             }
             for i in run.images
         ],

@@ -15,8 +15,8 @@ once its masks are moved beside their images.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -35,6 +35,7 @@ from inspector.ml.pixels import AS_CAPTURED
 if TYPE_CHECKING:
     from inspector.ml.backend import Inferencer
 from inspector.ml.lighting import scorer_lighting
+from inspector.training.data_fingerprint import fingerprint_labelled
 from inspector.training.dataset_layout import GOOD_CLASS, split_masks
 
 PIXEL_MAX_SIDE = 512
@@ -133,6 +134,8 @@ class EvaluationRun:
     images: tuple[EvaluatedImage, ...]
     unreadable: tuple[str, ...]
     seconds: float
+    data_fingerprint: str | None = None
+    image_sha256: Mapping[Path, str] = field(default_factory=dict)
 
     @property
     def scores(self) -> np.ndarray:
@@ -293,6 +296,7 @@ def evaluate_package(
     """
     started = time.perf_counter()
     items = list_labelled_images(data_dir)
+    fingerprint = fingerprint_labelled(Path(data_dir), items)
     inferencer = (
         open_inferencer(model, backend, device=device, max_batch=batch)
         if isinstance(model, str | Path)
@@ -318,6 +322,8 @@ def evaluate_package(
         images=tuple(results),
         unreadable=tuple(unreadable),
         seconds=time.perf_counter() - started,
+        data_fingerprint=fingerprint.fingerprint,
+        image_sha256=fingerprint.images,
     )
 
 

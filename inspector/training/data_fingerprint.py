@@ -1,0 +1,64 @@
+"""Which files exactly an evaluation measured: each image's SHA-256 and one fingerprint of the set.
+
+Why: an evaluation report goes into a validation file, and its figures hold
+only for the very images they were measured on. Two reports with the same
+fingerprint measured the same files, labelled and masked the same way; an
+image or mask edited, added, removed, renamed or moved to another class
+changes it. Each image's own SHA-256 (in ``report.json``) then says which.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+CHUNK = 1 << 20
+"""Bytes read at a time, so a large image never sits in memory twice."""
+UNREADABLE = "unreadable"
+"""What a file that cannot be opened contributes (the evaluation reports it separately)."""
+
+
+class _Labelled(Protocol):
+    path: Path
+    defect_class: str
+    mask_path: Path | None
+
+
+@dataclass(frozen=True)
+class SetFingerprint:
+    """The fingerprint of a labelled set and each image's SHA-256 (``UNREADABLE`` if none)."""
+
+    fingerprint: str
+    images: dict[Path, str]
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in chunks; ``UNREADABLE`` when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+    except OSError:
+        return UNREADABLE
+    return digest.hexdigest()
+
+
+def fingerprint_labelled(root: Path, items: Sequence[_Labelled]) -> SetFingerprint:
+    """SHA-256 over every item's class, path relative to ``root``, image and mask content.
+
+    Items are taken in path order, so listing order does not matter; paths are
+    relative, so the same set copied to another folder or machine keeps its
+    fingerprint.
+    """
+    digest = hashlib.sha256()
+    images: dict[Path, str] = {}
+    for item in sorted(items, key=lambda i: i.path.as_posix()):
+        image = images[item.path] = file_sha256(item.path)
+        mask = "-" if item.mask_path is None else file_sha256(item.mask_path)
+        name = item.path.relative_to(root) if item.path.is_relative_to(root) else item.path
+        digest.update(f"{item.defect_class}\t{name.as_posix()}\t{image}\t{mask}\n".encode())
+    return SetFingerprint(digest.hexdigest(), images)

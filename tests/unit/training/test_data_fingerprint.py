@@ -1,0 +1,101 @@
+"""The fingerprint of an evaluated set changes with exactly what changes the evaluation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from inspector.training.data_fingerprint import UNREADABLE, file_sha256, fingerprint_labelled
+from inspector.training.evaluate import LabelledImage, list_labelled_images
+
+
+@pytest.fixture
+def labelled_set(tmp_path: Path) -> Path:
+    """Two good images, a defective one with its mask, as real PNG/JPEG files."""
+    root = tmp_path / "set"
+    rng = np.random.default_rng(3)
+    for name in ("good/a.jpg", "good/b.jpg", "crack/c.jpg"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / name), rng.integers(0, 256, (32, 48, 3), dtype=np.uint8))
+    mask = np.zeros((32, 48), np.uint8)
+    mask[10:14, 5:30] = 255
+    cv2.imwrite(str(root / "crack/c.png"), mask)
+    return root
+
+
+def _of(root: Path):
+    return fingerprint_labelled(root, list_labelled_images(root))
+
+
+def test_each_image_hash_is_its_files_sha256_and_the_set_has_one_fingerprint(labelled_set):
+    found = _of(labelled_set)
+    for path, digest in found.images.items():
+        assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert len(found.images) == 3 and len(found.fingerprint) == 64
+    assert _of(labelled_set) == found  # measured again: the same
+
+
+def test_a_copy_elsewhere_and_another_listing_order_keep_the_fingerprint(labelled_set, tmp_path):
+    copy = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(labelled_set, copy)
+    items = list_labelled_images(labelled_set)
+    assert fingerprint_labelled(labelled_set, items[::-1]).fingerprint == _of(copy).fingerprint
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["image edited", "mask edited", "image added", "image removed", "moved class", "renamed"],
+)
+def test_any_change_to_what_is_evaluated_changes_the_fingerprint(labelled_set, change):
+    before = _of(labelled_set)
+    if change == "image edited":
+        data = bytearray((labelled_set / "good/a.jpg").read_bytes())
+        data[-3] ^= 0xFF
+        (labelled_set / "good/a.jpg").write_bytes(bytes(data))
+    elif change == "mask edited":
+        cv2.imwrite(str(labelled_set / "crack/c.png"), np.zeros((32, 48), np.uint8))
+    elif change == "image added":
+        shutil.copy(labelled_set / "good/a.jpg", labelled_set / "good/d.jpg")
+    elif change == "image removed":
+        (labelled_set / "good/b.jpg").unlink()
+    elif change == "moved class":
+        (labelled_set / "dent").mkdir()
+        (labelled_set / "good/b.jpg").rename(labelled_set / "dent/b.jpg")
+    else:
+        (labelled_set / "good/b.jpg").rename(labelled_set / "good/b2.jpg")
+    after = _of(labelled_set)
+    assert after.fingerprint != before.fingerprint
+    if change == "image edited":
+        changed = {p.name for p in after.images if after.images[p] != before.images.get(p)}
+        assert changed == {"a.jpg"}
+
+
+def test_a_file_that_cannot_be_read_is_marked_not_fatal(labelled_set):
+    missing = LabelledImage(labelled_set / "good" / "gone.jpg", "good", None)
+    assert file_sha256(missing.path) == UNREADABLE
+    found = fingerprint_labelled(labelled_set, [*list_labelled_images(labelled_set), missing])
+    assert found.images[missing.path] == UNREADABLE
+    assert found.fingerprint != _of(labelled_set).fingerprint
+
+
+def test_the_evaluation_report_carries_the_fingerprint_and_every_images_hash(
+    labelled_set, tmp_path
+):
+    from inspector.pipeline.line import DEFAULT_MODEL_DIR
+    from inspector.reports.evaluation_report import summarize, write_evaluation_report
+    from inspector.training.evaluate import evaluate_package
+
+    run = evaluate_package(DEFAULT_MODEL_DIR, labelled_set, device="cpu")
+    page = write_evaluation_report(run, summarize(run.images, run.rules.threshold), tmp_path / "r")
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["data"]["fingerprint"] == _of(labelled_set).fingerprint
+    assert report["data"]["dir_resolved"] == str(labelled_set.resolve())
+    for image in report["images"]:
+        assert image["sha256"] == hashlib.sha256(Path(image["path"]).read_bytes()).hexdigest()
+    assert report["data"]["fingerprint"] in page.read_text()
