@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from inspector.reports.compare_report import described_data
 from inspector.reports.figure_text import number_or_na, percent_or_na
 from inspector.reports.page_style import page_head
 
@@ -129,7 +130,7 @@ def classifier_compare_html(data: Mapping[str, Any], pictures: Mapping[Path, str
     return f"""{head}
 <h1>Classifier comparison: <em>{html.escape(data["verdict"])}</em></h1>
 <p>Generated {html.escape(data["created_at"])} by <code>inspector compare</code> on
-{data["data"]["images"]} images of {html.escape(data["data"]["dir"])}; each classifier names the
+{described_data(data["data"])}; each classifier names the
 most probable class, through the classifiers' own inference path. A part called
 <code>good</code> is accepted.</p>
 {notes}

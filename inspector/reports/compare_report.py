@@ -175,10 +175,20 @@ def _side(run: EvaluationLike, summary: QualitySummary) -> dict[str, Any]:
     }
 
 
+def described_data(data: Mapping[str, Any]) -> str:
+    """The compared folder for a report's opening line (HTML): images, folder, fingerprint."""
+    text = f"{data['images']} images of {html.escape(str(data['dir']))}"
+    fingerprint = data.get("fingerprint")
+    return (
+        text if not fingerprint else f"{text} (fingerprint <code>{html.escape(fingerprint)}</code>)"
+    )
+
+
 class _Compared(Protocol):
     data_dir: Path
     images: Sequence[object]
     unreadable: Sequence[str]
+    data_fingerprint: str | None
 
 
 def compare_header(
@@ -196,6 +206,7 @@ def compare_header(
         "reasons": list(reasons),
         "data": {
             "dir": str(new.data_dir),
+            "fingerprint": new.data_fingerprint,
             "images": len(new.images),
             "class_counts": dict(class_counts),
             "unreadable": sorted(set(new.unreadable) | set(baseline.unreadable)),
@@ -347,7 +358,7 @@ def _html(
     return f"""{head}
 <h1>Model comparison: <em>{html.escape(summary.verdict)}</em></h1>
 <p>Generated {html.escape(data["created_at"])} by <code>inspector compare</code> on
-{data["data"]["images"]} images of {html.escape(data["data"]["dir"])}; each model at its own
+{described_data(data["data"])}; each model at its own
 calibrated threshold, through the live line's own inference and decision path.</p>
 <ul>{reasons}</ul>
 <h2>Figures</h2>{metrics}

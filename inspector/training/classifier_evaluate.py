@@ -19,6 +19,7 @@ from inspector.core.errors import SourceError
 from inspector.ml.classifier_inference import ClassifierInferencer
 from inspector.training.classifier_data import list_class_images
 from inspector.training.classifier_metrics import ClassificationMetrics, classification_metrics
+from inspector.training.data_fingerprint import fingerprint_labelled
 from inspector.training.evaluate import decoded_batches
 
 Progress = Callable[[int, int], None]
@@ -56,6 +57,8 @@ class ClassifierRun:
         unreadable: ``"path: reason"`` for each image that could not be decoded.
         metrics: Accuracy, per-class figures and the confusion matrix over ``images``.
         seconds: Wall time of the whole evaluation.
+        data_fingerprint: SHA-256 over the folder's classes, paths and images
+            (:mod:`inspector.training.data_fingerprint`); ``None`` when not measured.
     """
 
     model_version: str
@@ -68,6 +71,7 @@ class ClassifierRun:
     unreadable: tuple[str, ...]
     metrics: ClassificationMetrics
     seconds: float
+    data_fingerprint: str | None = None
 
 
 def evaluate_classifier(
@@ -131,4 +135,5 @@ def evaluate_classifier(
         unreadable=tuple(unreadable),
         metrics=metrics,
         seconds=time.perf_counter() - started,
+        data_fingerprint=fingerprint_labelled(Path(data_dir), items).fingerprint,
     )

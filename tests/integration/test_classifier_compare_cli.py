@@ -54,6 +54,8 @@ def test_two_classifiers_are_compared_on_their_own_figures(
     alone = in_thread(lambda: evaluate_classifier(trained_classifier, labelled, device="cpu"))
     assert data["new"]["metrics"]["accuracy"] == pytest.approx(alone.metrics.accuracy)
     assert data["new"]["metrics"]["confusion"] == [list(row) for row in alone.metrics.confusion]
+    assert data["data"]["fingerprint"] == alone.data_fingerprint is not None
+    assert alone.data_fingerprint in (out / "compare.html").read_text()
     said = {d["path"]: d["baseline"]["class"] for d in data["disagreements"]}
     assert set(said.values()) == {"good"}
     assert "Per class" in (out / "compare.html").read_text()

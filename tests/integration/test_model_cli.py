@@ -45,6 +45,7 @@ def test_compare_reports_both_models_side_by_side_with_a_verdict(
     assert data["data"]["images"] == 12
     # The figures are the evaluation's own: the same as evaluating the model alone.
     run = evaluate_package(new, labelled, device="cpu")
+    assert data["data"]["fingerprint"] == run.data_fingerprint is not None
     alone = summarize(run.images, run.rules.threshold)
     figures = data["new"]["metrics"]
     assert figures["image_auroc"] == pytest.approx(alone.image_auroc)
@@ -56,6 +57,7 @@ def test_compare_reports_both_models_side_by_side_with_a_verdict(
         assert (item["new"]["verdict"] == "accept") != (item["baseline"]["verdict"] == "accept")
     html = (out / "compare.html").read_text()
     assert data["new"]["version"] in html and data["baseline"]["version"] in html
+    assert f"(fingerprint <code>{run.data_fingerprint}</code>)" in html
     assert len(list((out / "disagreements").glob("*.png"))) == 2 * min(
         8, len(data["disagreements"])
     )
