@@ -42,6 +42,13 @@ def _rows(pairs: Sequence[tuple[str, str]]) -> str:
     )
 
 
+def _trained_on(training: dict[str, Any]) -> str:
+    """Where the model's good images came from, and their fingerprint when recorded."""
+    source = str(training.get("source", "?"))
+    fingerprint = training.get("fingerprint")
+    return f"{source} (fingerprint {fingerprint})" if fingerprint else source
+
+
 def _head_row(head: object) -> list[tuple[str, str]]:
     """The localisation head's line of the method table (none for models without one)."""
     if not isinstance(head, dict):
@@ -75,7 +82,7 @@ def evaluation_html(
         ),
         *([("branches", _settings(model["branches"]))] if model.get("branches") else []),
         *_head_row(model.get("training", {}).get("localisation_head")),
-        ("trained on", str(model.get("training", {}).get("source", "?"))),
+        ("trained on", _trained_on(model.get("training", {}))),
         ("device", data["device"]),
         ("software", ", ".join(f"{k} {v}" for k, v in data.get("software", {}).items())),
     ]

@@ -1,19 +1,24 @@
-"""Which files exactly an evaluation measured: each image's SHA-256 and one fingerprint of the set.
+"""Which images exactly a model learned from or an evaluation measured: each image's
+SHA-256 and one fingerprint of the set.
 
 Why: an evaluation report goes into a validation file, and its figures hold
 only for the very images they were measured on. Two reports with the same
 fingerprint measured the same files, labelled and masked the same way; an
 image or mask edited, added, removed, renamed or moved to another class
 changes it. Each image's own SHA-256 (in ``report.json``) then says which.
+Likewise two anomaly models with the same training fingerprint learned from
+the same good images, split the same way into learnt and held out.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+import numpy as np
 
 CHUNK = 1 << 20
 """Bytes read at a time, so a large image never sits in memory twice."""
@@ -62,3 +67,25 @@ def fingerprint_labelled(root: Path, items: Sequence[_Labelled]) -> SetFingerpri
         name = item.path.relative_to(root) if item.path.is_relative_to(root) else item.path
         digest.update(f"{item.defect_class}\t{name.as_posix()}\t{image}\t{mask}\n".encode())
     return SetFingerprint(digest.hexdigest(), images)
+
+
+def fingerprint_images(
+    groups: Mapping[str, tuple[Path | None, Sequence[Path | np.ndarray]]],
+) -> str:
+    """SHA-256 over named groups of images (``{"train": (root, items), ...}``).
+
+    A file counts by its path relative to its group's ``root`` and its content;
+    an image given as an array (no file) by its shape and pixels, in the order
+    given. Files are taken in path order, so listing order does not matter.
+    """
+    digest = hashlib.sha256()
+    for group in sorted(groups):
+        root, items = groups[group]
+        files = sorted((i for i in items if isinstance(i, Path)), key=Path.as_posix)
+        for path in files:
+            name = path.relative_to(root) if root and path.is_relative_to(root) else path
+            digest.update(f"{group}\t{name.as_posix()}\t{file_sha256(path)}\n".encode())
+        for array in (i for i in items if not isinstance(i, Path)):
+            pixels = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+            digest.update(f"{group}\tarray {array.shape} {array.dtype}\t{pixels}\n".encode())
+    return digest.hexdigest()

@@ -51,6 +51,7 @@ from inspector.training.calibration import (
     calibrate_threshold,
     threshold_rule,
 )
+from inspector.training.data_fingerprint import fingerprint_images
 from inspector.training.evaluate import without_masks
 from inspector.training.teach_head import at_input_size, teach_head
 
@@ -99,6 +100,11 @@ def _collect(source: Sequence[np.ndarray] | str | Path, role: str) -> tuple[list
         return list(without_masks(list_images(source))), f"folder {Path(source)}"
     items = [check_image(image, i) for i, image in enumerate(source)]
     return items, f"{len(items)} {role} images given as arrays"
+
+
+def _root(source: Sequence[np.ndarray] | str | Path) -> Path | None:
+    """The folder images were listed from, for their paths in the training fingerprint."""
+    return Path(source) if isinstance(source, str | Path) else None
 
 
 def split_holdout(
@@ -476,6 +482,12 @@ def fit_anomaly(
             "source": source,
             "holdout_count": len(holdout),
             "holdout_source": holdout_source,
+            "fingerprint": fingerprint_images(
+                {
+                    "train": (_root(good), train),
+                    "holdout": (_root(good if val_good is None else val_good), holdout),
+                }
+            ),
             "image_sizes": dict(reader.sizes.most_common(10)),
             "patches": int(n_patches),
             "bank_size": int(bank.shape[0]),

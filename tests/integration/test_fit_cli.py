@@ -6,8 +6,11 @@ from pathlib import Path
 
 import cv2
 
+from inspector.acquisition.image_files import list_images
 from inspector.cli import main
 from inspector.ml.package import load_package
+from inspector.training.data_fingerprint import fingerprint_images
+from inspector.training.fit_anomaly import split_holdout
 from tests.unit.ml.synthetic_parts import textured_part
 
 
@@ -41,6 +44,15 @@ def test_fit_writes_a_package_with_both_branches(tmp_path: Path) -> None:
     assert package.localisation_head is not None
     # The default retrieval gallery: a quarter of each good image's 16 x 16 patches.
     assert package.memory_bank.shape[0] == 12 * 64
+
+
+def test_the_package_names_the_good_images_it_learned_from(tmp_path: Path) -> None:
+    """Its training fingerprint: every good image's content and path, learnt or held out."""
+    package = load_package(_fit(tmp_path, 8, "--synthetic-epochs", "0"))
+    good = tmp_path / "good"
+    train, holdout = split_holdout(list_images(good), 0.2, 0)  # fit's defaults
+    expected = fingerprint_images({"train": (good, train), "holdout": (good, holdout)})
+    assert package.training["fingerprint"] == expected
 
 
 def test_fit_without_retrieval_does_not_even_the_map(tmp_path: Path) -> None:

@@ -11,7 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
-from inspector.training.data_fingerprint import UNREADABLE, file_sha256, fingerprint_labelled
+from inspector.training.data_fingerprint import (
+    UNREADABLE,
+    file_sha256,
+    fingerprint_images,
+    fingerprint_labelled,
+)
 from inspector.training.evaluate import LabelledImage, list_labelled_images
 
 
@@ -99,3 +104,24 @@ def test_the_evaluation_report_carries_the_fingerprint_and_every_images_hash(
     for image in report["images"]:
         assert image["sha256"] == hashlib.sha256(Path(image["path"]).read_bytes()).hexdigest()
     assert report["data"]["fingerprint"] in page.read_text()
+
+
+def test_a_training_fingerprint_counts_each_image_in_its_group(labelled_set, tmp_path):
+    good = sorted((labelled_set / "good").glob("*.jpg"))
+    crack = labelled_set / "crack" / "c.jpg"
+
+    def of(root, train, holdout):
+        return fingerprint_images({"train": (root, train), "holdout": (root, holdout)})
+
+    before = of(labelled_set, [good[0], crack], [good[1]])
+    assert of(labelled_set, [crack, good[0]], [good[1]]) == before  # listing order
+    assert of(labelled_set, [good[0]], [good[1], crack]) != before  # held out instead
+    copy = tmp_path / "copy"
+    shutil.copytree(labelled_set, copy)
+    moved = [copy / p.relative_to(labelled_set) for p in (good[0], crack, good[1])]
+    assert of(copy, moved[:2], moved[2:]) == before  # the same images elsewhere
+    arrays = [cv2.imread(str(p)) for p in good]
+    from_arrays = of(None, arrays[:1], arrays[1:])
+    assert of(None, [arrays[0].copy()], [arrays[1]]) == from_arrays  # pixels, not identity
+    arrays[0][0, 0, 0] ^= 1
+    assert of(None, arrays[:1], arrays[1:]) != from_arrays
