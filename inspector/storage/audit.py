@@ -99,7 +99,9 @@ def append_audit_within(
     readers pass), so two writers cannot both chain onto the same predecessor.
 
     Raises:
-        ValueError: no actor or action, or ``connection`` is not in a transaction.
+        ValueError: no actor or action, or ``connection`` is not in a write
+            transaction (none, or on SQLite a deferred one, which could fail to
+            upgrade its read of the chain's end into a write).
     """
     if not actor or not action:
         msg = "an audit entry needs an actor and an action"

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, select
 
 from inspector.core.errors import StorageError
 from inspector.storage.audit import append_audit_within
-from inspector.storage.engine import write_transaction
+from inspector.storage.engine import change_transaction
 from inspector.storage.schema import DeploymentRow
 
 _DEPLOYMENTS = DeploymentRow.__table__
@@ -86,6 +86,7 @@ def promote(
             already has that role there.
     """
     _check(station, actor, reason)
+    model_path = Path(model_path).resolve()  # before the lock: a slow share must not hold it
     with _deploying(engine) as connection:
         current = in_force(_history(connection, station), role)
         if current is not None and current.model_version == model_version:
@@ -153,6 +154,7 @@ def start_shadow(
 ) -> Deployment:
     """Let a candidate model score every part of the station beside production, driving nothing."""
     _check(station, actor, reason)
+    model_path = Path(model_path).resolve()
     with _deploying(engine) as connection:
         current = _current_shadow(connection, station)
         return _record(
@@ -279,7 +281,7 @@ def _deploying(engine: Engine) -> Iterator[Connection]:
     """The write transaction of one deployment action: it reads the station's
     records, decides and appends, with no other action in between (two people
     rolling back at once must not both go back to the same model)."""
-    with write_transaction(engine) as connection:
+    with change_transaction(engine, "the model deployment") as connection:
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql("LOCK TABLE model_deployments IN SHARE ROW EXCLUSIVE MODE")
         yield connection
@@ -290,7 +292,7 @@ def _record(
     station: str,
     role: str,
     action: DeploymentAction,
-    model_path: str | Path | None,
+    model_path: Path | None,
     model_version: str | None,
     *,
     actor: str,
@@ -299,7 +301,7 @@ def _record(
     old_value: str | None,
 ) -> Deployment:
     at = datetime.now(UTC)
-    path = None if model_path is None else str(Path(model_path).resolve())
+    path = None if model_path is None else str(model_path)  # resolved by the caller
     metrics_text = None if metrics is None else json.dumps(metrics, sort_keys=True)
     new_id = connection.execute(
         _DEPLOYMENTS.insert().values(

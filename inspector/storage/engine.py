@@ -256,6 +256,25 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
+@contextmanager
+def change_transaction(engine: Engine, change: str) -> Iterator[Connection]:
+    """A :func:`write_transaction` for a person's change (a role, a deployment, a review).
+
+    A database error (a lock given up, a full disk, a failed audit insert)
+    becomes a :class:`StorageError` that says the change was not stored and
+    why, for the window or the terminal to show, instead of a driver's
+    traceback. The record writer keeps :func:`write_transaction`: it retries
+    on the driver's own errors.
+    """
+    try:
+        with write_transaction(engine) as connection:
+            yield connection
+    except DBAPIError as exc:
+        reason = " ".join(str(exc.orig).split())
+        msg = f"{change} was not stored, nothing changed (the database said: {reason}); try again"
+        raise StorageError(msg) from exc
+
+
 def _alembic_config() -> Config:
     config = Config()
     # ConfigParser interpolates '%': escape it in case the install path contains one.

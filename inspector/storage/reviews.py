@@ -36,7 +36,7 @@ from sqlalchemy import ColumnElement, Engine, Select, exists, func, insert, sele
 from inspector.core.record import StoredInspection
 from inspector.core.verdict import Verdict
 from inspector.storage.audit import append_audit_within
-from inspector.storage.engine import write_transaction
+from inspector.storage.engine import change_transaction
 from inspector.storage.repository import _load
 from inspector.storage.schema import InspectionRow, ReviewRow
 
@@ -129,7 +129,7 @@ def add_review(
         )
         raise ValueError(msg)
     # Reads the part, then writes: the write lock first (see storage.engine.writing).
-    with write_transaction(engine) as connection:
+    with change_transaction(engine, f"the review of inspection {inspection_id}") as connection:
         verdict = connection.execute(
             select(_INSPECTIONS.c.verdict).where(_INSPECTIONS.c.id == inspection_id)
         ).scalar_one_or_none()

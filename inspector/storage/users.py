@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from inspector.core.errors import StorageError
 from inspector.storage.audit import append_audit_within
-from inspector.storage.engine import write_transaction
+from inspector.storage.engine import change_transaction
 from inspector.storage.schema import UserRow
 
 # scrypt cost: about 50 ms and 16 MiB per check on a small CPU; slow for guessing.
@@ -89,7 +89,7 @@ def add_user(engine: Engine, name: str, role: Role, password: str, *, actor: str
         raise ValueError(msg)
     role = Role(role)
     hashed = hash_password(password)
-    with write_transaction(engine) as connection:
+    with change_transaction(engine, f"user {name!r}") as connection:
         try:
             new_id = connection.execute(
                 UserRow.__table__.insert().values(
@@ -116,7 +116,7 @@ def set_role(engine: Engine, name: str, role: Role, *, actor: str, reason: str) 
     administrators changing one user at once audit what each really replaced.
     """
     role = Role(role)
-    with write_transaction(engine) as connection:
+    with change_transaction(engine, f"the role of {name!r}") as connection:
         row = (
             connection.execute(select(UserRow).where(UserRow.name == name).with_for_update())
             .mappings()

@@ -95,10 +95,11 @@ def compare_packages(
         ]
     )
     seen = [[image.path for image in run.images] for run in runs]
-    if seen[0] != seen[1]:
+    if seen[0] != seen[1] or runs[0].data_fingerprint != runs[1].data_fingerprint:
         msg = (
-            f"the two models did not see the same images of {data_dir} "
-            f"({len(seen[0])} and {len(seen[1])}): was the folder changed during the comparison? "
+            f"the two models did not see the same images of {data_dir} ({len(seen[0])} and "
+            f"{len(seen[1])} images, fingerprints {runs[0].data_fingerprint} and "
+            f"{runs[1].data_fingerprint}): was the folder changed during the comparison? "
             "Run it again on a folder nobody writes to"
         )
         raise SourceError(msg)

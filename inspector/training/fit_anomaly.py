@@ -358,6 +358,13 @@ def fit_anomaly(
             msg = f"no validation images in {holdout_source}: add some, or leave val_good out"
             raise SourceError(msg)
 
+    # Taken before training reads the images: the fingerprint names what it read.
+    fingerprint = fingerprint_images(
+        {
+            "train": (_root(good), train),
+            "holdout": (_root(good if val_good is None else val_good), holdout),
+        }
+    )
     torch_device = select_device(device)
     reader = _Reader()
     if global_stage is not None and len(holdout) < 2:
@@ -482,12 +489,7 @@ def fit_anomaly(
             "source": source,
             "holdout_count": len(holdout),
             "holdout_source": holdout_source,
-            "fingerprint": fingerprint_images(
-                {
-                    "train": (_root(good), train),
-                    "holdout": (_root(good if val_good is None else val_good), holdout),
-                }
-            ),
+            "fingerprint": fingerprint,
             "image_sizes": dict(reader.sizes.most_common(10)),
             "patches": int(n_patches),
             "bank_size": int(bank.shape[0]),

@@ -253,8 +253,12 @@ def _deployed(engine: Engine, model_dir: Path) -> bool:
 
 
 def _busy(exc: BaseException) -> bool:
-    """Whether the database refused a write because another writer held it too long."""
-    text = str(getattr(exc, "orig", exc)).lower()
-    return isinstance(exc, OperationalError) and any(
-        word in text for word in ("locked", "busy", "lock timeout")
-    )
+    """Whether the database refused a write because another writer held it too long
+    (the driver's error itself, or the cause of the storage error that explains it)."""
+    for error in (exc, exc.__cause__):
+        text = str(getattr(error, "orig", error)).lower()
+        if isinstance(error, OperationalError) and any(
+            word in text for word in ("locked", "busy", "lock timeout")
+        ):
+            return True
+    return False

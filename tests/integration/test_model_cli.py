@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import pytest
 from sqlalchemy import func, select
 
 from inspector.cli import main
+from inspector.core.errors import SourceError
 from inspector.ml.backend import open_inferencer
 from inspector.reports.evaluation_report import summarize
 from inspector.storage.audit import audit_entries, verify_audit
 from inspector.storage.engine import open_database
 from inspector.storage.schema import InspectionRow, ShadowVerdictRow
+from inspector.training.compare import compare_packages
 from inspector.training.evaluate import evaluate_package
 from tests.tiny_models import tiny_pair, write_labelled
 
@@ -61,6 +64,26 @@ def test_compare_reports_both_models_side_by_side_with_a_verdict(
     assert len(list((out / "disagreements").glob("*.png"))) == 2 * min(
         8, len(data["disagreements"])
     )
+
+
+def test_an_image_edited_while_the_models_are_compared_stops_the_comparison(
+    models: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Same file names, other bytes: the second model would be judged on other images."""
+    new, old = models
+    folder = write_labelled(tmp_path / "set")
+    victim = sorted(folder.glob("good/*"))[0]
+    calls: list[tuple[int, int]] = []
+
+    def edit_after_first_model(done: int, total: int) -> None:
+        calls.append((done, total))
+        if done == total and len([c for c in calls if c[0] == c[1]]) == 1:
+            image = cv2.imread(str(victim))
+            image[:8, :8] = 255 - image[:8, :8]  # still a readable image, another one
+            cv2.imwrite(str(victim), image)
+
+    with pytest.raises(SourceError, match="was the folder changed during the comparison"):
+        compare_packages(new, old, folder, device="cpu", progress=edit_after_first_model)
 
 
 def test_promote_rollback_and_history_are_recorded_and_audited(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import URL, Connection, Engine, create_engine, make_url, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from inspector.core import Defect, Frame, Inspection, Verdict
@@ -239,29 +239,38 @@ def make_defect() -> MakeDefect:
     return make
 
 
-@pytest.fixture
-def commits_meanwhile(sqlite_engine: Engine) -> CommitsMeanwhile:
-    """Another program's write, ``write(connection)``, holding SQLite's write lock for
-    half a second and then committing, while the test's block runs.
+def another_writer(engine: Engine) -> CommitsMeanwhile:
+    """Another program's write, ``write(connection)``, committed while the test's block
+    runs, once the code under test has sent its first statement to ``engine``.
 
-    Code that reads and then writes inside the block must wait for it: a
-    deferred transaction reads a snapshot that the commit makes stale (SQLite
-    then fails the write at once with "database is locked"), and a value read
-    before the lock is taken is stale once the other write commits.
+    The other writer holds its lock (SQLite: the database's write lock; PostgreSQL: the
+    locks its write took) until the test's thread sends a statement (SQLite: its
+    ``BEGIN``), and 0.2 s more, then commits. Code that reads and then writes must wait
+    for it and read what it wrote: a value read before the lock is taken is stale by
+    then, and on SQLite a deferred transaction's snapshot cannot become a write
+    ("database is locked").
     """
 
     @contextmanager
     def meanwhile(write: Callable[[Connection], object]) -> Iterator[None]:
-        locked = threading.Event()
+        locked, began = threading.Event(), threading.Event()
+        tester = threading.get_ident()
+
+        def on_statement(*_: object) -> None:
+            if threading.get_ident() == tester:
+                began.set()
 
         def other_writes() -> None:
-            with sqlite_engine.connect() as connection:
-                connection.execution_options(sqlite_begin="IMMEDIATE")
+            with engine.connect() as connection:
+                if engine.dialect.name == "sqlite":
+                    connection.execution_options(sqlite_begin="IMMEDIATE")
                 with connection.begin():
                     write(connection)
                     locked.set()
-                    time.sleep(0.5)
+                    began.wait(5)
+                    time.sleep(0.2)  # the code under test is waiting for the lock by now
 
+        event.listen(engine, "before_cursor_execute", on_statement)
         writer = threading.Thread(target=other_writes)
         writer.start()
         try:
@@ -269,21 +278,27 @@ def commits_meanwhile(sqlite_engine: Engine) -> CommitsMeanwhile:
             yield
         finally:
             writer.join()
+            event.remove(engine, "before_cursor_execute", on_statement)
 
     return meanwhile
 
 
 @pytest.fixture
-def line_writes_meanwhile(
-    sqlite_engine: Engine, commits_meanwhile: CommitsMeanwhile
-) -> LineWriting:
-    """A line's writer holding SQLite's write lock for half a second, then committing
-    (:func:`commits_meanwhile` with an insert into a scratch table)."""
+def commits_meanwhile(engine: Engine) -> CommitsMeanwhile:
+    """:func:`another_writer` on the test's database (SQLite and PostgreSQL)."""
+    return another_writer(engine)
+
+
+@pytest.fixture
+def line_writes_meanwhile(sqlite_engine: Engine) -> LineWriting:
+    """A line's writer holding SQLite's write lock until the code under test sends its
+    first statement, then committing (:func:`another_writer` with a scratch insert)."""
     with sqlite_engine.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE line_scratch (x INTEGER)")
+    meanwhile = another_writer(sqlite_engine)
 
     def writing() -> AbstractContextManager[None]:
-        return commits_meanwhile(
+        return meanwhile(
             lambda connection: connection.exec_driver_sql("INSERT INTO line_scratch VALUES (1)")
         )
 

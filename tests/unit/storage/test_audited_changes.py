@@ -3,15 +3,16 @@ old value is what the change really replaced, even with another writer at work."
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine, select, text, update
-from sqlalchemy.exc import IntegrityError
 
 from inspector.core import Verdict
+from inspector.core.errors import StorageError
 from inspector.storage.audit import append_audit_within, audit_entries, verify_audit
 from inspector.storage.deployments import (
     current_production,
@@ -20,7 +21,7 @@ from inspector.storage.deployments import (
     rollback,
     start_shadow,
 )
-from inspector.storage.engine import write_transaction
+from inspector.storage.engine import open_database, write_transaction
 from inspector.storage.repository import add_inspections, record_from_inspection
 from inspector.storage.reviews import add_review, latest_reviews
 from inspector.storage.schema import DeploymentRow, UserRow
@@ -29,17 +30,27 @@ from tests.unit.storage.conftest import CommitsMeanwhile, MakeInspection
 
 
 @pytest.fixture
-def audit_log_fails(sqlite_engine: Engine) -> Iterator[Engine]:
+def audit_log_fails(engine: Engine) -> Iterator[Engine]:
     """A database whose audit log refuses every new entry (as a full disk would fail
     the insert), with one user and one promoted model on record from before."""
-    add_user(sqlite_engine, "bo", Role.OPERATOR, "pass-word-1", actor="admin")
-    promote(sqlite_engine, "press-2", "/models/m1", "m1", actor="eng.ada", reason="first")
-    with sqlite_engine.begin() as connection:
-        connection.exec_driver_sql(
-            "CREATE TRIGGER audit_full BEFORE INSERT ON audit_log "
-            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-        )
-    yield sqlite_engine
+    add_user(engine, "bo", Role.OPERATOR, "pass-word-1", actor="admin")
+    promote(engine, "press-2", "/models/m1", "m1", actor="eng.ada", reason="first")
+    with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql(
+                "CREATE TRIGGER audit_full BEFORE INSERT ON audit_log "
+                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
+        else:
+            connection.exec_driver_sql(
+                "CREATE FUNCTION audit_full() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$"
+            )
+            connection.exec_driver_sql(
+                "CREATE TRIGGER audit_full BEFORE INSERT ON audit_log "
+                "FOR EACH ROW EXECUTE FUNCTION audit_full()"
+            )
+    yield engine
 
 
 def test_a_change_whose_audit_entry_fails_is_not_stored(
@@ -58,7 +69,7 @@ def test_a_change_whose_audit_entry_fails_is_not_stored(
         lambda: add_review(engine, part, reviewer="anna", decision="false_reject"),
     ]
     for change in changes:
-        with pytest.raises(IntegrityError, match="disk full"):
+        with pytest.raises(StorageError, match=r"was not stored, nothing changed .*disk full"):
             change()
     assert get_user(engine, "cy") is None
     assert get_user(engine, "bo").role is Role.OPERATOR
@@ -82,29 +93,29 @@ def test_an_audit_entry_is_written_only_inside_a_write_transaction(sqlite_engine
 
 
 def test_a_role_change_audits_the_role_it_really_replaced(
-    sqlite_engine: Engine, commits_meanwhile: CommitsMeanwhile
+    engine: Engine, commits_meanwhile: CommitsMeanwhile
 ) -> None:
     """Another administrator's change commits while this one waits for the lock: the
     audit entry must name that role as the old one, not the role read before."""
-    add_user(sqlite_engine, "bo", Role.QA, "pass-word-1", actor="admin")
+    add_user(engine, "bo", Role.QA, "pass-word-1", actor="admin")
 
     def other_admin(connection: Connection) -> None:
         connection.execute(update(UserRow).where(UserRow.name == "bo").values(role="engineer"))
 
     with commits_meanwhile(other_admin):
-        set_role(sqlite_engine, "bo", Role.ADMIN, actor="admin", reason="cover")
-    entry = audit_entries(sqlite_engine)[-1]
+        set_role(engine, "bo", Role.ADMIN, actor="admin", reason="cover")
+    entry = audit_entries(engine)[-1]
     assert (entry.action, entry.old_value, entry.new_value) == ("user.role", "engineer", "admin")
-    assert get_user(sqlite_engine, "bo").role is Role.ADMIN
+    assert get_user(engine, "bo").role is Role.ADMIN
 
 
 def test_a_rollback_beside_another_promotion_goes_back_one_model_as_it_records(
-    sqlite_engine: Engine, commits_meanwhile: CommitsMeanwhile, tmp_path: Path
+    engine: Engine, commits_meanwhile: CommitsMeanwhile, tmp_path: Path
 ) -> None:
     """A colleague's promotion of m3 commits while the rollback waits: the rollback must
     undo m3 (back to m2), so the model it records is the one the station runs."""
     for version in ("m1", "m2"):
-        promote(sqlite_engine, "press-2", tmp_path / version, version, actor="eng", reason="up")
+        promote(engine, "press-2", tmp_path / version, version, actor="eng", reason="up")
 
     def colleague_promotes(connection: Connection) -> None:
         connection.execute(
@@ -121,10 +132,10 @@ def test_a_rollback_beside_another_promotion_goes_back_one_model_as_it_records(
         )
 
     with commits_meanwhile(colleague_promotes):
-        back = rollback(sqlite_engine, "press-2", actor="eng.ada", reason="m3 rejects too much")
+        back = rollback(engine, "press-2", actor="eng.ada", reason="m3 rejects too much")
     assert back.model_version == "m2"
-    assert current_production(sqlite_engine, "press-2").model_version == "m2"
-    entry = audit_entries(sqlite_engine)[-1]
+    assert current_production(engine, "press-2").model_version == "m2"
+    entry = audit_entries(engine)[-1]
     assert (entry.action, entry.old_value, entry.new_value) == ("model.rollback", "m3", "m2")
 
 
@@ -145,3 +156,27 @@ def test_audited_changes_keep_one_valid_chain_on_both_databases(
         roles = connection.execute(select(UserRow.role).where(UserRow.name == "bo")).all()
         assert roles == [("qa",)]
         assert connection.execute(text("SELECT count(*) FROM model_deployments")).scalar() == 1
+
+
+def test_a_change_the_database_stays_too_busy_for_says_so_and_changes_nothing(
+    db_path: Path,
+) -> None:
+    """Another program keeps the write lock past the busy timeout: a message for the
+    window or the terminal, not a driver's traceback, and nothing half-done."""
+    engine = open_database(db_path, busy_timeout_ms=100)
+    try:
+        add_user(engine, "bo", Role.QA, "pass-word-1", actor="admin")
+        holder = sqlite3.connect(db_path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(StorageError, match=r"the role of 'bo' was not stored.*locked"):
+                set_role(engine, "bo", Role.ADMIN, actor="admin", reason="cover")
+            with pytest.raises(StorageError, match="model deployment was not stored"):
+                promote(engine, "press-2", "/models/m1", "m1", actor="eng", reason="first")
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert get_user(engine, "bo").role is Role.QA
+        assert [e.action for e in audit_entries(engine)] == ["user.add"]
+    finally:
+        engine.dispose()
