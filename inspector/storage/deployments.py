@@ -84,6 +84,7 @@ def promote(
     Raises:
         ValueError: no station, actor or reason, an unknown role, or the model
             already has that role there.
+        StorageError: the database refused the change (nothing was stored).
     """
     _check(station, actor, reason)
     model_path = Path(model_path).resolve()  # before the lock: a slow share must not hold it
@@ -116,7 +117,8 @@ def rollback(
 
     Raises:
         ValueError: no station, actor or reason, or an unknown role.
-        StorageError: the station has no earlier model of that role to go back to.
+        StorageError: the station has no earlier model of that role to go back to,
+            or the database refused the change (nothing was stored).
     """
     _check(station, actor, reason)
     with _deploying(engine) as connection:
@@ -175,7 +177,8 @@ def stop_shadow(engine: Engine, station: str, *, actor: str, reason: str) -> Dep
     """End the station's shadow run.
 
     Raises:
-        StorageError: no shadow model runs on the station.
+        StorageError: no shadow model runs on the station, or the database refused
+            the change (nothing was stored).
     """
     _check(station, actor, reason)
     with _deploying(engine) as connection:

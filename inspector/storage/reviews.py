@@ -116,6 +116,7 @@ def add_review(
     Raises:
         ValueError: the part does not exist or the review is inconsistent;
             the message says what to change.
+        StorageError: the database refused the review (nothing was stored).
     """
     decision = _decision(decision)
     reviewer = reviewer.strip()

@@ -81,7 +81,8 @@ def add_user(engine: Engine, name: str, role: Role, password: str, *, actor: str
     """Create a user and audit it.
 
     Raises:
-        StorageError: the name is taken.
+        StorageError: the name is taken, or the database refused the change
+            (nothing was stored).
         ValueError: the password is too short or the name empty.
     """
     if not name.strip():
@@ -114,6 +115,11 @@ def set_role(engine: Engine, name: str, role: Role, *, actor: str, reason: str) 
 
     The old role is read in the change's own write transaction, so two
     administrators changing one user at once audit what each really replaced.
+
+    Raises:
+        StorageError: no such user, or the database refused the change (nothing
+            was stored).
+        ValueError: an unknown role.
     """
     role = Role(role)
     with change_transaction(engine, f"the role of {name!r}") as connection:
