@@ -9,12 +9,15 @@ the handlers, so ``inspector --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from inspector.cli_worker import call_on_worker
 
 EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_NOT_ACCEPTED = 3
+"""``evaluate`` with acceptance criteria that the threshold in force does not meet."""
 
 
 def add_quality_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -59,8 +62,33 @@ def add_quality_commands(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument(
         "--report", type=Path, help="report folder (default: evaluation-<model version>)"
     )
+    evaluate.add_argument(
+        "--max-false-rejects",
+        type=_share,
+        metavar="SHARE",
+        help="acceptance criterion: at most this share of good parts rejected (0.02 = 2 %%); "
+        f"exit code {EXIT_NOT_ACCEPTED} when the threshold in force does not meet the criteria",
+    )
+    evaluate.add_argument(
+        "--max-escapes",
+        type=_share,
+        metavar="SHARE",
+        help="acceptance criterion: at most this share of defective parts accepted (0.05 = 5 %%)",
+    )
     _add_common(evaluate)
     evaluate.set_defaults(handler=run_evaluate)
+
+
+def _share(text: str) -> float:
+    """A share from 0 to below 1, for argparse (percentages are refused, not guessed)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0.0 <= value < 1.0):
+        msg = f"give a share from 0 to below 1 (0.02 for 2 %), not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def _predict(args: argparse.Namespace, output):  # noqa: ANN001, ANN202 - PredictSummary
@@ -162,6 +190,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """``inspector evaluate``: returns 1 when some image could not be read."""
+    from inspector.reports.acceptance import acceptance_lines
     from inspector.reports.evaluation_report import summarize, write_evaluation_report
     from inspector.training.evaluate import evaluate_package
 
@@ -179,10 +208,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
         name="evaluate",
     )
     summary = summarize(run.images, run.rules.threshold)
+    acceptance = _acceptance(args, run, summary)
     out = args.report or Path(f"evaluation-{run.model_version}")
-    page = write_evaluation_report(run, summary, out)
+    page = write_evaluation_report(run, summary, out, acceptance)
     print(format_summary(summary))
     print(f"data: {len(run.images)} images, fingerprint {run.data_fingerprint}")
+    if acceptance is not None:
+        print("\n".join(acceptance_lines(acceptance)))
     print(f"report: {page}")
     unlit = sum(image.lighting is not None for image in run.images)
     if unlit:
@@ -196,7 +228,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
-    return EXIT_OK
+    return EXIT_NOT_ACCEPTED if acceptance is not None and not acceptance.passed else EXIT_OK
+
+
+def _acceptance(args: argparse.Namespace, run, summary):  # noqa: ANN001, ANN202 - lazy types
+    """The verdict on ``--max-false-rejects`` / ``--max-escapes``, or ``None`` without them."""
+    from inspector.reports.acceptance import AcceptanceCriteria, judge
+
+    if args.max_false_rejects is None and args.max_escapes is None:
+        return None
+    criteria = AcceptanceCriteria(args.max_false_rejects, args.max_escapes)
+    return judge(criteria, summary.false_reject_rate, summary.escape_rate, run.scores, run.labels)
 
 
 def format_summary(summary) -> str:  # noqa: ANN001 - reports.evaluation_report.QualitySummary

@@ -19,7 +19,11 @@ from inspector.reports.rate_interval import counted
 if TYPE_CHECKING:
     from inspector.reports.evaluation_report import Evaluated, QualitySummary
 
-_EXTRA_CSS = "figure img { max-height: 260px; }"
+_EXTRA_CSS = (
+    "figure img { max-height: 260px; } "
+    ".pass { color: #fff; background: #2e7d32; padding: 0 .4em; } "
+    ".fail { color: #fff; background: #c62828; padding: 0 .4em; }"
+)
 """This page's rules after the shared look."""
 
 
@@ -47,6 +51,19 @@ def _trained_on(training: dict[str, Any]) -> str:
     source = str(training.get("source", "?"))
     fingerprint = training.get("fingerprint")
     return f"{source} (fingerprint {fingerprint})" if fingerprint else source
+
+
+def _acceptance_section(acceptance: dict[str, Any] | None) -> str:
+    """PASS or FAIL against the run's acceptance criteria, and what it rests on ("" for none)."""
+    if not acceptance:
+        return ""
+    mark = "pass" if acceptance["passed"] else "fail"
+    said = "".join(f"<li>{html.escape(line.strip())}</li>" for line in acceptance["said"])
+    return (
+        f'<h2>Acceptance criteria: <span class="{mark}">{mark.upper()}</span></h2>'
+        f"<ul>{said}</ul><p>Judged on the observed rates; their 95 % intervals are in the "
+        "results below.</p>"
+    )
 
 
 def _head_row(head: object) -> list[tuple[str, str]]:
@@ -148,6 +165,7 @@ def evaluation_html(
 {data["seconds"]} s. Verdicts come from the live line's own inference and decision path.</p>
 <h2>Model</h2><table>{_rows(model_rows)}</table>
 <h2>Data</h2><table>{_rows(data_rows)}</table>
+{_acceptance_section(data.get("acceptance"))}
 <h2>Results</h2><table>{_rows(metric_rows)}</table>
 <p>Rates at the threshold count every part, a part the model could not score with its
 fail-safe verdict; the rates at a false-reject rate count the parts with a finite score.

@@ -35,6 +35,7 @@ from inspector.core.verdict import Verdict
 from inspector.decision.rules import DecisionRules
 from inspector.overlay.compose import render_overlay, verdict_above
 from inspector.reports import metrics
+from inspector.reports.acceptance import Acceptance, acceptance_lines
 from inspector.reports.evaluation_html import evaluation_html
 from inspector.reports.figure_text import percent_or_na
 from inspector.reports.rate_interval import RateInterval, rate_interval
@@ -263,8 +264,11 @@ def software_versions() -> dict[str, str]:
     return found
 
 
-def report_data(run: EvaluationLike, summary: QualitySummary) -> dict[str, Any]:
-    """Everything in ``report.json``: model, rules, data, figures, ROC and every image."""
+def report_data(
+    run: EvaluationLike, summary: QualitySummary, acceptance: Acceptance | None = None
+) -> dict[str, Any]:
+    """Everything in ``report.json``: model, rules, data, figures, acceptance criteria and
+    their verdict (when given), ROC and every image."""
     scores = np.array([i.score for i in run.images])
     labels = np.array([i.defect_class != "good" for i in run.images])
     roc = None
@@ -295,6 +299,7 @@ def report_data(run: EvaluationLike, summary: QualitySummary) -> dict[str, Any]:
         },
         "metrics": asdict(summary),
         "roc": roc,
+        "acceptance": None if acceptance is None else _acceptance_data(acceptance),
         "seconds": round(run.seconds, 2),
         "images": [
             {
@@ -398,8 +403,19 @@ def render_example(item: Evaluated, threshold: float) -> np.ndarray | None:
     return verdict_above(scene, inspection)
 
 
+def _acceptance_data(acceptance: Acceptance) -> dict[str, Any]:
+    return {
+        **asdict(acceptance.criteria),
+        **{k: v for k, v in asdict(acceptance).items() if k != "criteria"},
+        "said": acceptance_lines(acceptance),
+    }
+
+
 def write_evaluation_report(
-    run: EvaluationLike, summary: QualitySummary, out_dir: str | Path
+    run: EvaluationLike,
+    summary: QualitySummary,
+    out_dir: str | Path,
+    acceptance: Acceptance | None = None,
 ) -> Path:
     """Write ``report.json``, ``report.html``, ``roc.png``, ``scores.png`` and ``examples/*.png``.
 
@@ -408,7 +424,7 @@ def write_evaluation_report(
     """
     out = Path(out_dir)
     (out / "examples").mkdir(parents=True, exist_ok=True)
-    data = report_data(run, summary)
+    data = report_data(run, summary, acceptance)
     (out / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     if data["roc"] is not None:
         roc = draw_roc(summary, np.array(data["roc"]["fpr"]), np.array(data["roc"]["tpr"]))

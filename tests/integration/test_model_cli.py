@@ -66,6 +66,41 @@ def test_compare_reports_both_models_side_by_side_with_a_verdict(
     )
 
 
+def test_evaluate_judges_acceptance_criteria_and_says_so_in_its_exit_code(
+    models: tuple[Path, Path], labelled: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    new, _ = models
+    run = evaluate_package(new, labelled, device="cpu")
+    alone = summarize(run.images, run.rules.threshold)
+    base = ["evaluate", "--model", str(new), "--data", str(labelled), "--device", "cpu"]
+
+    loose = [*base, "--report", str(tmp_path / "loose"), "--max-false-rejects", "0.99"]
+    assert main([*loose, "--max-escapes", "0.99"]) == 0
+    said = capsys.readouterr().out
+    assert "acceptance: PASS (false rejects at most 99.0 % and escapes at most 99.0 %)" in said
+    data = json.loads((tmp_path / "loose" / "report.json").read_text())
+    assert data["acceptance"]["passed"] is True
+    assert data["acceptance"]["escape_rate"] == pytest.approx(alone.escape_rate)
+
+    # The tiny model rejects half the good parts at its own threshold: a 10 % limit fails.
+    assert alone.false_reject_rate > 0.1
+    strict = [*base, "--report", str(tmp_path / "strict"), "--max-false-rejects", "0.1"]
+    assert main(strict) == 3
+    said = capsys.readouterr().out
+    assert "acceptance: FAIL (false rejects at most 10.0 %)" in said
+    assert "the lowest threshold within 10.0 % false rejects on this set" in said
+    data = json.loads((tmp_path / "strict" / "report.json").read_text())
+    assert data["acceptance"]["passed"] is False
+    assert data["acceptance"]["best_threshold"] is not None
+    page = (tmp_path / "strict" / "report.html").read_text()
+    assert 'Acceptance criteria: <span class="fail">FAIL</span>' in page
+
+    with pytest.raises(SystemExit) as refused:  # a percentage, not a share
+        main([*base, "--max-escapes", "5"])
+    assert refused.value.code == 2
+    assert "give a share from 0 to below 1 (0.02 for 2 %)" in capsys.readouterr().err
+
+
 def test_an_image_edited_while_the_models_are_compared_stops_the_comparison(
     models: tuple[Path, Path], tmp_path: Path
 ) -> None:
