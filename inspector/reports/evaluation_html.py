@@ -11,10 +11,9 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from inspector.core.verdict import Verdict
-from inspector.reports.figure_text import number_or_na, percent_or_na
+from inspector.reports.evaluation_rows import CLASS_HEADER, evaluation_rows
+from inspector.reports.figure_text import percent_or_na
 from inspector.reports.page_style import page_head
-from inspector.reports.rate_interval import counted
 
 if TYPE_CHECKING:
     from inspector.reports.evaluation_report import Evaluated, QualitySummary
@@ -27,30 +26,10 @@ _EXTRA_CSS = (
 """This page's rules after the shared look."""
 
 
-def _settings(value: object) -> str:
-    """Settings as short text: ``k v, k v``, nested ones in parentheses, floats to 4 digits."""
-    if isinstance(value, dict):
-        parts = []
-        for key, inner in value.items():
-            text = _settings(inner)
-            parts.append(f"{key} ({text})" if isinstance(inner, dict) else f"{key} {text}")
-        return ", ".join(parts)
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def _rows(pairs: Sequence[tuple[str, str]]) -> str:
     return "\n".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in pairs
     )
-
-
-def _trained_on(training: dict[str, Any]) -> str:
-    """Where the model's good images came from, and their fingerprint when recorded."""
-    source = str(training.get("source", "?"))
-    fingerprint = training.get("fingerprint")
-    return f"{source} (fingerprint {fingerprint})" if fingerprint else source
 
 
 def _acceptance_section(acceptance: dict[str, Any] | None) -> str:
@@ -66,84 +45,16 @@ def _acceptance_section(acceptance: dict[str, Any] | None) -> str:
     )
 
 
-def _head_row(head: object) -> list[tuple[str, str]]:
-    """The localisation head's line of the method table (none for models without one)."""
-    if not isinstance(head, dict):
-        return []
-    kinds = ", ".join(str(kind) for kind in head.get("painted_kinds", []))
-    text = (
-        f"taught {head.get('epochs')} epochs on synthetic defects ({kinds}) painted on "
-        f"{head.get('images')} good images; added to the localisation map (pixel metrics) at "
-        f"weight {head.get('weight')}, never to the score"
-    )
-    return [("localisation head", text)]
-
-
 def evaluation_html(
     data: dict[str, Any],
     summary: QualitySummary,
     examples: dict[str, list[tuple[str, Evaluated]]],
 ) -> str:
-    model, rules, dataset = data["model"], data["rules"], data["data"]
-    model_rows = [
-        ("version", model["version"]),
-        ("folder", model["dir"]),
-        *((f"SHA-256 {name}", sha) for name, sha in model["files_sha256"].items()),
-        ("backbone SHA-256", str(model.get("backbone_sha256", ""))),
-        (
-            "method",
-            f"{model.get('kind')} on {model.get('backbone') or '?'}, layers {model.get('layers')}, "
-            f"{model.get('input_size')} px, bank {model.get('bank_size')} "
-            f"x {model.get('feature_dim')}, sigma {model.get('sigma')}, "
-            f"grey levels {model.get('exposure', 'as-captured')}",
-        ),
-        *([("branches", _settings(model["branches"]))] if model.get("branches") else []),
-        *_head_row(model.get("training", {}).get("localisation_head")),
-        ("trained on", _trained_on(model.get("training", {}))),
-        ("device", data["device"]),
-        ("software", ", ".join(f"{k} {v}" for k, v in data.get("software", {}).items())),
-    ]
-    counts = ", ".join(f"{k} {v}" for k, v in summary.class_counts.items())
-    data_rows = [
-        ("folder", dataset.get("dir_resolved", dataset["dir"])),
-        *(
-            [("fingerprint (SHA-256 of every image, mask, class and path)", fp)]
-            if (fp := dataset.get("fingerprint"))
-            else []
-        ),
-        ("images", f"{dataset['images']} ({counts})"),
-        ("with masks (pixel metrics)", str(dataset["pixel_images"])),
-        ("unreadable", str(len(dataset["unreadable"]))),
-        (
-            "lit unlike the model's good parts (fail-safe verdict, as on the line)",
-            str(len(dataset.get("lit_unlike_good_parts", []))),
-        ),
-    ]
-    metric_rows = [
-        ("image AUROC", number_or_na(summary.image_auroc)),
-        ("pixel AUROC", number_or_na(summary.pixel_auroc)),
-        ("AUPRO (FPR <= 0.3, normalised)", number_or_na(summary.aupro)),
-        (f"threshold in force (rules {rules['version']})", number_or_na(summary.threshold, 6)),
-        (
-            "false-reject rate at threshold (good not accepted)",
-            percent_or_na(summary.false_reject_rate) + counted(summary.false_reject_interval),
-        ),
-        (
-            "escape rate at threshold (defective accepted)",
-            percent_or_na(summary.escape_rate) + counted(summary.escape_interval),
-        ),
-        *(
-            (
-                f"escape rate at {percent_or_na(p.false_reject_rate)} false rejects "
-                f"(threshold {number_or_na(p.threshold, 6)})",
-                percent_or_na(p.escape_rate) + counted(p.escape_interval),
-            )
-            for p in summary.operating_points
-        ),
-        ("mean inference time per image", f"{summary.latency_ms_mean:.1f} ms"),
-    ]
+    model = data["model"]
+    rows = evaluation_rows(data, summary)
     class_rows = "\n".join(
-        _class_row(name, counts, summary) for name, counts in summary.verdicts_by_class.items()
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+        for row in rows.classes
     )
     sections = []
     for kind, items in examples.items():
@@ -163,10 +74,10 @@ def evaluation_html(
 <h1>Model evaluation report</h1>
 <p>Generated {html.escape(data["created_at"])} by <code>inspector evaluate</code> in
 {data["seconds"]} s. Verdicts come from the live line's own inference and decision path.</p>
-<h2>Model</h2><table>{_rows(model_rows)}</table>
-<h2>Data</h2><table>{_rows(data_rows)}</table>
+<h2>Model</h2><table>{_rows(rows.model)}</table>
+<h2>Data</h2><table>{_rows(rows.data)}</table>
 {_acceptance_section(data.get("acceptance"))}
-<h2>Results</h2><table>{_rows(metric_rows)}</table>
+<h2>Results</h2><table>{_rows(rows.results)}</table>
 <p>Rates at the threshold count every part, a part the model could not score with its
 fail-safe verdict; the rates at a false-reject rate count the parts with a finite score.
 Intervals are exact (Clopper&ndash;Pearson) binomial intervals.</p>
@@ -174,8 +85,7 @@ Intervals are exact (Clopper&ndash;Pearson) binomial intervals.</p>
 <p>For good parts the rate is the false-reject rate, for defect classes the escape rate.
 Pixel AUROC per class: that class's defect pixels against the defect-free pixels of its own
 images and of the good images (the map shown to operators).</p>
-<table><tr><th>class</th><th>images</th><th>accept</th><th>review</th><th>reject</th>
-<th>rate</th><th>pixel AUROC</th></tr>{class_rows}</table>
+<table><tr>{"".join(f"<th>{h}</th>" for h in CLASS_HEADER)}</tr>{class_rows}</table>
 <h2>Score distribution</h2>
 <p>One dot per image. Solid line: the threshold in force; dashed: the thresholds that
 reject {" and ".join(percent_or_na(p.false_reject_rate) for p in summary.operating_points) or "n/a"}
@@ -188,19 +98,3 @@ of the good parts.</p>
 <p>Every image's score and verdict is listed in <code>report.json</code>.</p>
 </body></html>
 """
-
-
-def _class_row(name: str, counts: dict[str, int], summary: QualitySummary) -> str:
-    """One row of the verdicts-per-class table."""
-    if name == "good":
-        rate = summary.false_reject_rate
-    else:
-        rate = summary.escape_by_class.get(name, float("nan"))
-    cells = [
-        html.escape(name),
-        str(sum(counts.values())),
-        *(str(counts.get(v.value, 0)) for v in (Verdict.ACCEPT, Verdict.REVIEW, Verdict.REJECT)),
-        percent_or_na(rate),
-        number_or_na(summary.pixel_auroc_by_class.get(name)),
-    ]
-    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"

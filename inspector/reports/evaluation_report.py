@@ -37,6 +37,7 @@ from inspector.overlay.compose import render_overlay, verdict_above
 from inspector.reports import metrics
 from inspector.reports.acceptance import Acceptance, acceptance_lines
 from inspector.reports.evaluation_html import evaluation_html
+from inspector.reports.evaluation_pdf import write_evaluation_pdf
 from inspector.reports.figure_text import percent_or_na
 from inspector.reports.rate_interval import RateInterval, rate_interval
 from inspector.reports.score_distribution import (
@@ -417,7 +418,8 @@ def write_evaluation_report(
     out_dir: str | Path,
     acceptance: Acceptance | None = None,
 ) -> Path:
-    """Write ``report.json``, ``report.html``, ``roc.png``, ``scores.png`` and ``examples/*.png``.
+    """Write ``report.json``, ``report.html``, ``report.pdf``, ``roc.png``, ``scores.png`` and
+    ``examples/*.png``.
 
     Returns:
         The path of ``report.html``.
@@ -452,4 +454,5 @@ def write_evaluation_report(
             examples[kind].append((name, item))
     page = out / "report.html"
     page.write_text(evaluation_html(data, summary, examples), encoding="utf-8")
+    write_evaluation_pdf(out, data, summary, examples)
     return page

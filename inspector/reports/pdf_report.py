@@ -1,10 +1,8 @@
 """The PDF quality report of a time range: summary, charts, worst parts.
 
-Written with matplotlib's PDF backend (no GUI toolkit, so ``inspector report``
-runs on a server) from the same :class:`PeriodReport` and chart functions as
-the Reports tab. Fonts are embedded as TrueType (``pdf.fonttype`` 42), which
-keeps every figure and label extractable and searchable in a document
-management system, as quality files need. The file appears only once complete.
+Written from the same :class:`PeriodReport` and chart functions as the
+Reports tab, as every PDF record is (:mod:`inspector.reports.pdf_pages`:
+searchable fonts, a file that appears only once complete).
 
 Pages: 1. summary table, machine-vs-review table, notes; 2. yield and p-chart;
 3. Pareto, score drift and lighting; 4. the highest-scoring rejected parts with their defects.
@@ -12,12 +10,9 @@ Pages: 1. summary table, machine-vs-review table, notes; 2. yield and p-chart;
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-import matplotlib
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from sqlalchemy import Engine
 
@@ -32,6 +27,7 @@ from inspector.reports.charts import (
     draw_yield,
 )
 from inspector.reports.part_images import load_part_image, render_stored
+from inspector.reports.pdf_pages import A4, draw_table, pdf_document
 from inspector.reports.period import PeriodReport, period_report
 from inspector.reports.quality import Bucket, ShiftCalendar
 from inspector.storage.audit import verify_audit
@@ -39,7 +35,6 @@ from inspector.storage.audit_query import AuditFilter, find_audit_entries
 from inspector.storage.history import HistoryFilter, history_page
 from inspector.storage.image_store import ImageStore
 
-A4 = (8.27, 11.69)  # inches, portrait
 TOP_PARTS = 6
 AUDIT_ROWS = 30
 """Changes listed on the report's audit page (the CSV export has them all)."""
@@ -75,25 +70,15 @@ def write_pdf_report(
     """
     calendar = calendar or ShiftCalendar()
     report = period_report(engine, start, end, bucket=bucket, calendar=calendar, station=station)
-    destination = Path(destination).absolute()
-    partial = destination.with_name(f".{destination.name}.partial")
     title = f"Inspection quality report {_when(start, calendar)} – {_when(end, calendar)}"
     metadata = {"Title": title, "Creator": "Inspector", "Subject": "quality record"}
-    try:
-        with (
-            matplotlib.rc_context({"pdf.fonttype": 42}),
-            PdfPages(partial, metadata=metadata) as pdf,
-        ):
-            pdf.savefig(_summary_page(report, calendar))
-            pdf.savefig(_chart_page(report, (draw_yield, draw_p_chart)))
-            pdf.savefig(_chart_page(report, (draw_pareto, draw_drift, draw_lighting)))
-            if image_store is not None:
-                pdf.savefig(_parts_page(engine, image_store, report, calendar))
-            pdf.savefig(_audit_page(engine, report, calendar))
-        os.replace(partial, destination)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    with pdf_document(destination, metadata) as pdf:
+        pdf.savefig(_summary_page(report, calendar))
+        pdf.savefig(_chart_page(report, (draw_yield, draw_p_chart)))
+        pdf.savefig(_chart_page(report, (draw_pareto, draw_drift, draw_lighting)))
+        if image_store is not None:
+            pdf.savefig(_parts_page(engine, image_store, report, calendar))
+        pdf.savefig(_audit_page(engine, report, calendar))
     return report
 
 
@@ -111,11 +96,11 @@ def _summary_page(report: PeriodReport, calendar: ShiftCalendar) -> Figure:
     fig.text(0.08, 0.89, f"Generated {_when(datetime.now(UTC), calendar)}", fontsize=8)
     fig.text(0.08, 0.85, "Summary", fontsize=12, weight="bold")
     summary = fig.add_axes((0.08, 0.56, 0.84, 0.28))
-    _table(summary, ["Figure", "Value"], [list(row) for row in report.summary.rows()])
+    draw_table(summary, ["Figure", "Value"], [list(row) for row in report.summary.rows()])
     fig.text(0.08, 0.51, "Machine verdict vs. review", fontsize=12, weight="bold")
     header, rows = confusion_rows(report)
     confusion = fig.add_axes((0.08, 0.38, 0.84, 0.12))
-    _table(confusion, header, rows)
+    draw_table(confusion, header, rows)
     rates = report.confusion
     lines = [
         "Escapes: accepted parts a reviewer found defective; false rejects: rejected or",
@@ -203,7 +188,7 @@ def _audit_page(engine: Engine, report: PeriodReport, calendar: ShiftCalendar) -
         for e in reversed(entries[:AUDIT_ROWS])
     ]
     table = fig.add_axes((0.04, 0.08, 0.92, 0.80))
-    _table(table, ["When", "Who", "What", "Old -> new", "Reason"], rows)
+    draw_table(table, ["When", "Who", "What", "Old -> new", "Reason"], rows)
     if more:
         fig.text(
             0.08,
@@ -218,19 +203,6 @@ def _audit_page(engine: Engine, report: PeriodReport, calendar: ShiftCalendar) -
 def _short(text: str, limit: int = 38) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _table(ax, header: list[str], rows: list[list[str]]) -> None:  # noqa: ANN001 - Axes
-    ax.set_axis_off()
-    table = ax.table(cellText=rows, colLabels=header, loc="upper left", cellLoc="left")
-    table.auto_set_font_size(False)
-    table.set_fontsize(9)
-    table.scale(1, 1.4)
-    for (row, _col), cell in table.get_celld().items():
-        cell.set_edgecolor("#c3c9d1")
-        if row == 0:
-            cell.set_facecolor("#e9edf1")
-            cell.get_text().set_weight("bold")
 
 
 def _when(moment: datetime, calendar: ShiftCalendar) -> str:

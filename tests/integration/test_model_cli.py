@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from inspector.cli import main
@@ -94,6 +95,8 @@ def test_evaluate_judges_acceptance_criteria_and_says_so_in_its_exit_code(
     assert data["acceptance"]["best_threshold"] is not None
     page = (tmp_path / "strict" / "report.html").read_text()
     assert 'Acceptance criteria: <span class="fail">FAIL</span>' in page
+    record = PdfReader(tmp_path / "strict" / "report.pdf")
+    assert "Acceptance criteria: FAIL" in record.pages[0].extract_text()
 
     with pytest.raises(SystemExit) as refused:  # a percentage, not a share
         main([*base, "--max-escapes", "5"])

@@ -86,7 +86,7 @@ def test_the_score_chart_is_written_and_refuses_mismatched_input(tmp_path: Path)
 
 
 def test_the_page_states_nested_settings_readably() -> None:
-    from inspector.reports.evaluation_html import _settings
+    from inspector.reports.evaluation_rows import _settings
 
     stated = {"global_branch": {"stage": 4}, "retrieval": {"k": 10, "density_weight": 0.5}}
     assert _settings(stated) == "global_branch (stage 4), retrieval (k 10, density_weight 0.5)"

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from pypdf import PdfReader
 
 from inspector.training.data_fingerprint import (
     UNREADABLE,
@@ -104,6 +105,11 @@ def test_the_evaluation_report_carries_the_fingerprint_and_every_images_hash(
     for image in report["images"]:
         assert image["sha256"] == hashlib.sha256(Path(image["path"]).read_bytes()).hexdigest()
     assert report["data"]["fingerprint"] in page.read_text()
+    # The PDF record holds the same rows, as searchable text.
+    text = "\n".join(p.extract_text() for p in PdfReader(page.with_name("report.pdf")).pages)
+    assert "Model evaluation report" in text and report["model"]["version"] in text
+    assert report["data"]["fingerprint"] in text
+    assert "Verdicts per class (at the threshold in force)" in text
 
 
 def test_a_training_fingerprint_counts_each_image_in_its_group(labelled_set, tmp_path):
