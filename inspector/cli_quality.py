@@ -189,7 +189,8 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    """``inspector evaluate``: returns 1 when some image could not be read."""
+    """``inspector evaluate``: returns 1 when some image could not be read, else 3 when
+    the threshold in force fails the acceptance criteria given."""
     from inspector.reports.acceptance import acceptance_lines
     from inspector.reports.evaluation_report import summarize, write_evaluation_report
     from inspector.training.evaluate import evaluate_package
@@ -208,7 +209,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         name="evaluate",
     )
     summary = summarize(run.images, run.rules.threshold)
-    acceptance = _acceptance(args, run, summary)
+    acceptance = _acceptance(args, run)
     out = args.report or Path(f"evaluation-{run.model_version}")
     page = write_evaluation_report(run, summary, out, acceptance)
     print(format_summary(summary))
@@ -231,14 +232,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return EXIT_NOT_ACCEPTED if acceptance is not None and not acceptance.passed else EXIT_OK
 
 
-def _acceptance(args: argparse.Namespace, run, summary):  # noqa: ANN001, ANN202 - lazy types
+def _acceptance(args: argparse.Namespace, run):  # noqa: ANN001, ANN202 - lazy types
     """The verdict on ``--max-false-rejects`` / ``--max-escapes``, or ``None`` without them."""
+    from inspector.core.verdict import Verdict
     from inspector.reports.acceptance import AcceptanceCriteria, judge
 
     if args.max_false_rejects is None and args.max_escapes is None:
         return None
     criteria = AcceptanceCriteria(args.max_false_rejects, args.max_escapes)
-    return judge(criteria, summary.false_reject_rate, summary.escape_rate, run.scores, run.labels)
+    accepted = [image.verdict is Verdict.ACCEPT for image in run.images]
+    return judge(criteria, run.images, accepted, run.rules, unreadable=len(run.unreadable))
 
 
 def format_summary(summary) -> str:  # noqa: ANN001 - reports.evaluation_report.QualitySummary

@@ -1,22 +1,35 @@
 """Acceptance criteria of a validation: does the model meet the line's limits on this set?
 
 A validation protocol states its limits before the measurement ("at most 2 %
-false rejects and 5 % escapes"); the evaluation then says pass or fail,
-for the threshold in force and for the best threshold the set allows, so a
-failed run also says whether a threshold change would do or the model must
-improve. Figures are the observed rates; their 95 % intervals stand beside
-them in the report, because a small set can pass by luck.
+false rejects and 5 % escapes"); the evaluation then says pass or fail for
+the threshold in force, from the line's own verdicts. It also works out the
+threshold to set for the false-reject limit on this set, as the line would
+use it (a part is accepted below the threshold less its review band; a part
+that could not be judged, or was lit unlike the good ones, gets the
+fail-safe verdict whatever the threshold), so a failed run says whether a
+threshold change would do or the model must improve. That threshold is
+chosen on the set itself: confirm it on other parts. Figures are the
+observed rates; their 95 % intervals stand beside them in the report,
+because a small set can pass by luck.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from inspector.reports import metrics
-from inspector.reports.figure_text import percent_or_na
+from inspector.core.verdict import Verdict
+from inspector.decision.rules import DecisionRules
+
+
+class _Judged(Protocol):
+    defect_class: str
+    score: float
+    lighting: str | None
 
 
 @dataclass(frozen=True)
@@ -46,73 +59,143 @@ class AcceptanceCriteria:
 
 
 @dataclass(frozen=True)
+class Counted:
+    """A rate with what it rests on: ``events`` of ``parts`` (``rate`` nan without parts)."""
+
+    events: int
+    parts: int
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.parts if self.parts else math.nan
+
+
+@dataclass(frozen=True)
 class Acceptance:
     """The verdict of :func:`judge`.
 
     Attributes:
         criteria: The limits judged against.
-        passed: Whether the threshold in force meets them (verdicts as on the line).
-        false_reject_rate / escape_rate: The rates at the threshold in force.
-        best_threshold: The lowest score threshold whose false rejects stay within
-            the limit (``None`` without a false-reject limit or without both kinds of
-            part), and the escape rate there; ``best_passed`` whether that meets
-            the escape limit too: a failed run that passes there needs only a new
-            threshold.
+        passed: Whether the threshold in force meets them on a complete set.
+        false_rejects / escapes: At the threshold in force, from the line's verdicts.
+        unreadable: Images that could not be read: the set is incomplete and cannot pass.
+        threshold_to_set: The lowest threshold (as the rules take it) whose false
+            rejects stay within the limit on this set, ``None`` without a false-reject
+            limit, without both kinds of part, or when the parts that fail safe alone
+            exceed it; ``escapes_there`` its escapes, ``passes_there`` whether they
+            meet the escape limit.
+        not_modelled: Rules the threshold to set does not account for (zones, class
+            rules), which only a new evaluation with it can.
+        no_threshold: Why there is no threshold to set, when there is a false-reject
+            limit but none.
     """
 
     criteria: AcceptanceCriteria
     passed: bool
-    false_reject_rate: float
-    escape_rate: float
-    best_threshold: float | None
-    best_escape_rate: float | None
-    best_passed: bool | None
+    false_rejects: Counted
+    escapes: Counted
+    unreadable: int
+    threshold_to_set: float | None
+    escapes_there: Counted | None
+    passes_there: bool | None
+    not_modelled: tuple[str, ...] = ()
+    no_threshold: str | None = None
 
 
 def judge(
     criteria: AcceptanceCriteria,
-    false_reject_rate: float,
-    escape_rate: float,
-    scores: np.ndarray,
-    labels: np.ndarray,
+    images: Sequence[_Judged],
+    accepted: Sequence[bool],
+    rules: DecisionRules,
+    unreadable: int = 0,
 ) -> Acceptance:
-    """Judge the threshold in force (its observed rates) and the best score threshold.
+    """Judge the threshold in force (the line's verdicts, ``accepted`` per image) and
+    work out the threshold to set for the false-reject limit.
 
-    Args:
-        criteria: The limits.
-        false_reject_rate / escape_rate: At the threshold in force (nan when the set
-            has no part of that kind, which fails a limit on it).
-        scores / labels: Image scores and ``True`` for defective parts, for the
-            best threshold (non-finite scores are left out, as for the ROC).
+    Raises:
+        ValueError: ``accepted`` does not have one entry per image.
     """
-    best = best_escape = best_passed = None
-    finite = np.isfinite(scores)
-    s, y = scores[finite], labels[finite]
-    if criteria.max_false_reject_rate is not None and y.any() and not y.all():
-        best_escape, best = metrics.escape_at_false_reject_rate(
-            s, y, criteria.max_false_reject_rate
-        )
-        best_passed = _within(best_escape, criteria.max_escape_rate)
-    return Acceptance(
-        criteria=criteria,
-        passed=criteria.met_by(false_reject_rate, escape_rate),
-        false_reject_rate=false_reject_rate,
-        escape_rate=escape_rate,
-        best_threshold=best,
-        best_escape_rate=best_escape,
-        best_passed=best_passed,
+    if len(accepted) != len(images):
+        msg = f"{len(images)} images but {len(accepted)} verdicts: pass one per image"
+        raise ValueError(msg)
+    good = np.array([i.defect_class == "good" for i in images], dtype=bool)
+    passes = np.asarray(accepted, dtype=bool)
+    false_rejects = Counted(int((good & ~passes).sum()), int(good.sum()))
+    escapes = Counted(int((~good & passes).sum()), int((~good).sum()))
+    passed = unreadable == 0 and criteria.met_by(false_rejects.rate, escapes.rate)
+    to_set = there = passes_there = why = None
+    if criteria.max_false_reject_rate is None:
+        pass
+    elif not (good.any() and (~good).any()):
+        why = "no threshold to set: that needs good and defective parts in the set"
+    else:
+        to_set, there, why = _threshold_to_set(images, good, criteria.max_false_reject_rate, rules)
+        passes_there = None if there is None else _within(there.rate, criteria.max_escape_rate)
+    not_modelled = tuple(
+        what
+        for what, present in (("zones", rules.zones), ("class rules", rules.classes))
+        if present
     )
+    return Acceptance(
+        criteria, passed, false_rejects, escapes, unreadable, to_set, there, passes_there,
+        not_modelled, why,
+    )  # fmt: skip
 
 
-def _within(rate: float, limit: float | None) -> bool:
-    return limit is None or (math.isfinite(rate) and rate <= limit + 1e-12)
+def _threshold_to_set(
+    images: Sequence[_Judged], good: np.ndarray, limit: float, rules: DecisionRules
+) -> tuple[float | None, Counted | None, str | None]:
+    """The rules' threshold whose verdicts keep false rejects within ``limit``, and the
+    escapes there: parts judged by score are accepted below threshold x (1 - review
+    margin); parts that fail safe (no finite score, lit unlike the good parts) are
+    rejected whatever it is, and count against the limit first."""
+    if rules.fail_safe is Verdict.ACCEPT:  # failing safe would be accepting: not a line's rule
+        return None, None, "no threshold to set: the rules accept parts they cannot judge"
+    scores = np.array([i.score for i in images], dtype=np.float64)
+    judged = np.isfinite(scores) & np.array([i.lighting is None for i in images], dtype=bool)
+    allowed = math.floor(limit * good.sum() + 1e-9) - int((good & ~judged).sum())
+    scored_good = np.sort(scores[good & judged])
+    if allowed < 0:
+        return (
+            None,
+            None,
+            (
+                "no threshold keeps false rejects within the limit on this set: parts that "
+                "fail safe (unscored, or lit unlike the good parts) exceed it already"
+            ),
+        )
+    if allowed >= scored_good.size:
+        cut = -math.inf  # every scored good part may be rejected: reject everything
+    else:
+        cut = float(np.nextafter(scored_good[scored_good.size - 1 - allowed], np.inf))
+    defective = ~good
+    escaped = int((defective & judged & (scores < cut)).sum())
+    if not math.isfinite(cut) or cut <= 0.0:
+        return (
+            None,
+            None,
+            (
+                "the false-reject limit needs a threshold at or below 0 on this set, which the "
+                "rules do not take"
+            ),
+        )
+    to_set = _rounded_up(cut / (1.0 - rules.review_margin))
+    return to_set, Counted(escaped, int(defective.sum())), None
+
+
+def _rounded_up(value: float, digits: int = 6) -> float:
+    """``value`` rounded up to ``digits`` significant digits, so the threshold people
+    type from the report keeps every part it must accept accepted."""
+    exponent = math.floor(math.log10(abs(value))) - digits + 1
+    step = 10.0**exponent
+    return math.ceil(value / step) * step
 
 
 def acceptance_lines(acceptance: Acceptance) -> list[str]:
     """The verdict in words: the first line PASS or FAIL, then what it rests on."""
     limits = acceptance.criteria
     wanted = [
-        f"{what} at most {percent_or_na(limit)}"
+        f"{what} at most {_limit(limit)}"
         for what, limit in (
             ("false rejects", limits.max_false_reject_rate),
             ("escapes", limits.max_escape_rate),
@@ -121,22 +204,54 @@ def acceptance_lines(acceptance: Acceptance) -> list[str]:
     ]
     lines = [
         f"acceptance: {'PASS' if acceptance.passed else 'FAIL'} ({' and '.join(wanted)}): "
-        f"at the threshold in force false rejects {percent_or_na(acceptance.false_reject_rate)}, "
-        f"escapes {percent_or_na(acceptance.escape_rate)}"
+        f"at the threshold in force false rejects {_counted(acceptance.false_rejects)}, "
+        f"escapes {_counted(acceptance.escapes)}"
     ]
-    if acceptance.best_threshold is not None:
-        if not acceptance.best_passed:
-            outcome = "no threshold meets the criteria on this set: the model must improve"
-        elif acceptance.passed:
-            outcome = "it meets the criteria too"
-        else:
-            outcome = (
-                "it meets the criteria, so this threshold would pass without a new model "
-                "(chosen on this set: confirm it on other parts)"
-            )
+    if acceptance.unreadable:
         lines.append(
-            f"  the lowest threshold within {percent_or_na(limits.max_false_reject_rate)} false "
-            f"rejects on this set, {acceptance.best_threshold:.6g}, lets "
-            f"{percent_or_na(acceptance.best_escape_rate)} escape: {outcome}"
+            f"  {acceptance.unreadable} image(s) could not be read and were not judged: "
+            "an incomplete set cannot pass"
         )
+    if acceptance.escapes_there is not None:
+        lines.append(_threshold_line(acceptance, acceptance.escapes_there))
+    elif acceptance.no_threshold is not None:
+        lines.append(f"  {acceptance.no_threshold}")
     return lines
+
+
+def _threshold_line(acceptance: Acceptance, there: Counted) -> str:
+    limits, to_set = acceptance.criteria, acceptance.threshold_to_set
+    if not acceptance.passes_there:
+        outcome = "no threshold meets the criteria on this set"
+        outcome += "" if acceptance.passed else ": the model must improve"
+    elif acceptance.passed:
+        outcome = "it meets the criteria too"
+    else:
+        outcome = (
+            "it meets the criteria: try it with --threshold, and confirm it on other parts "
+            "(it is chosen on this set)"
+        )
+    caveat = (
+        f" (not accounting for {' and '.join(acceptance.not_modelled)})"
+        if acceptance.not_modelled
+        else ""
+    )
+    return (
+        f"  threshold to set for at most {_limit(limits.max_false_reject_rate)} false "
+        f"rejects on this set: {to_set:.6g}{caveat}, where {_counted(there)} would "
+        f"escape: {outcome}"
+    )
+
+
+def _limit(share: float | None) -> str:
+    return "n/a" if share is None else f"{100 * share:g} %"
+
+
+def _counted(counted: Counted) -> str:
+    if not counted.parts:
+        return "n/a (no such parts)"
+    return f"{100 * counted.rate:.1f} % ({counted.events} of {counted.parts})"
+
+
+def _within(rate: float, limit: float | None) -> bool:
+    return limit is None or (math.isfinite(rate) and rate <= limit + 1e-12)

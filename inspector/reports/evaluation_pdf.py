@@ -1,10 +1,12 @@
 """The evaluation report as a PDF: the record a validation file or a document system keeps.
 
-The same rows as the HTML page (:mod:`inspector.reports.evaluation_rows`), the
-acceptance verdict first, then the charts and example overlays the evaluation
-drew, on A4 pages with searchable fonts (:mod:`inspector.reports.pdf_pages`).
-Long values (paths, hashes, software versions) wrap inside their column, and
-a section that does not fit continues on the next page.
+The same rows as the HTML page (:mod:`inspector.reports.evaluation_rows`) and
+the same explanations, the acceptance verdict first, then the charts and
+example overlays the evaluation drew, on A4 pages with searchable fonts
+(:mod:`inspector.reports.pdf_pages`). Long values (paths, hashes, software
+versions) wrap inside their column, a table longer than the page continues
+on the next one, a figure is scaled to fit a page, and every text is taken
+literally (a ``$`` in a file name is not maths).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import matplotlib.image
 from matplotlib.figure import Figure
 
 from inspector.reports.evaluation_rows import CLASS_HEADER, evaluation_rows
-from inspector.reports.pdf_pages import A4, draw_table, pdf_document
+from inspector.reports.figure_text import percent_or_na
+from inspector.reports.pdf_pages import A4, column_widths, draw_table, pdf_document
 
 if TYPE_CHECKING:
     from matplotlib.backends.backend_pdf import PdfPages
@@ -29,8 +32,11 @@ LEFT, VALUE_X, RIGHT, TOP, BOTTOM = 0.07, 0.36, 0.93, 0.95, 0.05
 """Page layout in figure fractions: margins and where a row's value starts."""
 LINE = 0.0135
 """Height of one 8-point text line, as a fraction of the A4 page."""
-LABEL_CHARS, VALUE_CHARS, LINE_CHARS = 30, 68, 110
-"""Characters per line at 8 points: a row's label and value columns, a full-width line."""
+TABLE_ROW = 1.9 * LINE
+"""Height of one table row."""
+LABEL_CHARS, VALUE_CHARS, LINE_CHARS, CAPTION_CHARS = 30, 68, 110, 58
+"""Characters per line: a row's label and value columns and a full-width line at 8
+points, an example's caption at 7 points."""
 PASS_COLOUR, FAIL_COLOUR = "#2e7d32", "#c62828"
 EXAMPLES_PER_KIND = 4
 EXAMPLE_HEIGHT = 0.3
@@ -50,7 +56,7 @@ class _Pages:
         if self._page is None or self._y - height < BOTTOM:
             self.flush()
             self._page = Figure(figsize=A4)
-            self._page.text(RIGHT, 0.975, self._title, fontsize=7, ha="right", color="#59636e")
+            self._page.text(LEFT, 0.975, self._title, fontsize=7, color="#59636e", parse_math=False)
             self._y = TOP
         return self._page
 
@@ -68,42 +74,53 @@ class _Pages:
     def heading(
         self, text: str, size: float = 12, colour: str = "#1b1f24", keep_with: float = 4 * LINE
     ) -> None:
-        """A section title, on the page that also has ``keep_with`` room for what follows."""
-        page = self.room(3 * LINE + keep_with)
-        top = self.take(2.2 * LINE if size <= 12 else 3 * LINE)
-        page.text(LEFT, top, text, fontsize=size, weight="bold", va="top", color=colour)
+        """A section title, on a page that also has ``keep_with`` room for what follows."""
+        own = 2.2 * LINE if size <= 12 else 3 * LINE
+        page = self.room(own + min(keep_with, TOP - BOTTOM - own))
+        top = self.take(own)
+        page.text(
+            LEFT, top, text, fontsize=size, weight="bold", va="top", color=colour, parse_math=False
+        )
 
     def lines(self, texts: Sequence[str], *, colour: str = "#1b1f24") -> None:
         for text in texts:
             wrapped = textwrap.wrap(text, LINE_CHARS) or [""]
             page = self.room(len(wrapped) * LINE)
             top = self.take((len(wrapped) + 0.4) * LINE)
-            page.text(LEFT, top, "\n".join(wrapped), fontsize=8, va="top", color=colour)
+            page.text(
+                LEFT, top, "\n".join(wrapped), fontsize=8, va="top", color=colour, parse_math=False
+            )
 
     def rows(self, rows: Sequence[tuple[str, str]]) -> None:
         """Label and value pairs, each wrapped in its column; a pair never splits."""
         for label, value in rows:
             left = textwrap.wrap(label, LABEL_CHARS) or [""]
-            right = _wrap_value(value)
+            right = _wrap(value, VALUE_CHARS)
             height = (max(len(left), len(right)) + 0.5) * LINE
             page = self.room(height)
             top = self.take(height)
-            page.text(LEFT, top, "\n".join(left), fontsize=8, va="top", weight="bold")
-            page.text(VALUE_X, top, "\n".join(right), fontsize=8, va="top")
+            page.text(
+                LEFT, top, "\n".join(left), fontsize=8, va="top", weight="bold", parse_math=False
+            )
+            page.text(VALUE_X, top, "\n".join(right), fontsize=8, va="top", parse_math=False)
 
     def table(self, header: Sequence[str], cells: Sequence[Sequence[str]]) -> None:
-        height = (len(cells) + 1) * 1.9 * LINE
-        page = self.room(height)
-        top = self.take(height + LINE)
-        draw_table(page.add_axes((LEFT, top - height, RIGHT - LEFT, height)), header, cells)
+        """A table, continued on the next page (header repeated) when it is too long."""
+        widths = column_widths(header, cells)
+        rest = list(cells)
+        while rest:
+            page = self.room(3 * TABLE_ROW)
+            fits = max(1, int((self._y - BOTTOM) / TABLE_ROW) - 1)
+            chunk, rest = rest[:fits], rest[fits:]
+            height = (len(chunk) + 1) * TABLE_ROW
+            top = self.take(height + LINE)
+            axes = page.add_axes((LEFT, top - height, RIGHT - LEFT, height))
+            draw_table(axes, header, chunk, widths=widths)
 
     def image(self, path: Path, width: float = RIGHT - LEFT) -> None:
-        """A PNG the evaluation wrote, scaled to ``width`` of the page, aspect kept."""
-        if not path.is_file():
-            self.lines(["(not drawn: no figure for this set)"])
-            return
+        """A PNG the evaluation wrote, ``width`` of the page at most, aspect kept, on one page."""
         pixels = matplotlib.image.imread(str(path))
-        height = width * pixels.shape[0] / pixels.shape[1] * A4[0] / A4[1]
+        width, height = _fitted(pixels, width, TOP - BOTTOM - 2 * LINE)
         page = self.room(height)
         top = self.take(height + LINE)
         axes = page.add_axes((LEFT, top - height, width, height))
@@ -113,24 +130,37 @@ class _Pages:
     def figures(self, out_dir: Path, items: Sequence[tuple[str, Evaluated]]) -> None:
         """Example overlays two to a row, each with its file, class, score and verdict."""
         column_width = (RIGHT - LEFT - 0.04) / 2
-        for start in range(0, len(items), 2):
-            pair = items[start : start + 2]
-            loaded = [matplotlib.image.imread(str(out_dir / name)) for name, _ in pair]
+        shown = [(out_dir / name, item) for name, item in items if (out_dir / name).is_file()]
+        for start in range(0, len(shown), 2):
+            pair = shown[start : start + 2]
+            loaded = [matplotlib.image.imread(str(path)) for path, _ in pair]
             sizes = [_fitted(pixels, column_width, EXAMPLE_HEIGHT) for pixels in loaded]
+            captions = [
+                _wrap(
+                    f"{item.path.name} ({item.defect_class}): score {item.score:.4g}, "
+                    f"{item.verdict.value}",
+                    CAPTION_CHARS,
+                )
+                for _, item in pair
+            ]
+            below = (max(len(c) for c in captions) + 1) * LINE
             height = max(h for _, h in sizes)
-            page = self.room(height + 3 * LINE)
-            top = self.take(height + 3.5 * LINE)
-            for column, ((_, item), pixels) in enumerate(zip(pair, loaded, strict=True)):
+            page = self.room(height + below)
+            top = self.take(height + below + LINE)
+            for column, pixels in enumerate(loaded):
                 x = LEFT + column * (column_width + 0.04)
                 width, own = sizes[column]
                 axes = page.add_axes((x, top - own, width, own))
                 axes.imshow(pixels)
                 axes.set_axis_off()
-                caption = (
-                    f"{item.path.name} ({item.defect_class}): score {item.score:.4g}, "
-                    f"{item.verdict.value}"
+                page.text(
+                    x,
+                    top - height - 0.4 * LINE,
+                    "\n".join(captions[column]),
+                    fontsize=7,
+                    va="top",
+                    parse_math=False,
                 )
-                page.text(x, top - height - 0.4 * LINE, caption, fontsize=7, va="top")
 
 
 def write_evaluation_pdf(
@@ -146,7 +176,7 @@ def write_evaluation_pdf(
     """
     rows = evaluation_rows(data, summary)
     model = data["model"]
-    title = f"Evaluation of {model['version']} on {data['data']['dir']}"
+    title = f"Evaluation of {model['version']} on {Path(str(data['data']['dir'])).name}"
     metadata = {"Title": title, "Creator": "Inspector", "Subject": "model validation record"}
     destination = out_dir / "report.pdf"
     with pdf_document(destination, metadata) as pdf:
@@ -158,14 +188,7 @@ def write_evaluation_pdf(
                 "Verdicts come from the live line's own inference and decision path."
             ]
         )
-        acceptance = data.get("acceptance")
-        if acceptance:
-            passed = acceptance["passed"]
-            pages.heading(
-                f"Acceptance criteria: {'PASS' if passed else 'FAIL'}",
-                colour=PASS_COLOUR if passed else FAIL_COLOUR,
-            )
-            pages.lines([line.strip() for line in acceptance["said"]])
+        _acceptance(pages, data.get("acceptance"))
         pages.heading("Model")
         pages.rows(rows.model)
         pages.heading("Data")
@@ -179,22 +202,59 @@ def write_evaluation_pdf(
                 "with a finite score. Intervals are exact (Clopper-Pearson) binomial intervals."
             ]
         )
-        pages.heading("Verdicts per class (at the threshold in force)")
+        pages.heading("Verdicts per class (at the threshold in force)", keep_with=6 * LINE)
+        pages.lines(
+            [
+                "For good parts the rate is the false-reject rate, for defect classes the "
+                "escape rate. Pixel AUROC per class: that class's defect pixels against the "
+                "defect-free pixels of its own images and of the good images."
+            ]
+        )
         pages.table(CLASS_HEADER, rows.classes)
-        pages.heading("Score distribution", keep_with=0.25)
+        pages.heading("Score distribution", keep_with=0.3)
+        points = " and ".join(percent_or_na(p.false_reject_rate) for p in summary.operating_points)
+        pages.lines(
+            [
+                "One dot per image. Solid line: the threshold in force; dashed: the thresholds "
+                f"that reject {points or 'n/a'} of the good parts."
+            ]
+        )
         pages.image(out_dir / "scores.png")
         pages.heading("ROC curve", keep_with=0.4)
-        pages.image(out_dir / "roc.png", width=0.55)
+        if data["roc"] is not None and (out_dir / "roc.png").is_file():
+            pages.image(out_dir / "roc.png", width=0.55)
+        else:
+            pages.lines(["n/a: the set needs good and defective parts with a finite score."])
         pages.flush()
+        pages.heading("Examples")
+        pages.lines(
+            [
+                "Heat map and red outlines: what the model found; green outline: the "
+                "ground-truth defect. Every image's score and verdict is in report.json."
+            ]
+        )
         for kind, items in examples.items():
-            shown = len(items[:EXAMPLES_PER_KIND])
-            pages.heading(f"Examples: {kind} ({shown} shown)", keep_with=EXAMPLE_HEIGHT)
-            if items:
-                pages.figures(out_dir, items[:EXAMPLES_PER_KIND])
+            shown = items[:EXAMPLES_PER_KIND]
+            pages.heading(f"{kind.capitalize()} ({len(shown)} shown)", keep_with=EXAMPLE_HEIGHT)
+            if shown:
+                pages.figures(out_dir, shown)
             else:
                 pages.lines(["none"])
         pages.flush()
     return destination
+
+
+def _acceptance(pages: _Pages, acceptance: dict[str, Any] | None) -> None:
+    """The acceptance verdict, first after the title (nothing without criteria)."""
+    if not acceptance:
+        return
+    passed = acceptance["passed"]
+    pages.heading(
+        f"Acceptance criteria: {'PASS' if passed else 'FAIL'}",
+        colour=PASS_COLOUR if passed else FAIL_COLOUR,
+    )
+    pages.lines([line.strip() for line in acceptance["said"]])
+    pages.lines(["Judged on the observed rates; their 95 % intervals are in the results."])
 
 
 def _fitted(pixels: Any, width: float, tallest: float) -> tuple[float, float]:
@@ -205,6 +265,6 @@ def _fitted(pixels: Any, width: float, tallest: float) -> tuple[float, float]:
     return height / per_width, height
 
 
-def _wrap_value(value: str) -> list[str]:
-    """A value wrapped to its column; a hash or path without spaces is cut where it must."""
-    return textwrap.wrap(value, VALUE_CHARS, break_long_words=True, break_on_hyphens=False) or [""]
+def _wrap(value: str, chars: int) -> list[str]:
+    """``value`` wrapped to ``chars``; a hash or path without spaces is cut where it must."""
+    return textwrap.wrap(value, chars, break_long_words=True, break_on_hyphens=False) or [""]

@@ -16,6 +16,7 @@ layers), so it reads the evaluation through the small :class:`Evaluated` and
 from __future__ import annotations
 
 import json
+import logging
 import math
 import platform
 from collections.abc import Mapping, Sequence
@@ -50,6 +51,8 @@ OPERATING_FALSE_REJECT_RATES = (0.01, 0.02)
 """False-reject rates the line can afford, at which escapes are reported."""
 EXAMPLES_PER_KIND = 6
 GT_COLOR = (0, 255, 0)
+
+log = logging.getLogger(__name__)
 
 
 class Evaluated(Protocol):
@@ -405,9 +408,13 @@ def render_example(item: Evaluated, threshold: float) -> np.ndarray | None:
 
 
 def _acceptance_data(acceptance: Acceptance) -> dict[str, Any]:
+    """``report.json``'s ``acceptance``: limits, verdict, counts, the threshold to set and
+    the verdict in words."""
     return {
         **asdict(acceptance.criteria),
         **{k: v for k, v in asdict(acceptance).items() if k != "criteria"},
+        "false_reject_rate": acceptance.false_rejects.rate,
+        "escape_rate": acceptance.escapes.rate,
         "said": acceptance_lines(acceptance),
     }
 
@@ -428,6 +435,7 @@ def write_evaluation_report(
     (out / "examples").mkdir(parents=True, exist_ok=True)
     data = report_data(run, summary, acceptance)
     (out / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    (out / "roc.png").unlink(missing_ok=True)  # an earlier run's curve must not stand in
     if data["roc"] is not None:
         roc = draw_roc(summary, np.array(data["roc"]["fpr"]), np.array(data["roc"]["tpr"]))
         cv2.imwrite(str(out / "roc.png"), cv2.cvtColor(roc, cv2.COLOR_RGB2BGR))
@@ -450,9 +458,15 @@ def write_evaluation_report(
             if scene is None:
                 continue
             name = f"examples/{kind.replace(' ', '_')}_{n:02d}.png"
-            cv2.imwrite(str(out / name), cv2.cvtColor(scene, cv2.COLOR_RGB2BGR))
-            examples[kind].append((name, item))
+            if cv2.imwrite(str(out / name), cv2.cvtColor(scene, cv2.COLOR_RGB2BGR)):
+                examples[kind].append((name, item))
+            else:  # a full disk, or a path OpenCV cannot write: the page shows no broken image
+                log.warning("example overlay %s not written: left out of the report", out / name)
     page = out / "report.html"
     page.write_text(evaluation_html(data, summary, examples), encoding="utf-8")
-    write_evaluation_pdf(out, data, summary, examples)
+    try:
+        write_evaluation_pdf(out, data, summary, examples)
+    except (OSError, ValueError) as exc:  # the figures stand in report.json and the page
+        (out / "report.pdf").unlink(missing_ok=True)  # no record of an earlier run beside them
+        log.warning("report.pdf not written (%s): report.json and report.html are complete", exc)
     return page

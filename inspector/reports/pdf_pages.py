@@ -44,18 +44,41 @@ def pdf_document(destination: Path, metadata: Mapping[str, str]) -> Iterator[Pdf
 
 
 def draw_table(
-    ax: Axes, header: Sequence[str], rows: Sequence[Sequence[str]], *, fontsize: float = 9
+    ax: Axes,
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    fontsize: float = 9,
+    widths: Sequence[float] | None = None,
 ) -> None:
-    """A plain bordered table filling ``ax`` from its top, the header row shaded."""
+    """A plain bordered table filling ``ax`` from its top, the header row shaded.
+
+    Cell text is taken literally (a ``$`` in a file name or reason is not maths);
+    ``widths`` are the columns' shares of the width (equal by default).
+    """
     ax.set_axis_off()
     table = ax.table(
-        cellText=[list(r) for r in rows], colLabels=list(header), loc="upper left", cellLoc="left"
+        cellText=[list(r) for r in rows],
+        colLabels=list(header),
+        loc="upper left",
+        cellLoc="left",
+        colWidths=None if widths is None else list(widths),
     )
     table.auto_set_font_size(False)
     table.set_fontsize(fontsize)
     table.scale(1, 1.4)
     for (row, _col), cell in table.get_celld().items():
         cell.set_edgecolor("#c3c9d1")
+        cell.get_text().set_parse_math(False)
         if row == 0:
             cell.set_facecolor("#e9edf1")
             cell.get_text().set_weight("bold")
+
+
+def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[float]:
+    """Shares of a table's width by each column's longest text, so no cell is cut."""
+    longest = [
+        max([len(str(h))] + [len(str(r[i])) for r in rows]) + 2 for i, h in enumerate(header)
+    ]
+    total = sum(longest)
+    return [n / total for n in longest]

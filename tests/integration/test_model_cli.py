@@ -78,7 +78,7 @@ def test_evaluate_judges_acceptance_criteria_and_says_so_in_its_exit_code(
     loose = [*base, "--report", str(tmp_path / "loose"), "--max-false-rejects", "0.99"]
     assert main([*loose, "--max-escapes", "0.99"]) == 0
     said = capsys.readouterr().out
-    assert "acceptance: PASS (false rejects at most 99.0 % and escapes at most 99.0 %)" in said
+    assert "acceptance: PASS (false rejects at most 99 % and escapes at most 99 %)" in said
     data = json.loads((tmp_path / "loose" / "report.json").read_text())
     assert data["acceptance"]["passed"] is True
     assert data["acceptance"]["escape_rate"] == pytest.approx(alone.escape_rate)
@@ -88,11 +88,15 @@ def test_evaluate_judges_acceptance_criteria_and_says_so_in_its_exit_code(
     strict = [*base, "--report", str(tmp_path / "strict"), "--max-false-rejects", "0.1"]
     assert main(strict) == 3
     said = capsys.readouterr().out
-    assert "acceptance: FAIL (false rejects at most 10.0 %)" in said
-    assert "the lowest threshold within 10.0 % false rejects on this set" in said
+    assert "acceptance: FAIL (false rejects at most 10 %)" in said
+    assert "threshold to set for at most 10 % false rejects on this set: " in said
     data = json.loads((tmp_path / "strict" / "report.json").read_text())
     assert data["acceptance"]["passed"] is False
-    assert data["acceptance"]["best_threshold"] is not None
+    to_set = data["acceptance"]["threshold_to_set"]
+    assert to_set is not None
+    # Evaluated again at that threshold, the line's own verdicts keep within the limit.
+    again = evaluate_package(new, labelled, device="cpu", threshold=to_set)
+    assert summarize(again.images, to_set).false_reject_rate <= 0.1
     page = (tmp_path / "strict" / "report.html").read_text()
     assert 'Acceptance criteria: <span class="fail">FAIL</span>' in page
     record = PdfReader(tmp_path / "strict" / "report.pdf")
