@@ -84,7 +84,7 @@ def write_pdf_report(
 
 def _summary_page(report: PeriodReport, calendar: ShiftCalendar) -> Figure:
     fig = Figure(figsize=A4)
-    fig.text(0.08, 0.94, "Inspection quality report", fontsize=18, weight="bold")
+    fig.text(0.08, 0.94, "Inspection quality report", fontsize=18, weight="bold", parse_math=False)
     scope = report.station or "all stations"
     fig.text(
         0.08,
@@ -92,12 +92,15 @@ def _summary_page(report: PeriodReport, calendar: ShiftCalendar) -> Figure:
         f"Period: {_when(report.start, calendar)} to {_when(report.end, calendar)} "
         f"({calendar.tz})   Scope: {scope}",
         fontsize=9,
+        parse_math=False,
     )
-    fig.text(0.08, 0.89, f"Generated {_when(datetime.now(UTC), calendar)}", fontsize=8)
-    fig.text(0.08, 0.85, "Summary", fontsize=12, weight="bold")
+    fig.text(
+        0.08, 0.89, f"Generated {_when(datetime.now(UTC), calendar)}", fontsize=8, parse_math=False
+    )
+    fig.text(0.08, 0.85, "Summary", fontsize=12, weight="bold", parse_math=False)
     summary = fig.add_axes((0.08, 0.56, 0.84, 0.28))
     draw_table(summary, ["Figure", "Value"], [list(row) for row in report.summary.rows()])
-    fig.text(0.08, 0.51, "Machine verdict vs. review", fontsize=12, weight="bold")
+    fig.text(0.08, 0.51, "Machine verdict vs. review", fontsize=12, weight="bold", parse_math=False)
     header, rows = confusion_rows(report)
     confusion = fig.add_axes((0.08, 0.38, 0.84, 0.12))
     draw_table(confusion, header, rows)
@@ -109,7 +112,7 @@ def _summary_page(report: PeriodReport, calendar: ShiftCalendar) -> Figure:
         f"false-reject rate {_pct(rates.false_reject_rate)}.",
         *report.notes,
     ]
-    fig.text(0.08, 0.34, "\n".join(lines), fontsize=8, va="top", linespacing=1.6)
+    fig.text(0.08, 0.34, "\n".join(lines), fontsize=8, va="top", linespacing=1.6, parse_math=False)
     return fig
 
 
@@ -126,7 +129,9 @@ def _parts_page(
 ) -> Figure:
     """The highest-scoring rejected and REVIEW parts that still have their image."""
     fig = Figure(figsize=A4)
-    fig.text(0.08, 0.95, "Highest-scoring rejected parts", fontsize=12, weight="bold")
+    fig.text(
+        0.08, 0.95, "Highest-scoring rejected parts", fontsize=12, weight="bold", parse_math=False
+    )
     filt = HistoryFilter(
         start=report.start,
         end=report.end,
@@ -150,12 +155,19 @@ def _parts_page(
             f"{part.verdict.value.upper()} · score {score} · {classes}\n"
             f"{_when(part.captured_at, calendar)}",
             fontsize=7,
+            parse_math=False,
         )
         shown += 1
         if shown == TOP_PARTS:
             break
     if not shown:
-        fig.text(0.08, 0.9, "No rejected part of this period has a kept image.", fontsize=9)
+        fig.text(
+            0.08,
+            0.9,
+            "No rejected part of this period has a kept image.",
+            fontsize=9,
+            parse_math=False,
+        )
     fig.subplots_adjust(left=0.06, right=0.94, top=0.9, bottom=0.04, hspace=0.35)
     return fig
 
@@ -163,7 +175,7 @@ def _parts_page(
 def _audit_page(engine: Engine, report: PeriodReport, calendar: ShiftCalendar) -> Figure:
     """Who changed how parts are judged in the period, and whether the record is intact."""
     fig = Figure(figsize=A4)
-    fig.text(0.08, 0.94, "Audit trail of the period", fontsize=14, weight="bold")
+    fig.text(0.08, 0.94, "Audit trail of the period", fontsize=14, weight="bold", parse_math=False)
     check = verify_audit(engine)
     state = (
         f"hash chain verified: {check.entries} entries intact"
@@ -173,9 +185,11 @@ def _audit_page(engine: Engine, report: PeriodReport, calendar: ShiftCalendar) -
     filt = AuditFilter(start=report.start, end=report.end)
     entries = find_audit_entries(engine, filt, limit=AUDIT_ROWS + 1)
     more = len(entries) > AUDIT_ROWS
-    fig.text(0.08, 0.91, state, fontsize=9, color="#1d7a33" if check.ok else "#c0392b")
+    fig.text(
+        0.08, 0.91, state, fontsize=9, color="#1d7a33" if check.ok else "#c0392b", parse_math=False
+    )
     if not entries:
-        fig.text(0.08, 0.87, "No change was recorded in this period.", fontsize=9)
+        fig.text(0.08, 0.87, "No change was recorded in this period.", fontsize=9, parse_math=False)
         return fig
     rows = [
         [
@@ -196,6 +210,7 @@ def _audit_page(engine: Engine, report: PeriodReport, calendar: ShiftCalendar) -
             f"Only the latest {AUDIT_ROWS} changes are shown: "
             "inspector report --audit-csv FILE writes them all.",
             fontsize=8,
+            parse_math=False,
         )
     return fig
 

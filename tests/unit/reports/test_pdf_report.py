@@ -15,6 +15,7 @@ from sqlalchemy import text as sql
 from inspector.cli_report import add_report_command
 from inspector.core import Defect, Verdict
 from inspector.reports.pdf_report import write_pdf_report
+from inspector.storage.audit import append_audit
 from inspector.storage.engine import open_database
 from inspector.storage.image_store import ImageStore
 from inspector.storage.repository import add_inspections
@@ -188,3 +189,16 @@ def test_the_report_lists_the_periods_audited_changes_and_checks_the_chain(
     with changes.open(encoding="utf-8-sig") as stream:
         assert len(list(csv.DictReader(stream))) == 4
     assert "4 audited changes written to" in capsys.readouterr().out
+
+
+def test_dollar_signs_in_what_people_wrote_are_printed_not_read_as_maths(
+    db: Path, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    engine = open_database(db)
+    reason = "scrap cost $12 a part, rework $3"  # two dollars: maths to matplotlib
+    append_audit(engine, actor="qa", action="threshold", subject="s1", reason=reason)
+    out = tmp_path / "dollars.pdf"
+    write_pdf_report(engine, out, now - timedelta(hours=1), now + timedelta(hours=1))
+    engine.dispose()
+    assert "scrap cost $12 a part" in _text(out)
