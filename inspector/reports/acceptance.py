@@ -142,11 +142,21 @@ def judge(
     )  # fmt: skip
 
 
+FAIL_SAFE_EXCEEDS = (
+    "no threshold keeps false rejects within the limit on this set: parts that fail safe "
+    "(unscored, or lit unlike the good parts) exceed it already"
+)
+NOT_POSITIVE = (
+    "the false-reject limit needs a threshold at or below 0 on this set, which the rules "
+    "do not take"
+)
+
+
 def _threshold_to_set(
     images: Sequence[_Judged], good: np.ndarray, limit: float, rules: DecisionRules
 ) -> tuple[float | None, Counted | None, str | None]:
-    """The rules' threshold whose verdicts keep false rejects within ``limit``, and the
-    escapes there: parts judged by score are accepted below threshold x (1 - review
+    """The rules' threshold whose verdicts keep false rejects within ``limit``, its escapes,
+    or why there is none: parts judged by score are accepted below threshold x (1 - review
     margin); parts that fail safe (no finite score, lit unlike the good parts) are
     rejected whatever it is, and count against the limit first."""
     if rules.fail_safe is Verdict.ACCEPT:  # failing safe would be accepting: not a line's rule
@@ -156,31 +166,15 @@ def _threshold_to_set(
     allowed = math.floor(limit * good.sum() + 1e-9) - int((good & ~judged).sum())
     scored_good = np.sort(scores[good & judged])
     if allowed < 0:
-        return (
-            None,
-            None,
-            (
-                "no threshold keeps false rejects within the limit on this set: parts that "
-                "fail safe (unscored, or lit unlike the good parts) exceed it already"
-            ),
-        )
+        return None, None, FAIL_SAFE_EXCEEDS
     if allowed >= scored_good.size:
-        cut = -math.inf  # every scored good part may be rejected: reject everything
-    else:
-        cut = float(np.nextafter(scored_good[scored_good.size - 1 - allowed], np.inf))
-    defective = ~good
-    escaped = int((defective & judged & (scores < cut)).sum())
-    if not math.isfinite(cut) or cut <= 0.0:
-        return (
-            None,
-            None,
-            (
-                "the false-reject limit needs a threshold at or below 0 on this set, which the "
-                "rules do not take"
-            ),
-        )
+        return None, None, NOT_POSITIVE  # every scored good part may go: reject everything
+    cut = float(np.nextafter(scored_good[scored_good.size - 1 - allowed], np.inf))
+    if cut <= 0.0:
+        return None, None, NOT_POSITIVE
+    escaped = int((~good & judged & (scores < cut)).sum())
     to_set = _rounded_up(cut / (1.0 - rules.review_margin))
-    return to_set, Counted(escaped, int(defective.sum())), None
+    return to_set, Counted(escaped, int((~good).sum())), None
 
 
 def _rounded_up(value: float, digits: int = 6) -> float:
