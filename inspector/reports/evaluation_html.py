@@ -41,7 +41,7 @@ def _acceptance_section(acceptance: dict[str, Any] | None) -> str:
     return (
         f'<h2>Acceptance criteria: <span class="{mark}">{mark.upper()}</span></h2>'
         f"<ul>{said}</ul><p>Judged on the observed rates; their 95 % intervals are in the "
-        "results below.</p>"
+        "results.</p>"
     )
 
 
@@ -74,9 +74,9 @@ def evaluation_html(
 <h1>Model evaluation report</h1>
 <p>Generated {html.escape(data["created_at"])} by <code>inspector evaluate</code> in
 {data["seconds"]} s. Verdicts come from the live line's own inference and decision path.</p>
+{_acceptance_section(data.get("acceptance"))}
 <h2>Model</h2><table>{_rows(rows.model)}</table>
 <h2>Data</h2><table>{_rows(rows.data)}</table>
-{_acceptance_section(data.get("acceptance"))}
 <h2>Results</h2><table>{_rows(rows.results)}</table>
 <p>Rates at the threshold count every part, a part the model could not score with its
 fail-safe verdict; the rates at a false-reject rate count the parts with a finite score.
