@@ -64,8 +64,8 @@ def fingerprint_labelled(root: Path, items: Sequence[_Labelled]) -> SetFingerpri
     for item in sorted(items, key=lambda i: i.path.as_posix()):
         image = images[item.path] = file_sha256(item.path)
         mask = "-" if item.mask_path is None else file_sha256(item.mask_path)
-        name = item.path.relative_to(root) if item.path.is_relative_to(root) else item.path
-        digest.update(f"{item.defect_class}\t{name.as_posix()}\t{image}\t{mask}\n".encode())
+        name = _relative(item.path, root)
+        digest.update(f"{item.defect_class}\t{name}\t{image}\t{mask}\n".encode())
     return SetFingerprint(digest.hexdigest(), images)
 
 
@@ -83,9 +83,14 @@ def fingerprint_images(
         root, items = groups[group]
         files = sorted((i for i in items if isinstance(i, Path)), key=Path.as_posix)
         for path in files:
-            name = path.relative_to(root) if root and path.is_relative_to(root) else path
-            digest.update(f"{group}\t{name.as_posix()}\t{file_sha256(path)}\n".encode())
+            digest.update(f"{group}\t{_relative(path, root)}\t{file_sha256(path)}\n".encode())
         for array in (i for i in items if not isinstance(i, Path)):
             pixels = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
             digest.update(f"{group}\tarray {array.shape} {array.dtype}\t{pixels}\n".encode())
     return digest.hexdigest()
+
+
+def _relative(path: Path, root: Path | None) -> str:
+    """``path`` relative to ``root`` where it lies under it, in ``/`` form."""
+    inside = root is not None and path.is_relative_to(root)
+    return (path.relative_to(root) if inside else path).as_posix()
