@@ -35,8 +35,21 @@ class EvaluationRows:
 
 def evaluation_rows(data: dict[str, Any], summary: QualitySummary) -> EvaluationRows:
     """Every table of an evaluation report, from ``report.json``'s data and the summary."""
-    model, rules, dataset = data["model"], data["rules"], data["data"]
-    model_rows = [
+    classes = [
+        _class_row(name, counts, summary) for name, counts in summary.verdicts_by_class.items()
+    ]
+    return EvaluationRows(
+        _model_rows(data),
+        _data_rows(data["data"], summary),
+        _result_rows(data["rules"], summary),
+        classes,
+    )
+
+
+def _model_rows(data: dict[str, Any]) -> list[Row]:
+    """The model evaluated: its files, method, training and where it ran."""
+    model = data["model"]
+    return [
         ("version", model["version"]),
         ("folder", model["dir"]),
         *((f"SHA-256 {name}", sha) for name, sha in model["files_sha256"].items()),
@@ -54,8 +67,12 @@ def evaluation_rows(data: dict[str, Any], summary: QualitySummary) -> Evaluation
         ("device", data["device"]),
         ("software", ", ".join(f"{k} {v}" for k, v in data.get("software", {}).items())),
     ]
+
+
+def _data_rows(dataset: dict[str, Any], summary: QualitySummary) -> list[Row]:
+    """The set measured: where, its fingerprint, what it holds."""
     counts = ", ".join(f"{k} {v}" for k, v in summary.class_counts.items())
-    data_rows = [
+    return [
         ("folder", dataset.get("dir_resolved", dataset["dir"])),
         *(
             [("fingerprint (SHA-256 of every image, mask, class and path)", fp)]
@@ -70,7 +87,11 @@ def evaluation_rows(data: dict[str, Any], summary: QualitySummary) -> Evaluation
             str(len(dataset.get("lit_unlike_good_parts", []))),
         ),
     ]
-    metric_rows = [
+
+
+def _result_rows(rules: dict[str, Any], summary: QualitySummary) -> list[Row]:
+    """The figures: separation, rates at the threshold in force and at the operating points."""
+    return [
         ("image AUROC", number_or_na(summary.image_auroc)),
         ("pixel AUROC", number_or_na(summary.pixel_auroc)),
         ("AUPRO (FPR <= 0.3, normalised)", number_or_na(summary.aupro)),
@@ -93,10 +114,6 @@ def evaluation_rows(data: dict[str, Any], summary: QualitySummary) -> Evaluation
         ),
         ("mean inference time per image", f"{summary.latency_ms_mean:.1f} ms"),
     ]
-    classes = [
-        _class_row(name, counts, summary) for name, counts in summary.verdicts_by_class.items()
-    ]
-    return EvaluationRows(model_rows, data_rows, metric_rows, classes)
 
 
 def _settings(value: object) -> str:
