@@ -174,74 +174,90 @@ def write_evaluation_pdf(
     Raises:
         OSError: the file cannot be written (no partial file is left).
     """
-    rows = evaluation_rows(data, summary)
-    model = data["model"]
-    title = f"Evaluation of {model['version']} on {Path(str(data['data']['dir'])).name}"
+    title = f"Evaluation of {data['model']['version']} on {Path(str(data['data']['dir'])).name}"
     metadata = {"Title": title, "Creator": "Inspector", "Subject": "model validation record"}
     destination = out_dir / "report.pdf"
     with pdf_document(destination, metadata) as pdf:
         pages = _Pages(pdf, title)
-        pages.heading("Model evaluation report", size=18)
-        pages.lines(
-            [
-                f"Generated {data['created_at']} by inspector evaluate in {data['seconds']} s. "
-                "Verdicts come from the live line's own inference and decision path."
-            ]
-        )
-        _acceptance(pages, data.get("acceptance"))
-        pages.heading("Model")
-        pages.rows(rows.model)
-        pages.heading("Data")
-        pages.rows(rows.data)
-        pages.heading("Results")
-        pages.rows(rows.results)
-        pages.lines(
-            [
-                "Rates at the threshold count every part, a part the model could not score "
-                "with its fail-safe verdict; the rates at a false-reject rate count the parts "
-                "with a finite score. Intervals are exact (Clopper-Pearson) binomial intervals."
-            ]
-        )
-        pages.heading("Verdicts per class (at the threshold in force)", keep_with=6 * LINE)
-        pages.lines(
-            [
-                "For good parts the rate is the false-reject rate, for defect classes the "
-                "escape rate. Pixel AUROC per class: that class's defect pixels against the "
-                "defect-free pixels of its own images and of the good images."
-            ]
-        )
-        pages.table(CLASS_HEADER, rows.classes)
-        pages.heading("Score distribution", keep_with=0.3)
-        points = " and ".join(percent_or_na(p.false_reject_rate) for p in summary.operating_points)
-        pages.lines(
-            [
-                "One dot per image. Solid line: the threshold in force; dashed: the thresholds "
-                f"that reject {points or 'n/a'} of the good parts."
-            ]
-        )
-        pages.image(out_dir / "scores.png")
-        pages.heading("ROC curve", keep_with=0.4)
-        if data["roc"] is not None and (out_dir / "roc.png").is_file():
-            pages.image(out_dir / "roc.png", width=0.55)
-        else:
-            pages.lines(["n/a: the set needs good and defective parts with a finite score."])
+        _tables(pages, data, summary)
+        _charts(pages, out_dir, data, summary)
         pages.flush()
-        pages.heading("Examples")
-        pages.lines(
-            [
-                "Heat map and red outlines: what the model found; green outline: the "
-                "ground-truth defect. Every image's score and verdict is in report.json."
-            ]
-        )
-        for kind, items in examples.items():
-            shown = items[:EXAMPLES_PER_KIND]
-            pages.heading(f"{kind.capitalize()} ({len(shown)} shown)", keep_with=EXAMPLE_HEIGHT)
-            if shown:
-                pages.figures(out_dir, shown)
-            else:
-                pages.lines(["none"])
+        _examples(pages, out_dir, examples)
         pages.flush()
     return destination
+
+
+def _tables(pages: _Pages, data: dict[str, Any], summary: QualitySummary) -> None:
+    """Title, acceptance verdict, model, data, results and verdicts per class."""
+    rows = evaluation_rows(data, summary)
+    pages.heading("Model evaluation report", size=18)
+    pages.lines(
+        [
+            f"Generated {data['created_at']} by inspector evaluate in {data['seconds']} s. "
+            "Verdicts come from the live line's own inference and decision path."
+        ]
+    )
+    _acceptance(pages, data.get("acceptance"))
+    pages.heading("Model")
+    pages.rows(rows.model)
+    pages.heading("Data")
+    pages.rows(rows.data)
+    pages.heading("Results")
+    pages.rows(rows.results)
+    pages.lines(
+        [
+            "Rates at the threshold count every part, a part the model could not score "
+            "with its fail-safe verdict; the rates at a false-reject rate count the parts "
+            "with a finite score. Intervals are exact (Clopper-Pearson) binomial intervals."
+        ]
+    )
+    pages.heading("Verdicts per class (at the threshold in force)", keep_with=6 * LINE)
+    pages.lines(
+        [
+            "For good parts the rate is the false-reject rate, for defect classes the "
+            "escape rate. Pixel AUROC per class: that class's defect pixels against the "
+            "defect-free pixels of its own images and of the good images."
+        ]
+    )
+    pages.table(CLASS_HEADER, rows.classes)
+
+
+def _charts(pages: _Pages, out_dir: Path, data: dict[str, Any], summary: QualitySummary) -> None:
+    """The score distribution and the ROC curve the evaluation drew."""
+    pages.heading("Score distribution", keep_with=0.3)
+    points = " and ".join(percent_or_na(p.false_reject_rate) for p in summary.operating_points)
+    pages.lines(
+        [
+            "One dot per image. Solid line: the threshold in force; dashed: the thresholds "
+            f"that reject {points or 'n/a'} of the good parts."
+        ]
+    )
+    pages.image(out_dir / "scores.png")
+    pages.heading("ROC curve", keep_with=0.4)
+    if data["roc"] is not None and (out_dir / "roc.png").is_file():
+        pages.image(out_dir / "roc.png", width=0.55)
+    else:
+        pages.lines(["n/a: the set needs good and defective parts with a finite score."])
+
+
+def _examples(
+    pages: _Pages, out_dir: Path, examples: dict[str, list[tuple[str, Evaluated]]]
+) -> None:
+    """A few example overlays of each kind (escapes, false rejects, catches)."""
+    pages.heading("Examples")
+    pages.lines(
+        [
+            "Heat map and red outlines: what the model found; green outline: the "
+            "ground-truth defect. Every image's score and verdict is in report.json."
+        ]
+    )
+    for kind, items in examples.items():
+        shown = items[:EXAMPLES_PER_KIND]
+        pages.heading(f"{kind.capitalize()} ({len(shown)} shown)", keep_with=EXAMPLE_HEIGHT)
+        if shown:
+            pages.figures(out_dir, shown)
+        else:
+            pages.lines(["none"])
 
 
 def _acceptance(pages: _Pages, acceptance: dict[str, Any] | None) -> None:
