@@ -209,7 +209,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         name="evaluate",
     )
     summary = summarize(run.images, run.rules.threshold)
-    acceptance = _acceptance(args, run)
+    acceptance = _acceptance(args, run, summary)
     out = args.report or Path(f"evaluation-{run.model_version}")
     page = write_evaluation_report(run, summary, out, acceptance)
     print(format_summary(summary))
@@ -232,16 +232,21 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return EXIT_NOT_ACCEPTED if acceptance is not None and not acceptance.passed else EXIT_OK
 
 
-def _acceptance(args: argparse.Namespace, run):  # noqa: ANN001, ANN202 - lazy types
+def _acceptance(args: argparse.Namespace, run, summary):  # noqa: ANN001, ANN202 - lazy types
     """The verdict on ``--max-false-rejects`` / ``--max-escapes``, or ``None`` without them."""
-    from inspector.core.verdict import Verdict
     from inspector.reports.acceptance import AcceptanceCriteria, judge
 
     if args.max_false_rejects is None and args.max_escapes is None:
         return None
     criteria = AcceptanceCriteria(args.max_false_rejects, args.max_escapes)
-    accepted = [image.verdict is Verdict.ACCEPT for image in run.images]
-    return judge(criteria, run.images, accepted, run.rules, unreadable=len(run.unreadable))
+    return judge(
+        criteria,
+        run.images,
+        run.rules,
+        summary.false_reject_interval,
+        summary.escape_interval,
+        unreadable=len(run.unreadable),
+    )
 
 
 def format_summary(summary) -> str:  # noqa: ANN001 - reports.evaluation_report.QualitySummary

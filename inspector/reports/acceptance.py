@@ -24,6 +24,7 @@ import numpy as np
 
 from inspector.core.verdict import Verdict
 from inspector.decision.rules import DecisionRules
+from inspector.reports.rate_interval import RateInterval, rate_interval
 
 
 class _Judged(Protocol):
@@ -59,25 +60,14 @@ class AcceptanceCriteria:
 
 
 @dataclass(frozen=True)
-class Counted:
-    """A rate with what it rests on: ``events`` of ``parts`` (``rate`` nan without parts)."""
-
-    events: int
-    parts: int
-
-    @property
-    def rate(self) -> float:
-        return self.events / self.parts if self.parts else math.nan
-
-
-@dataclass(frozen=True)
 class Acceptance:
     """The verdict of :func:`judge`.
 
     Attributes:
         criteria: The limits judged against.
         passed: Whether the threshold in force meets them on a complete set.
-        false_rejects / escapes: At the threshold in force, from the line's verdicts.
+        false_rejects / escapes: At the threshold in force, from the line's verdicts: the
+            evaluation summary's counts and intervals (``None``: no such parts).
         unreadable: Images that could not be read: the set is incomplete and cannot pass.
         threshold_to_set: The lowest threshold (as the rules take it) whose false
             rejects stay within the limit on this set, ``None`` without a false-reject
@@ -92,11 +82,11 @@ class Acceptance:
 
     criteria: AcceptanceCriteria
     passed: bool
-    false_rejects: Counted
-    escapes: Counted
+    false_rejects: RateInterval | None
+    escapes: RateInterval | None
     unreadable: int
     threshold_to_set: float | None
-    escapes_there: Counted | None
+    escapes_there: RateInterval | None
     passes_there: bool | None
     not_modelled: tuple[str, ...] = ()
     no_threshold: str | None = None
@@ -105,24 +95,16 @@ class Acceptance:
 def judge(
     criteria: AcceptanceCriteria,
     images: Sequence[_Judged],
-    accepted: Sequence[bool],
     rules: DecisionRules,
+    false_rejects: RateInterval | None,
+    escapes: RateInterval | None,
     unreadable: int = 0,
 ) -> Acceptance:
-    """Judge the threshold in force (the line's verdicts, ``accepted`` per image) and
-    work out the threshold to set for the false-reject limit.
-
-    Raises:
-        ValueError: ``accepted`` does not have one entry per image.
-    """
-    if len(accepted) != len(images):
-        msg = f"{len(images)} images but {len(accepted)} verdicts: pass one per image"
-        raise ValueError(msg)
+    """Judge the threshold in force by its false rejects and escapes (the evaluation
+    summary's, from the line's verdicts) and work out, from the images' scores, the
+    threshold to set for the false-reject limit."""
     good = np.array([i.defect_class == "good" for i in images], dtype=bool)
-    passes = np.asarray(accepted, dtype=bool)
-    false_rejects = Counted(int((good & ~passes).sum()), int(good.sum()))
-    escapes = Counted(int((~good & passes).sum()), int((~good).sum()))
-    passed = unreadable == 0 and criteria.met_by(false_rejects.rate, escapes.rate)
+    passed = unreadable == 0 and criteria.met_by(rate_of(false_rejects), rate_of(escapes))
     to_set = there = passes_there = why = None
     if criteria.max_false_reject_rate is None:
         pass
@@ -130,7 +112,7 @@ def judge(
         why = "no threshold to set: that needs good and defective parts in the set"
     else:
         to_set, there, why = _threshold_to_set(images, good, criteria.max_false_reject_rate, rules)
-        passes_there = None if there is None else _within(there.rate, criteria.max_escape_rate)
+        passes_there = None if there is None else _within(rate_of(there), criteria.max_escape_rate)
     not_modelled = tuple(
         what
         for what, present in (("zones", rules.zones), ("class rules", rules.classes))
@@ -154,7 +136,7 @@ NOT_POSITIVE = (
 
 def _threshold_to_set(
     images: Sequence[_Judged], good: np.ndarray, limit: float, rules: DecisionRules
-) -> tuple[float | None, Counted | None, str | None]:
+) -> tuple[float | None, RateInterval | None, str | None]:
     """The rules' threshold whose verdicts keep false rejects within ``limit``, its escapes,
     or why there is none: parts judged by score are accepted below threshold x (1 - review
     margin); parts that fail safe (no finite score, lit unlike the good parts) are
@@ -174,7 +156,7 @@ def _threshold_to_set(
         return None, None, NOT_POSITIVE
     escaped = int((~good & judged & (scores < cut)).sum())
     to_set = _rounded_up(cut / (1.0 - rules.review_margin))
-    return to_set, Counted(escaped, int((~good).sum())), None
+    return to_set, rate_interval(escaped, int((~good).sum())), None
 
 
 def _rounded_up(value: float, digits: int = 6) -> float:
@@ -213,7 +195,7 @@ def acceptance_lines(acceptance: Acceptance) -> list[str]:
     return lines
 
 
-def _threshold_line(acceptance: Acceptance, there: Counted) -> str:
+def _threshold_line(acceptance: Acceptance, there: RateInterval) -> str:
     limits, to_set = acceptance.criteria, acceptance.threshold_to_set
     if not acceptance.passes_there:
         outcome = "no threshold meets the criteria on this set"
@@ -241,10 +223,15 @@ def _limit(share: float | None) -> str:
     return "n/a" if share is None else f"{100 * share:g} %"
 
 
-def _counted(counted: Counted) -> str:
-    if not counted.parts:
+def rate_of(interval: RateInterval | None) -> float:
+    """The observed rate of ``interval``; nan without parts."""
+    return math.nan if interval is None else interval.events / interval.trials
+
+
+def _counted(interval: RateInterval | None) -> str:
+    if interval is None:
         return "n/a (no such parts)"
-    return f"{100 * counted.rate:.1f} % ({counted.events} of {counted.parts})"
+    return f"{100 * rate_of(interval):.1f} % ({interval.events} of {interval.trials})"
 
 
 def _within(rate: float, limit: float | None) -> bool:

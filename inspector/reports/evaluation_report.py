@@ -36,7 +36,7 @@ from inspector.core.verdict import Verdict
 from inspector.decision.rules import DecisionRules
 from inspector.overlay.compose import render_overlay, verdict_above
 from inspector.reports import metrics
-from inspector.reports.acceptance import Acceptance, acceptance_lines
+from inspector.reports.acceptance import Acceptance, acceptance_lines, rate_of
 from inspector.reports.evaluation_html import evaluation_html
 from inspector.reports.evaluation_pdf import write_evaluation_pdf
 from inspector.reports.figure_text import percent_or_na
@@ -413,8 +413,8 @@ def _acceptance_data(acceptance: Acceptance) -> dict[str, Any]:
     return {
         **asdict(acceptance.criteria),
         **{k: v for k, v in asdict(acceptance).items() if k != "criteria"},
-        "false_reject_rate": acceptance.false_rejects.rate,
-        "escape_rate": acceptance.escapes.rate,
+        "false_reject_rate": rate_of(acceptance.false_rejects),
+        "escape_rate": rate_of(acceptance.escapes),
         "said": acceptance_lines(acceptance),
     }
 

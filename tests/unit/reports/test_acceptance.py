@@ -13,6 +13,7 @@ from inspector.core.verdict import Verdict
 from inspector.decision.decide import decide
 from inspector.decision.rules import DecisionRules
 from inspector.reports.acceptance import AcceptanceCriteria, acceptance_lines, judge
+from inspector.reports.rate_interval import RateInterval, rate_interval
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,14 @@ def _accepted(parts: list[Part], rules: DecisionRules) -> list[bool]:
 
 
 def _judge(criteria: AcceptanceCriteria, parts: list[Part], rules: DecisionRules, **kw):
-    return judge(criteria, parts, _accepted(parts, rules), rules, **kw)
+    """``judge`` on the counts an evaluation summary keeps of the line's verdicts."""
+    accepted = np.array(_accepted(parts, rules))
+    good = np.array([p.defect_class == "good" for p in parts])
+
+    def counted(events: np.ndarray) -> RateInterval | None:
+        return rate_interval(int(events.sum()), events.size) if events.size else None
+
+    return judge(criteria, parts, rules, counted(~accepted[good]), counted(accepted[~good]), **kw)
 
 
 @pytest.mark.parametrize(
