@@ -85,6 +85,7 @@ class EvaluationLike(Protocol):
     seconds: float
     data_fingerprint: str | None
     image_sha256: Mapping[Path, str]
+    pixel_stride: int
 
 
 @dataclass(frozen=True)
@@ -298,6 +299,7 @@ def report_data(
             "class_counts": summary.class_counts,
             "images": len(run.images),
             "pixel_images": summary.pixel_images,
+            "pixel_stride": run.pixel_stride,
             "unreadable": list(run.unreadable),
             "lit_unlike_good_parts": [str(i.path) for i in run.images if i.lighting],
         },

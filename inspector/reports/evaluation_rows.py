@@ -80,13 +80,24 @@ def _data_rows(dataset: dict[str, Any], summary: QualitySummary) -> list[Row]:
             else []
         ),
         ("images", f"{dataset['images']} ({counts})"),
-        ("with masks (pixel metrics)", str(dataset["pixel_images"])),
+        ("with masks (pixel metrics)", _pixel_images(dataset)),
         ("unreadable", str(len(dataset["unreadable"]))),
         (
             "lit unlike the model's good parts (fail-safe verdict, as on the line)",
             str(len(dataset.get("lit_unlike_good_parts", []))),
         ),
     ]
+
+
+def _pixel_images(dataset: dict[str, Any]) -> str:
+    """How many images the pixel metrics used, and on what grid when it was thinned."""
+    stride = int(dataset.get("pixel_stride", 1))
+    if stride == 1:
+        return str(dataset["pixel_images"])
+    return (
+        f"{dataset['pixel_images']} (sampled: 1 pixel in each {stride} x {stride} block of "
+        "their maps, which keeps a large set's memory bounded)"
+    )
 
 
 def _result_rows(rules: dict[str, Any], summary: QualitySummary) -> list[Row]:

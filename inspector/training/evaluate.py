@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -40,6 +40,12 @@ from inspector.training.dataset_layout import GOOD_CLASS, split_masks
 
 PIXEL_MAX_SIDE = 512
 """Maps and masks kept for pixel metrics are shrunk to this longer side at most."""
+KEPT_PIXELS = 32_000_000
+"""Map pixels kept for the pixel metrics, all images together (about 160 MB with the
+masks; no more than :data:`inspector.reports.metrics.MAX_PIXELS`, so the metrics need
+not sample them again). Past it every kept map and mask is thinned to every second row
+and column, and so is each later one: a set of any size fits in memory, and the
+metrics see one regular grid (:attr:`EvaluationRun.pixel_stride`)."""
 OVERLAY_MAX_SIDE = 96
 """The plain map kept for the report's example overlays (float16, ~18 KB an image):
 the heat is smooth, so a small map upsampled draws the same picture."""
@@ -122,6 +128,11 @@ class EvaluationRun:
         images: One result per readable image, in file order.
         unreadable: ``"path: reason"`` for each image that could not be decoded.
         seconds: Wall time of the whole evaluation.
+        data_fingerprint: SHA-256 of the labelled set (:mod:`~inspector.training.data_fingerprint`).
+        image_sha256: Each image's SHA-256.
+        pixel_stride: The kept maps and masks hold every ``pixel_stride``-th row and
+            column of the maps shrunk to ``pixel_max_side`` (1 unless the set's maps
+            exceed :data:`KEPT_PIXELS`).
     """
 
     model_version: str
@@ -136,6 +147,7 @@ class EvaluationRun:
     seconds: float
     data_fingerprint: str | None = None
     image_sha256: Mapping[Path, str] = field(default_factory=dict)
+    pixel_stride: int = 1
 
     @property
     def scores(self) -> np.ndarray:
@@ -303,11 +315,11 @@ def evaluate_package(
         else model
     )
     rules = DecisionRules(inferencer.default_threshold if threshold is None else threshold)
-    results: list[EvaluatedImage] = []
+    kept = _KeptPixels(KEPT_PIXELS)
     unreadable: list[str] = []
     for done, chunk in decoded_batches(items, batch, unreadable):
         if chunk:
-            results.extend(_score_chunk(inferencer, rules, chunk, pixel_max_side, check_lighting))
+            kept.add(_score_chunk(inferencer, rules, chunk, pixel_max_side, check_lighting))
         if progress is not None:
             progress(done, len(items))
     package = inferencer.package
@@ -319,11 +331,52 @@ def evaluate_package(
         rules=rules,
         device=inferencer.device_label,
         data_dir=Path(data_dir),
-        images=tuple(results),
+        images=tuple(kept.images),
         unreadable=tuple(unreadable),
         seconds=time.perf_counter() - started,
         data_fingerprint=fingerprint.fingerprint,
         image_sha256=fingerprint.images,
+        pixel_stride=kept.stride,
+    )
+
+
+class _KeptPixels:
+    """Evaluated images whose maps and masks together stay within ``budget`` pixels.
+
+    Why: an evaluation keeps every image's map until the pixel metrics are
+    computed, so without a bound a set of a few thousand images runs a PC out of
+    memory at the very end. Thinning every map by the same stride keeps the
+    figures on one regular grid, as sampling in :mod:`~inspector.reports.metrics` does.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.images: list[EvaluatedImage] = []
+        self.stride = 1
+        self._pixels = 0
+
+    def add(self, images: Sequence[EvaluatedImage]) -> None:
+        """Keep ``images``, thinned to the stride in force; double it while over budget."""
+        for image in images:
+            image = _thinned(image, self.stride)
+            self.images.append(image)
+            self._pixels += image.anomaly_map.size
+        while self._pixels > self.budget:
+            self.stride *= 2
+            self.images = [_thinned(image, 2) for image in self.images]
+            self._pixels = sum(image.anomaly_map.size for image in self.images)
+
+
+def _thinned(image: EvaluatedImage, stride: int) -> EvaluatedImage:
+    """``image`` with every ``stride``-th row and column of its map and mask (copies,
+    so the full arrays are freed)."""
+    if stride == 1:
+        return image
+    mask = None if image.mask is None else np.ascontiguousarray(image.mask[::stride, ::stride])
+    return replace(
+        image,
+        anomaly_map=np.ascontiguousarray(image.anomaly_map[::stride, ::stride]),
+        mask=mask,
     )
 
 

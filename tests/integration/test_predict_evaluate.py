@@ -237,3 +237,42 @@ def test_evaluate_separates_clear_defects_on_real_tiles(magnetic_tile, tmp_path,
     assert "95 % CI" in page.read_text()
     assert list((tmp_path / "report" / "examples").glob("*.png"))
     assert run.model_version in page.read_text()
+
+
+def test_evaluate_keeps_a_bounded_share_of_pixels_on_one_grid(tmp_path, monkeypatch):
+    """A set whose maps exceed the budget keeps every map and mask thinned by one
+    stride, aligned with the full-size run, and the report says so."""
+    from inspector.acquisition.demo_line import DemoLine
+    from inspector.training import evaluate
+
+    data = tmp_path / "set"
+    (data / "good").mkdir(parents=True)
+    (data / "scratch").mkdir()
+    with DemoLine(rate_hz=0, defect_rate=0.0, seed=3, max_parts=3) as line:
+        parts = [cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR) for frame in line]
+    cv2.imwrite(str(data / "good" / "a.png"), parts[0])
+    cv2.imwrite(str(data / "good" / "b.png"), parts[1])
+    mask = np.zeros(parts[2].shape[:2], np.uint8)
+    cv2.line(mask, (30, 40), (110, 90), 255, 5)
+    scratched = parts[2].copy()
+    scratched[mask > 0] = 20
+    cv2.imwrite(str(data / "scratch" / "c.jpg"), scratched)
+    cv2.imwrite(str(data / "scratch" / "c.png"), mask)
+
+    full = evaluate_package(DEFAULT_MODEL_DIR, data, device="cpu")
+    assert full.pixel_stride == 1
+    pixels = sum(image.anomaly_map.size for image in full.images)
+    monkeypatch.setattr(evaluate, "KEPT_PIXELS", pixels // 5)  # a quarter is still too many
+    thinned = evaluate_package(DEFAULT_MODEL_DIR, data, device="cpu", batch=1)
+
+    assert thinned.pixel_stride == 4
+    for whole, kept in zip(full.images, thinned.images, strict=True):
+        np.testing.assert_allclose(kept.anomaly_map, whole.anomaly_map[::4, ::4], atol=1e-5)
+        np.testing.assert_array_equal(kept.mask, whole.mask[::4, ::4])
+        assert kept.anomaly_map.base is None  # the full map was let go
+    summary = summarize(thinned.images, thinned.rules.threshold)
+    assert summary.pixel_auroc is not None and summary.aupro is not None
+    page = write_evaluation_report(thinned, summary, tmp_path / "r")
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["data"]["pixel_stride"] == 4
+    assert "sampled: 1 pixel in each 4 x 4 block" in page.read_text()

@@ -143,3 +143,29 @@ def test_aupro_integrates_to_the_limit_with_interpolation():
 def test_aupro_needs_a_defect_region():
     with pytest.raises(ValueError, match="no image has a defect region"):
         metrics.aupro([np.zeros((2, 2))], [np.zeros((2, 2), np.uint8)])
+
+
+def test_pro_curve_samples_a_large_set_on_one_grid():
+    # 16 pixels with room for 4: every second row and column, (0, 0), (0, 2), (2, 0), (2, 2).
+    # Region A (row 0) is measured on its two sampled pixels, both flagged; region B
+    # (one pixel at (3, 3)) falls between the grid and is left out, not counted as missed.
+    mask = np.zeros((4, 4), np.uint8)
+    mask[0, :] = 1
+    mask[3, 3] = 1
+    amap = np.zeros((4, 4), np.float32)
+    amap[0, [0, 2]] = 1.0
+    fpr, pro = metrics.pro_curve([amap], [mask], max_pixels=4)
+    assert (fpr[1], pro[1]) == (0.0, pytest.approx(1.0))
+    # Unsampled, A is half found and B not at all: (1/2 + 0) / 2.
+    fpr, pro = metrics.pro_curve([amap], [mask])
+    assert (fpr[1], pro[1]) == (0.0, pytest.approx(0.25))
+
+
+def test_pixel_figures_sample_every_image_with_the_same_stride():
+    mask = np.zeros((4, 4), np.uint8)
+    mask[2, 2] = 1
+    amap = np.zeros((4, 4), np.float32)
+    amap[2, 2], amap[1, 1] = 1.0, 2.0  # the good pixel outscoring the defect is off the grid
+    assert metrics.sampling_step([amap, amap], [mask, mask], 8) == 2
+    assert metrics.pixel_auroc([amap, amap], [mask, mask], max_pixels=8) == 1.0
+    assert metrics.pixel_auroc([amap, amap], [mask, mask]) == pytest.approx(14 / 15)
