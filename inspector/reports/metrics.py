@@ -115,7 +115,28 @@ def pixel_auroc(
     step = sampling_step(maps, masks, max_pixels)
     flat_maps = np.concatenate([np.asarray(m, np.float32)[::step, ::step].ravel() for m in maps])
     flat_masks = np.concatenate([(np.asarray(k)[::step, ::step] > 0).ravel() for k in masks])
-    return auroc(flat_maps, flat_masks)
+    if not np.isfinite(flat_maps).all():
+        msg = "maps contain nan or inf: drop the parts that were not inspected first"
+        raise ValueError(msg)
+    _need_both(flat_masks, "a pixel AUROC")
+    return auroc_of_samples(flat_maps[flat_masks], flat_maps[~flat_masks])
+
+
+def auroc_of_samples(positives: np.ndarray, negatives: np.ndarray) -> float:
+    """The chance a positive outscores a negative, ties one half (Mann–Whitney).
+
+    The same area :func:`auroc` takes under the ROC curve, from two sorts and
+    binary searches instead of a stable sort of everything: on the millions of
+    pixels of an evaluation that is the difference between seconds and a minute.
+    """
+    if positives.size == 0 or negatives.size == 0:
+        msg = "an AUROC needs both defective and good samples; this set has only one kind"
+        raise ValueError(msg)
+    below = np.sort(negatives)
+    ranked = np.sort(positives)
+    under = int(np.searchsorted(below, ranked, side="left").sum())
+    under_or_tied = int(np.searchsorted(below, ranked, side="right").sum())
+    return (under + under_or_tied) / 2 / (ranked.size * below.size)
 
 
 def sampling_step(maps: Sequence[np.ndarray], masks: Sequence[np.ndarray], max_pixels: int) -> int:
@@ -178,9 +199,11 @@ def _pro_points(
     """The PRO curve from each pixel's score and region share (-1: defect-free pixel).
 
     One sort and running sums, in as few full-size arrays as the arithmetic
-    allows: a large set's pixels are what an evaluation's memory peaks on.
+    allows: a large set's pixels are what an evaluation's memory peaks on. The
+    sort need not be stable: the sums are read at the end of each run of tied
+    scores only.
     """
-    order = np.argsort(-scores, kind="mergesort")
+    order = np.argsort(-scores)  # any order within a tie: only whole ties are read
     sorted_scores = scores[order]
     last_of_tie = np.r_[np.diff(sorted_scores) != 0, True]
     del sorted_scores

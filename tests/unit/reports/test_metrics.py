@@ -169,3 +169,24 @@ def test_pixel_figures_sample_every_image_with_the_same_stride():
     assert metrics.sampling_step([amap, amap], [mask, mask], 8) == 2
     assert metrics.pixel_auroc([amap, amap], [mask, mask], max_pixels=8) == 1.0
     assert metrics.pixel_auroc([amap, amap], [mask, mask]) == pytest.approx(14 / 15)
+
+
+def test_pixel_auroc_equals_the_roc_curve_area_with_ties():
+    rng = np.random.default_rng(4)
+    maps = [rng.integers(0, 6, (9, 7)).astype(np.float32) for _ in range(3)]  # many ties
+    masks = [rng.random((9, 7)) < 0.3 for _ in range(3)]
+    flat = np.concatenate([m.ravel() for m in maps])
+    labels = np.concatenate([k.ravel() for k in masks])
+    assert metrics.pixel_auroc(maps, masks) == pytest.approx(metrics.auroc(flat, labels), abs=1e-12)
+    with pytest.raises(ValueError, match="nan or inf"):
+        metrics.pixel_auroc([np.full((2, 2), np.nan, np.float32)], [np.eye(2, dtype=bool)])
+    with pytest.raises(ValueError, match="only one kind"):
+        metrics.pixel_auroc([np.ones((2, 2), np.float32)], [np.zeros((2, 2), bool)])
+
+
+def test_pro_curve_reads_tied_scores_as_one_step():
+    mask = np.zeros((4, 4), np.uint8)
+    mask[0, :2] = 1
+    amap = np.ones((4, 4), np.float32)  # everything tied: one step to (1, 1)
+    fpr, pro = metrics.pro_curve([amap], [mask])
+    assert fpr.tolist() == [0.0, 1.0] and pro.tolist() == [0.0, 1.0]
