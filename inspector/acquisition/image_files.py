@@ -42,11 +42,29 @@ def read_image(path: str | Path) -> np.ndarray:
         SourceError: the file is missing, unreadable or not a decodable image.
     """
     file = Path(path)
+    return decode_image(read_file_bytes(file), file)
+
+
+def read_file_bytes(path: str | Path) -> np.ndarray:
+    """An image file's bytes, for :func:`decode_image` (and a hash of exactly them).
+
+    Raises:
+        SourceError: the file is missing or cannot be read.
+    """
+    file = Path(path)
     try:
-        data = np.fromfile(file, dtype=np.uint8)
+        return np.fromfile(file, dtype=np.uint8)
     except OSError as exc:
         msg = f"cannot read image {file}: {exc.strerror or exc}"
         raise SourceError(msg) from exc
+
+
+def decode_image(data: np.ndarray, file: Path) -> np.ndarray:
+    """Decode an image file's bytes (``file`` names it in messages) as :func:`read_image` does.
+
+    Raises:
+        SourceError: the bytes are empty, truncated or not a decodable image.
+    """
     image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH) if data.size else None
     if image is not None and image.dtype != np.uint8:  # 16-bit or float: OpenCV's 8 bits
         if image.dtype == np.uint16:

@@ -102,7 +102,8 @@ def evaluate_classifier(
         raise ValueError(msg)
     results: list[ClassifiedImage] = []
     unreadable: list[str] = []
-    for done, chunk in decoded_batches(items, batch, unreadable):
+    image_sha256: dict[Path, str] = {}
+    for done, chunk in decoded_batches(items, batch, unreadable, image_sha256):
         if chunk:
             began = time.perf_counter()
             said = inferencer.predict([image for _, image in chunk])
@@ -135,5 +136,5 @@ def evaluate_classifier(
         unreadable=tuple(unreadable),
         metrics=metrics,
         seconds=time.perf_counter() - started,
-        data_fingerprint=fingerprint_labelled(Path(data_dir), items).fingerprint,
+        data_fingerprint=fingerprint_labelled(Path(data_dir), items, image_sha256).fingerprint,
     )

@@ -14,6 +14,7 @@ once its masks are moved beside their images.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 import cv2
 import numpy as np
 
-from inspector.acquisition.image_files import IMAGE_EXTENSIONS, read_image
+from inspector.acquisition.image_files import IMAGE_EXTENSIONS, decode_image, read_file_bytes
 from inspector.core.errors import SourceError
 from inspector.core.inspection import Defect
 from inspector.core.verdict import Verdict
@@ -35,7 +36,7 @@ from inspector.ml.pixels import AS_CAPTURED
 if TYPE_CHECKING:
     from inspector.ml.backend import Inferencer
 from inspector.ml.lighting import scorer_lighting
-from inspector.training.data_fingerprint import fingerprint_labelled
+from inspector.training.data_fingerprint import UNREADABLE, fingerprint_labelled
 from inspector.training.dataset_layout import GOOD_CLASS, split_masks
 
 PIXEL_MAX_SIDE = 512
@@ -183,18 +184,33 @@ Item = TypeVar("Item", bound=_Filed)
 
 
 def decoded_batches(
-    items: Sequence[Item], batch: int, unreadable: list[str]
+    items: Sequence[Item],
+    batch: int,
+    unreadable: list[str],
+    sha256: dict[Path, str] | None = None,
 ) -> Iterator[tuple[int, list[tuple[Item, np.ndarray]]]]:
     """``(items done, [(item, RGB image)])`` per batch of ``items``.
 
     A file that does not decode is named in ``unreadable`` and left out of its
-    batch (the evaluation goes on and reports it), never scored as blank.
+    batch (the evaluation goes on and reports it), never scored as blank. With
+    ``sha256``, each file's SHA-256 goes there, of the very bytes decoded (a
+    file that cannot be read: ``UNREADABLE``), so a report's hashes name what
+    was measured even if the file changes meanwhile, and each file is read once.
     """
     for start in range(0, len(items), batch):
         chunk: list[tuple[Item, np.ndarray]] = []
         for item in items[start : start + batch]:
             try:
-                chunk.append((item, read_image(item.path)))
+                data = read_file_bytes(item.path)
+            except SourceError as exc:
+                unreadable.append(str(exc))
+                if sha256 is not None:
+                    sha256[item.path] = UNREADABLE
+                continue
+            if sha256 is not None:
+                sha256[item.path] = hashlib.sha256(data).hexdigest()
+            try:
+                chunk.append((item, decode_image(data, item.path)))
             except SourceError as exc:
                 unreadable.append(str(exc))
         yield min(start + batch, len(items)), chunk
@@ -308,7 +324,6 @@ def evaluate_package(
     """
     started = time.perf_counter()
     items = list_labelled_images(data_dir)
-    fingerprint = fingerprint_labelled(Path(data_dir), items)
     inferencer = (
         open_inferencer(model, backend, device=device, max_batch=batch)
         if isinstance(model, str | Path)
@@ -317,11 +332,13 @@ def evaluate_package(
     rules = DecisionRules(inferencer.default_threshold if threshold is None else threshold)
     kept = _KeptPixels(KEPT_PIXELS)
     unreadable: list[str] = []
-    for done, chunk in decoded_batches(items, batch, unreadable):
+    image_sha256: dict[Path, str] = {}
+    for done, chunk in decoded_batches(items, batch, unreadable, image_sha256):
         if chunk:
             kept.add(_score_chunk(inferencer, rules, chunk, pixel_max_side, check_lighting))
         if progress is not None:
             progress(done, len(items))
+    fingerprint = fingerprint_labelled(Path(data_dir), items, image_sha256)
     package = inferencer.package
     return EvaluationRun(
         model_version=inferencer.version,

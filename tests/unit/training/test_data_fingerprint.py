@@ -112,6 +112,32 @@ def test_the_evaluation_report_carries_the_fingerprint_and_every_images_hash(
     assert "Verdicts per class (at the threshold in force)" in text
 
 
+def test_an_evaluation_hashes_the_very_bytes_it_scored(labelled_set):
+    """A file replaced while the evaluation runs: its hash and its score are both of
+    what was read, never the hash of one version beside the score of another."""
+    from inspector.pipeline.line import DEFAULT_MODEL_DIR
+    from inspector.training.evaluate import evaluate_package
+
+    replaced = labelled_set / "good" / "b.jpg"
+    other = np.random.default_rng(9).integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    original = replaced.read_bytes()
+
+    def replace_after_the_first(done: int, total: int) -> None:
+        if done == 1:  # a.jpg scored, b.jpg not read yet
+            cv2.imwrite(str(replaced), other)
+
+    run = evaluate_package(
+        DEFAULT_MODEL_DIR, labelled_set, device="cpu", batch=1, progress=replace_after_the_first
+    )
+    now = replaced.read_bytes()
+    assert now != original
+    assert run.image_sha256[replaced] == hashlib.sha256(now).hexdigest()
+    assert run.data_fingerprint == _of(labelled_set).fingerprint
+    alone = evaluate_package(DEFAULT_MODEL_DIR, labelled_set, device="cpu", batch=1)
+    scored = {i.path: i.score for i in run.images}
+    assert scored[replaced] == pytest.approx({i.path: i.score for i in alone.images}[replaced])
+
+
 def test_a_training_fingerprint_counts_each_image_in_its_group(labelled_set, tmp_path):
     good = sorted((labelled_set / "good").glob("*.jpg"))
     crack = labelled_set / "crack" / "c.jpg"
