@@ -170,7 +170,10 @@ def history_page(
         _drop_passed_bound(filt, sort, descending, after), sort_by_score=sort == "score"
     )
     found: list[StoredInspection] = []
-    for segment_where, order in _segments(sort, descending, after):
+    # A score bound can never match a part without a score, whether or not the
+    # bound itself was dropped for the seek above.
+    scored_only = filt.score_min is not None or filt.score_max is not None
+    for segment_where, order in _segments(sort, descending, after, scored_only=scored_only):
         statement = (
             select(_INSPECTIONS)
             .where(*conditions, *segment_where)
@@ -297,14 +300,14 @@ def _drop_passed_bound(
 
 
 def _segments(
-    sort: str, descending: bool, after: HistoryCursor | None
+    sort: str, descending: bool, after: HistoryCursor | None, *, scored_only: bool = False
 ) -> list[tuple[list[ColumnElement[bool]], list[Any]]]:
     """The queries that, run in turn, list rows in sort order after the cursor.
 
     Capture time is never NULL: one segment. By score, unscored parts form a
     second segment after the scored ones, ordered by id, because NULL has no
     place in a ``(score, id) < (s, i)`` comparison (and databases disagree on
-    where NULLs sort).
+    where NULLs sort); ``scored_only`` (a filter on the score) leaves it out.
     """
     c = _INSPECTIONS.c
 
@@ -329,6 +332,7 @@ def _segments(
     if not in_null_segment:
         scored = [c.score.is_not(None), *seek(c.score, after.value if after else None)]
         segments.append((scored, order(c.score)))
-    unscored = [c.score.is_(None), *(seek(None, None) if in_null_segment else [])]
-    segments.append((unscored, order(None)))
+    if not scored_only:
+        unscored = [c.score.is_(None), *(seek(None, None) if in_null_segment else [])]
+        segments.append((unscored, order(None)))
     return segments

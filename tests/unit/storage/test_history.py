@@ -156,6 +156,16 @@ FILTERS: dict[str, tuple[HistoryFilter, Callable[[Part], bool]]] = {
         HistoryFilter(score_min=0.2, score_max=0.4),
         lambda p: p.score is not None and 0.2 <= p.score <= 0.4,
     ),
+    # One bound alone: paging by score drops it once past, and unscored parts must
+    # still stay out.
+    "score at least": (
+        HistoryFilter(score_min=0.3),
+        lambda p: p.score is not None and p.score >= 0.3,
+    ),
+    "score at most": (
+        HistoryFilter(score_max=0.3),
+        lambda p: p.score is not None and p.score <= 0.3,
+    ),
     "reviewed": (HistoryFilter(reviewed=True), lambda p: p.reviewed),
     "not reviewed": (HistoryFilter(reviewed=False), lambda p: not p.reviewed),
     "everything at once": (
