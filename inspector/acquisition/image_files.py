@@ -42,11 +42,11 @@ def read_image(path: str | Path) -> np.ndarray:
         SourceError: the file is missing, unreadable or not a decodable image.
     """
     file = Path(path)
-    return decode_image(read_file_bytes(file), file)
+    return decode_image_data(read_file_bytes(file), file)
 
 
 def read_file_bytes(path: str | Path) -> np.ndarray:
-    """An image file's bytes, for :func:`decode_image` (and a hash of exactly them).
+    """An image file's bytes, for :func:`decode_image_data` (and a hash of exactly them).
 
     Raises:
         SourceError: the file is missing or cannot be read.
@@ -59,7 +59,7 @@ def read_file_bytes(path: str | Path) -> np.ndarray:
         raise SourceError(msg) from exc
 
 
-def decode_image(data: np.ndarray, file: Path) -> np.ndarray:
+def decode_image_data(data: np.ndarray, file: Path) -> np.ndarray:
     """Decode an image file's bytes (``file`` names it in messages) as :func:`read_image` does.
 
     Raises:

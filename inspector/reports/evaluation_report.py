@@ -68,6 +68,7 @@ class Evaluated(Protocol):
     mask: np.ndarray | None
     overlay_map: np.ndarray | None
     lighting: str | None
+    regions: np.ndarray | None
 
 
 class EvaluationLike(Protocol):
@@ -173,7 +174,7 @@ def summarize(images: Sequence[Evaluated], threshold: float) -> QualitySummary:
         maps = [i.anomaly_map for i in with_masks]
         masks = [i.mask for i in with_masks]
         pixel_auroc = metrics.pixel_auroc(maps, masks)
-        aupro = metrics.aupro(maps, masks)
+        aupro = metrics.aupro(maps, masks, regions=[i.regions for i in with_masks])
     accepted = np.array([i.verdict == Verdict.ACCEPT for i in images])
     rates = metrics.decision_rates(accepted, classes)
     return QualitySummary(
@@ -403,7 +404,9 @@ def render_example(item: Evaluated, threshold: float) -> np.ndarray | None:
     # stacked above the tile the same way).
     scene = render_overlay(inspection, scale=max(1.0, 256 / max(height, width)), banner=False)
     if item.mask is not None and item.mask.any():
-        mask = cv2.resize(item.mask.astype(np.uint8), scene.shape[1::-1], cv2.INTER_NEAREST)
+        mask = cv2.resize(
+            item.mask.astype(np.uint8), scene.shape[1::-1], interpolation=cv2.INTER_NEAREST
+        )
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         cv2.drawContours(scene, contours, -1, GT_COLOR, 1, cv2.LINE_AA)
     return verdict_above(scene, inspection)

@@ -24,7 +24,7 @@ AUPRO_FPR_LIMIT = 0.3
 """MVTec AD integrates the PRO curve up to this false-positive rate."""
 MAX_PIXELS = 32_000_000
 """Pixels the pixel metrics use at most, sampled on a regular grid above it: memory
-stays bounded (about 1 GB at the peak of AUPRO) and a figure moves by far less
+stays bounded (about 1.3 GB at the peak of AUPRO) and a figure moves by far less
 than its sampling error."""
 
 
@@ -115,9 +115,6 @@ def pixel_auroc(
     step = sampling_step(maps, masks, max_pixels)
     flat_maps = np.concatenate([np.asarray(m, np.float32)[::step, ::step].ravel() for m in maps])
     flat_masks = np.concatenate([(np.asarray(k)[::step, ::step] > 0).ravel() for k in masks])
-    if not np.isfinite(flat_maps).all():
-        msg = "maps contain nan or inf: drop the parts that were not inspected first"
-        raise ValueError(msg)
     _need_both(flat_masks, "a pixel AUROC")
     return auroc_of_samples(flat_maps[flat_masks], flat_maps[~flat_masks])
 
@@ -131,6 +128,9 @@ def auroc_of_samples(positives: np.ndarray, negatives: np.ndarray) -> float:
     """
     if positives.size == 0 or negatives.size == 0:
         msg = "an AUROC needs both defective and good samples; this set has only one kind"
+        raise ValueError(msg)
+    if not (np.isfinite(positives).all() and np.isfinite(negatives).all()):
+        msg = "scores contain nan or inf: drop the parts that were not inspected first"
         raise ValueError(msg)
     below = np.sort(negatives)
     ranked = np.sort(positives)
@@ -157,7 +157,11 @@ def sampling_step(maps: Sequence[np.ndarray], masks: Sequence[np.ndarray], max_p
 
 
 def pro_curve(
-    maps: Sequence[np.ndarray], masks: Sequence[np.ndarray], *, max_pixels: int = MAX_PIXELS
+    maps: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray],
+    *,
+    max_pixels: int = MAX_PIXELS,
+    regions: Sequence[np.ndarray | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-region-overlap curve: (false-positive rate, mean region overlap) per threshold.
 
@@ -169,14 +173,34 @@ def pro_curve(
     at full size, each region's overlap is measured on its sampled pixels, and
     a region the grid misses entirely is left out.
 
+    Args:
+        maps: Anomaly maps, one per image.
+        masks: Ground-truth masks of the same shapes; non-zero is defect.
+        max_pixels: See above.
+        regions: Per image, its regions already labelled (``1..n``, 0 where
+            defect-free, the mask's shape), or ``None`` to label its mask here: for
+            maps and masks that were sampled already, whose regions must be found
+            before sampling (a thin crack would fall apart after it).
+
     Raises:
-        ValueError: shapes differ, or no image has a defect region.
+        ValueError: shapes differ, no image has a defect region, or every region
+            fell between the sampling grid.
     """
     step = sampling_step(maps, masks, max_pixels)
+    labelled_regions = regions if regions is not None else [None] * len(masks)
+    if len(labelled_regions) != len(masks):
+        msg = f"{len(labelled_regions)} region labellings for {len(masks)} masks: one per mask"
+        raise ValueError(msg)
     scores, shares = [], []
-    regions = 0
-    for amap, mask in zip(maps, masks, strict=True):
-        count, labelled = cv2.connectedComponents((mask > 0).astype(np.uint8), connectivity=8)
+    regions_found = regions_sampled = 0
+    for amap, mask, labelled in zip(maps, masks, labelled_regions, strict=True):
+        if labelled is None:
+            _, labelled = cv2.connectedComponents((mask > 0).astype(np.uint8), connectivity=8)
+        elif labelled.shape != mask.shape:
+            msg = f"region labels of shape {labelled.shape} for a mask of {mask.shape}"
+            raise ValueError(msg)
+        count = int(labelled.max()) + 1
+        regions_found += count - 1
         labelled = labelled[::step, ::step]
         share = np.full(labelled.shape, -1.0, np.float32)  # -1 marks a defect-free pixel
         if count > 1:
@@ -184,13 +208,19 @@ def pro_curve(
             seen = sizes[1:] > 0
             weights = np.r_[-1.0, np.where(seen, 1.0 / np.maximum(sizes[1:], 1.0), 0.0)]
             share = weights[labelled].astype(np.float32)
-            regions += int(seen.sum())
+            regions_sampled += int(seen.sum())
         scores.append(np.asarray(amap, np.float32)[::step, ::step].ravel())
         shares.append(share.ravel())
-    if regions == 0:
+    if regions_found == 0:
         msg = "no image has a defect region in its mask: AUPRO needs defective images with masks"
         raise ValueError(msg)
-    return _pro_points(np.concatenate(scores), np.concatenate(shares), regions)
+    if regions_sampled == 0:
+        msg = (
+            f"all {regions_found} defect regions fell between the sampling grid (every "
+            f"{step}th pixel): give a larger max_pixels"
+        )
+        raise ValueError(msg)
+    return _pro_points(np.concatenate(scores), np.concatenate(shares), regions_sampled)
 
 
 def _pro_points(
@@ -199,9 +229,10 @@ def _pro_points(
     """The PRO curve from each pixel's score and region share (-1: defect-free pixel).
 
     One sort and running sums, in as few full-size arrays as the arithmetic
-    allows: a large set's pixels are what an evaluation's memory peaks on. The
-    sort need not be stable: the sums are read at the end of each run of tied
-    scores only.
+    allows: a large set's pixels are what an evaluation's memory peaks on (the
+    shares are float32, which moves the curve by at most about 1e-7). The sort
+    need not be stable: the sums are read at the end of each run of tied scores
+    only.
     """
     order = np.argsort(-scores)  # any order within a tie: only whole ties are read
     sorted_scores = scores[order]
@@ -225,12 +256,13 @@ def aupro(
     *,
     fpr_limit: float = AUPRO_FPR_LIMIT,
     max_pixels: int = MAX_PIXELS,
+    regions: Sequence[np.ndarray | None] | None = None,
 ) -> float:
     """Area under the PRO curve up to ``fpr_limit``, divided by ``fpr_limit`` (0..1).
 
     The curve is cut at ``fpr_limit`` with the PRO value there linearly
     interpolated, as in the MVTec AD evaluation, so 1.0 is perfect. Pixels
-    are sampled above ``max_pixels`` as :func:`pro_curve` says.
+    are sampled above ``max_pixels``, and ``regions`` given, as :func:`pro_curve` says.
 
     Raises:
         ValueError: shapes differ, no defect region, or ``fpr_limit`` not in (0, 1].
@@ -238,7 +270,7 @@ def aupro(
     if not 0.0 < fpr_limit <= 1.0:
         msg = f"fpr_limit must be in (0, 1], got {fpr_limit}"
         raise ValueError(msg)
-    fpr, pro = pro_curve(maps, masks, max_pixels=max_pixels)
+    fpr, pro = pro_curve(maps, masks, max_pixels=max_pixels, regions=regions)
     return _partial_area(fpr, pro, fpr_limit) / fpr_limit
 
 

@@ -53,22 +53,24 @@ def file_sha256(path: Path) -> str:
 
 
 def fingerprint_labelled(
-    root: Path, items: Sequence[_Labelled], image_sha256: Mapping[Path, str] | None = None
+    root: Path, items: Sequence[_Labelled], known_sha256: Mapping[Path, str] | None = None
 ) -> SetFingerprint:
     """SHA-256 over every item's class, path relative to ``root``, image and mask content.
 
     Items are taken in path order, so listing order does not matter; paths are
     relative, so the same set copied to another folder or machine keeps its
-    fingerprint. ``image_sha256`` gives images already hashed (from the bytes an
-    evaluation decoded); the others are read here.
+    fingerprint. ``known_sha256`` gives files already hashed, images or masks
+    (from the bytes an evaluation decoded); the others are read here.
     """
-    known = image_sha256 or {}
+    known = known_sha256 or {}
     digest = hashlib.sha256()
     images: dict[Path, str] = {}
     for item in sorted(items, key=lambda i: i.path.as_posix()):
         image = known.get(item.path) or file_sha256(item.path)
         images[item.path] = image
-        mask = "-" if item.mask_path is None else file_sha256(item.mask_path)
+        mask = "-"
+        if item.mask_path is not None:
+            mask = known.get(item.mask_path) or file_sha256(item.mask_path)
         name = _relative(item.path, root)
         digest.update(f"{item.defect_class}\t{name}\t{image}\t{mask}\n".encode())
     return SetFingerprint(digest.hexdigest(), images)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 import cv2
 import numpy as np
 
-from inspector.acquisition.image_files import IMAGE_EXTENSIONS, decode_image, read_file_bytes
+from inspector.acquisition.image_files import IMAGE_EXTENSIONS, decode_image_data, read_file_bytes
 from inspector.core.errors import SourceError
 from inspector.core.inspection import Defect
 from inspector.core.verdict import Verdict
@@ -89,6 +89,10 @@ class EvaluatedImage:
         lighting: Why the image is lit unlike the model's good parts
             (:mod:`inspector.ml.lighting`), or ``None``; such an image gets the
             fail-safe verdict, as on the line.
+        regions: The mask's connected defect regions (8-connectivity, 0 where
+            defect-free) at the map's size, labelled before any thinning, so AUPRO
+            weighs each region as one however the kept pixels are sampled;
+            ``None`` without defect pixels.
     """
 
     path: Path
@@ -102,6 +106,7 @@ class EvaluatedImage:
     mask: np.ndarray | None
     overlay_map: np.ndarray | None = None
     lighting: str | None = None
+    regions: np.ndarray | None = None
 
     @property
     def defective(self) -> bool:
@@ -210,7 +215,7 @@ def decoded_batches(
             if sha256 is not None:
                 sha256[item.path] = hashlib.sha256(data).hexdigest()
             try:
-                chunk.append((item, decode_image(data, item.path)))
+                chunk.append((item, decode_image_data(data, item.path)))
             except SourceError as exc:
                 unreadable.append(str(exc))
         yield min(start + batch, len(items)), chunk
@@ -258,24 +263,39 @@ def shrink_to(array: np.ndarray, max_side: int, interpolation: int) -> np.ndarra
     return cv2.resize(array, size, interpolation=interpolation)
 
 
-def pixel_mask(item: LabelledImage, shape: tuple[int, int], max_side: int) -> np.ndarray | None:
+def pixel_mask(
+    item: LabelledImage,
+    shape: tuple[int, int],
+    max_side: int,
+    sha256: dict[Path, str] | None = None,
+) -> np.ndarray | None:
     """``item``'s ground truth as the pixel metrics compare it with its map: read at the
     image's ``shape``, then shrunk as the map is (``max_side``, see :func:`shrink_to`);
-    all false for a good image without a mask, ``None`` for a defective one.
+    all false for a good image without a mask, ``None`` for a defective one. With
+    ``sha256``, the mask file's SHA-256 goes there, of the very bytes decoded.
 
     Raises:
-        SourceError: the mask file cannot be decoded.
+        SourceError: the mask file cannot be read or decoded.
     """
-    mask = _read_mask(item, shape)
+    mask = _read_mask(item, shape, sha256)
     if mask is None:
         return None
     return shrink_to(mask.astype(np.uint8), max_side, cv2.INTER_NEAREST).astype(bool)
 
 
-def _read_mask(item: LabelledImage, shape: tuple[int, int]) -> np.ndarray | None:
+def _read_mask(
+    item: LabelledImage, shape: tuple[int, int], sha256: dict[Path, str] | None
+) -> np.ndarray | None:
     if item.mask_path is None:
         return None if item.defective else np.zeros(shape, dtype=bool)
-    mask = cv2.imread(str(item.mask_path), cv2.IMREAD_GRAYSCALE)
+    try:
+        data = read_file_bytes(item.mask_path)
+    except SourceError as exc:
+        msg = f"cannot read mask {item.mask_path}: {exc.__cause__ or exc}; fix or remove it"
+        raise SourceError(msg) from exc
+    if sha256 is not None:
+        sha256[item.mask_path] = hashlib.sha256(data).hexdigest()
+    mask = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
     if mask is None:
         msg = f"cannot decode mask {item.mask_path}: fix or remove it"
         raise SourceError(msg)
@@ -332,13 +352,16 @@ def evaluate_package(
     rules = DecisionRules(inferencer.default_threshold if threshold is None else threshold)
     kept = _KeptPixels(KEPT_PIXELS)
     unreadable: list[str] = []
-    image_sha256: dict[Path, str] = {}
-    for done, chunk in decoded_batches(items, batch, unreadable, image_sha256):
+    file_sha256: dict[Path, str] = {}  # images and masks, as decoded
+    for done, chunk in decoded_batches(items, batch, unreadable, file_sha256):
         if chunk:
-            kept.add(_score_chunk(inferencer, rules, chunk, pixel_max_side, check_lighting))
+            scored = _score_chunk(
+                inferencer, rules, chunk, pixel_max_side, check_lighting, file_sha256
+            )
+            kept.add(scored)
         if progress is not None:
             progress(done, len(items))
-    fingerprint = fingerprint_labelled(Path(data_dir), items, image_sha256)
+    fingerprint = fingerprint_labelled(Path(data_dir), items, file_sha256)
     package = inferencer.package
     return EvaluationRun(
         model_version=inferencer.version,
@@ -379,9 +402,12 @@ class _KeptPixels:
             self.images.append(image)
             self._pixels += image.anomaly_map.size
         while self._pixels > self.budget:
+            thinned = [_thinned(image, 2) for image in self.images]
+            pixels = sum(image.anomaly_map.size for image in thinned)
+            if pixels == self._pixels:  # every map is down to one pixel: nothing more to gain
+                return
             self.stride *= 2
-            self.images = [_thinned(image, 2) for image in self.images]
-            self._pixels = sum(image.anomaly_map.size for image in self.images)
+            self.images, self._pixels = thinned, pixels
 
 
 def _thinned(image: EvaluatedImage, stride: int) -> EvaluatedImage:
@@ -389,11 +415,15 @@ def _thinned(image: EvaluatedImage, stride: int) -> EvaluatedImage:
     so the full arrays are freed)."""
     if stride == 1:
         return image
-    mask = None if image.mask is None else np.ascontiguousarray(image.mask[::stride, ::stride])
+
+    def thin(array: np.ndarray | None) -> np.ndarray | None:
+        return None if array is None else np.ascontiguousarray(array[::stride, ::stride])
+
     return replace(
         image,
-        anomaly_map=np.ascontiguousarray(image.anomaly_map[::stride, ::stride]),
-        mask=mask,
+        anomaly_map=thin(image.anomaly_map),
+        mask=thin(image.mask),
+        regions=thin(image.regions),
     )
 
 
@@ -403,6 +433,7 @@ def _score_chunk(
     chunk: Sequence[tuple[LabelledImage, np.ndarray]],
     pixel_max_side: int,
     check_lighting: bool = True,
+    mask_sha256: dict[Path, str] | None = None,
 ) -> list[EvaluatedImage]:
     began = time.perf_counter()
     outputs = inferencer.predict([image for _, image in chunk])
@@ -413,7 +444,7 @@ def _score_chunk(
         fault = None if lighting is None else lighting.fault(image)
         verdict, defects = decide(output, rules, lighting_fault=fault)  # as the line decides
         small_map = shrink_to(output.map_for_localisation, pixel_max_side, cv2.INTER_AREA)
-        mask = pixel_mask(item, image.shape[:2], pixel_max_side)
+        mask = pixel_mask(item, image.shape[:2], pixel_max_side, mask_sha256)
         results.append(
             EvaluatedImage(
                 path=item.path,
@@ -429,9 +460,19 @@ def _score_chunk(
                     np.float16
                 ),
                 lighting=fault,
+                regions=defect_regions(mask),
             )
         )
     return results
+
+
+def defect_regions(mask: np.ndarray | None) -> np.ndarray | None:
+    """The connected regions of ``mask`` (8-connectivity, as AUPRO counts them), labelled
+    ``1..n`` with 0 where defect-free; ``None`` when it has no defect pixel."""
+    if mask is None or not mask.any():
+        return None
+    count, labelled = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    return labelled.astype(np.uint16) if count <= np.iinfo(np.uint16).max else labelled
 
 
 def _model_summary(inferencer: Inferencer) -> dict[str, object]:

@@ -2,6 +2,7 @@
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 
@@ -190,3 +191,35 @@ def test_pro_curve_reads_tied_scores_as_one_step():
     amap = np.ones((4, 4), np.float32)  # everything tied: one step to (1, 1)
     fpr, pro = metrics.pro_curve([amap], [mask])
     assert fpr.tolist() == [0.0, 1.0] and pro.tolist() == [0.0, 1.0]
+
+
+def test_pro_curve_takes_regions_labelled_before_the_maps_were_sampled():
+    # A one-pixel diagonal crack: one region at full size, but its sampled pixels touch
+    # only at corners... or not at all: labelled after sampling it could fall apart.
+    mask = np.zeros((40, 40), np.uint8)
+    cv2.line(mask, (2, 2), (37, 20), 1, 1)
+    mask[30:34, 30:34] = 1
+    amap = np.random.default_rng(1).random((40, 40)).astype(np.float32) + mask
+    count, labelled = cv2.connectedComponents(mask, connectivity=8)
+    assert count == 3
+    full = metrics.pro_curve([amap], [mask], max_pixels=400)  # sampled every 2nd pixel
+    thinned = metrics.pro_curve([amap[::2, ::2]], [mask[::2, ::2]], regions=[labelled[::2, ::2]])
+    np.testing.assert_allclose(thinned[0], full[0])
+    np.testing.assert_allclose(thinned[1], full[1])
+    relabelled = metrics.pro_curve([amap[::2, ::2]], [mask[::2, ::2]])
+    assert len(relabelled[1]) != len(full[1]) or not np.allclose(relabelled[1], full[1])
+
+
+def test_every_region_between_the_grid_is_said_so():
+    mask = np.zeros((4, 4), np.uint8)
+    mask[1, 1] = mask[3, 3] = 1
+    with pytest.raises(ValueError, match="fell between the sampling grid"):
+        metrics.pro_curve([np.zeros((4, 4), np.float32)], [mask], max_pixels=4)
+
+
+def test_auroc_of_samples_refuses_what_it_cannot_rank():
+    assert metrics.auroc_of_samples(np.array([2.0, 1.0]), np.array([1.0, 0.0])) == 0.875
+    with pytest.raises(ValueError, match="nan or inf"):
+        metrics.auroc_of_samples(np.array([np.nan, 0.0]), np.array([0.5]))
+    with pytest.raises(ValueError, match="only one kind"):
+        metrics.auroc_of_samples(np.array([]), np.array([0.5]))

@@ -138,6 +138,25 @@ def test_an_evaluation_hashes_the_very_bytes_it_scored(labelled_set):
     assert scored[replaced] == pytest.approx({i.path: i.score for i in alone.images}[replaced])
 
 
+def test_an_evaluation_fingerprints_the_masks_it_compared_with(labelled_set):
+    """A mask edited after its image was scored: the fingerprint stays that of the set
+    as measured (the mask's hash is taken from the bytes the pixel metrics used)."""
+    from inspector.pipeline.line import DEFAULT_MODEL_DIR
+    from inspector.training.evaluate import evaluate_package
+
+    measured = _of(labelled_set).fingerprint
+
+    def edit_the_mask_once_used(done: int, total: int) -> None:
+        if done == 1:  # crack/c.jpg (first in path order) and its mask are done
+            cv2.imwrite(str(labelled_set / "crack/c.png"), np.zeros((32, 48), np.uint8))
+
+    run = evaluate_package(
+        DEFAULT_MODEL_DIR, labelled_set, device="cpu", batch=1, progress=edit_the_mask_once_used
+    )
+    assert [i.path.name for i in run.images][0] == "c.jpg"
+    assert run.data_fingerprint == measured != _of(labelled_set).fingerprint
+
+
 def test_a_training_fingerprint_counts_each_image_in_its_group(labelled_set, tmp_path):
     good = sorted((labelled_set / "good").glob("*.jpg"))
     crack = labelled_set / "crack" / "c.jpg"
