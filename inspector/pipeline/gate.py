@@ -57,6 +57,7 @@ class GateWorker:
         self.late = 0
         self.not_signalled = 0
         self.failures = 0
+        self._undelivered: list[Inspection] = []
 
     def start(self) -> None:
         """Start the gate thread."""
@@ -68,7 +69,12 @@ class GateWorker:
         self._queue.put(inspection)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Deliver what is queued (while the link works), then stop and close."""
+        """Deliver what is queued (while the link works), then stop and close.
+
+        Raises:
+            ActuatorError: verdicts were left undelivered (the link was still down
+                at the deadline); the message names the parts, to be sorted by hand.
+        """
         self._queue.put(None)
         if self._thread is not None:
             self._thread.join(timeout)
@@ -76,6 +82,27 @@ class GateWorker:
                 self._stop.set()
                 self._thread.join(1.0)
         self.actuator.close()
+        left = self._undelivered + self._drained()
+        if left:
+            parts = ", ".join(str(i.frame.part_id) for i in left[:20])
+            more = f" and {len(left) - 20} more" if len(left) > 20 else ""
+            msg = (
+                f"{len(left)} verdicts were not delivered to {self.actuator.name} when the line "
+                f"stopped (parts {parts}{more}): its link was down; sort these parts by hand "
+                "(their records are stored)"
+            )
+            raise ActuatorError(msg)
+
+    def _drained(self) -> list[Inspection]:
+        """What is still queued, taken out (after the gate thread has stopped)."""
+        left = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return left
+            if item is not None:
+                left.append(item)
 
     @property
     def pending(self) -> int:
@@ -96,6 +123,7 @@ class GateWorker:
             if inspection is None:
                 return
             if not self._deliver(inspection):
+                self._undelivered.append(inspection)
                 return
 
     def _deliver(self, inspection: Inspection) -> bool:
@@ -106,10 +134,13 @@ class GateWorker:
                 return True
             try:
                 self.actuator.signal(inspection.frame.part_id, inspection.verdict)
-            except ActuatorError as exc:
+            except Exception as exc:  # a driver bug as much as a link down: retry, say so
                 self.failures += 1
                 if attempt == 0:
-                    self._alarm(Severity.ERROR, f"{exc}; retrying, no verdict is dropped")
+                    if not isinstance(exc, ActuatorError):
+                        log.exception("gate %s failed", self.actuator.name)
+                    said = str(exc) if isinstance(exc, ActuatorError) else f"{exc!r}"
+                    self._alarm(Severity.ERROR, f"{said}; retrying, no verdict is dropped")
                 delay = _BACKOFF_S[min(attempt, len(_BACKOFF_S) - 1)]
                 attempt += 1
                 if self._stop.wait(delay):

@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 
 _END = object()
 _RECONNECT_S = (0.5, 1.0, 2.0, 5.0)
+_ABANDON_GRACE_S = 5.0
+"""How long a stop past its deadline waits for the inference thread to finish the batch
+it holds and record the queued parts as not inspected."""
 
 
 class Scorer(Protocol):
@@ -187,6 +190,8 @@ class Station:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._done = threading.Event()
+        self._abandon = threading.Event()
+        self._sink_stopped = False
         self._threads: list[threading.Thread] = []
         self._reconnect = reconnect
         self._assembler: PartAssembler | None = None
@@ -290,6 +295,7 @@ class Station:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self._settle_unfinished()
         if self._assembler is not None:
             self._assembler.flush()
         if self._shadow is not None:  # before the writer: it stores the shadow's verdicts
@@ -300,12 +306,42 @@ class Station:
             if output is None:
                 continue
             setattr(self, name, None)
+            self._sink_stopped = self._sink_stopped or name == "_sink"
             try:
                 output.stop(max(1.0, deadline - time.monotonic()))
             except InspectorError as exc:  # e.g. records still unwritten: say so, don't crash
                 self.raise_alarm(Severity.ERROR, "storage" if name == "_sink" else "gate", str(exc))
         if self._state is LineState.STOPPING:
             self._state = LineState.FINISHED
+
+    def _settle_unfinished(self) -> None:
+        """Past the stop's deadline, the parts still queued go to the fail-safe bin,
+        recorded, while the gate and the records still take them.
+
+        The inference thread finishes the batch it holds, then records each queued
+        part as not inspected; only a thread that does not even finish its batch in
+        :data:`_ABANDON_GRACE_S` leaves parts unaccounted for, and that is an alarm.
+        """
+        inference = next((t for t in self._threads if t.name == "inference"), None)
+        if inference is not None and inference.is_alive():
+            self._abandon.set()
+            inference.join(_ABANDON_GRACE_S)
+        if inference is not None and inference.is_alive():
+            self.raise_alarm(
+                Severity.ERROR,
+                "inference",
+                f"inspection did not stop within {_ABANDON_GRACE_S:.0f} s of the deadline: "
+                "the parts it still holds may be neither signalled nor stored; check the "
+                "last parts by hand",
+            )
+            return
+        while True:  # a frame the acquisition queued after the inference thread ended
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _END:
+                self._emit(self._fail_safe(item, "not inspected: the line stopped before its turn"))
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the source is exhausted and every part is decided."""
@@ -482,15 +518,59 @@ class Station:
     def _infer(self) -> None:
         try:
             while True:
+                if self._abandon.is_set():
+                    self._drain_fail_safe("not inspected: the line stopped before its turn")
+                    break
                 batch, ended = self._next_batch()
                 if batch:
                     self._inspect(batch)
                 if ended:
                     break
+        except Exception as exc:  # e.g. the records refused a part: stop, but lose nothing
+            log.exception("inspection failed")
+            self._state = LineState.FAILED
+            self.raise_alarm(
+                Severity.ERROR,
+                "inference",
+                f"inspection stopped: {exc}; the parts still queued go to the fail-safe bin",
+            )
+            self._stop.set()
+            self._running.set()
+            self._drain_fail_safe(f"not inspected: inspection stopped: {exc}")
         finally:
             if self._state in (LineState.RUNNING, LineState.PAUSED, LineState.STARTING):
                 self._state = LineState.FINISHED
             self._done.set()
+
+    def _drain_fail_safe(self, reason: str) -> None:
+        """Record every frame still queued as a fail-safe part, until acquisition ends.
+
+        Nothing is silently lost: a part that cannot even be recorded is counted
+        in an alarm.
+        """
+        acquisition = next((t for t in self._threads if t.name == "acquisition"), None)
+        unrecorded = 0
+        while True:
+            try:
+                item = self._queue.get(timeout=0.2)
+            except queue.Empty:  # stopping: whatever comes later, stop() sweeps up
+                if acquisition is None or not acquisition.is_alive() or self._stop.is_set():
+                    break
+                continue
+            if item is _END:
+                break
+            try:
+                self._emit(self._fail_safe(item, reason))
+            except Exception:
+                log.exception("part %s could not be recorded", item.part_id)
+                unrecorded += 1
+        if unrecorded:
+            self.raise_alarm(
+                Severity.ERROR,
+                "storage",
+                f"{unrecorded} queued parts could be neither signalled nor stored: check the "
+                "last parts by hand",
+            )
 
     def _next_batch(self) -> tuple[list[Frame], bool]:
         return take_batch(self._queue, self._max_batch, _END)
@@ -515,6 +595,9 @@ class Station:
         started = time.perf_counter()
         try:
             outputs = scorer.predict([frame.image for frame in batch])
+            if len(outputs) != len(batch):
+                msg = f"the model returned {len(outputs)} results for {len(batch)} images"
+                raise RuntimeError(msg)
         except Exception as exc:  # a model failure is a fail-safe part, not a crash
             log.exception("inference failed")
             self.raise_alarm(Severity.ERROR, "inference", f"inference failed: {exc}")
@@ -526,36 +609,55 @@ class Station:
         now = time.monotonic()
         lighting = scorer_lighting(scorer) if self._check_lighting else None
         for frame, output in zip(batch, outputs, strict=True):
-            latency_ms = 1000.0 * (now - frame.timestamp)
-            levels = _measured(frame)
-            measured = {"output": output, "latency_ms": latency_ms, "grey_levels": levels}
-            if self._deadline_ms is not None and latency_ms > self._deadline_ms:
-                late = (
-                    f"late: decided after {latency_ms:.0f} ms > deadline {self._deadline_ms:.0f} ms"
+            try:
+                inspection = self._judge(frame, output, (scorer, rules), lighting, per_part_ms, now)
+            except Exception as exc:  # a rule or lighting bug must not lose the part
+                log.exception("deciding part %s failed", frame.part_id)
+                self.raise_alarm(
+                    Severity.ERROR,
+                    "inference",
+                    f"deciding part {frame.part_id} failed: {exc}; it goes to the fail-safe bin",
                 )
-                self._emit(self._fail_safe(frame, late, **measured))
-                continue
-            fault = self._lighting_fault(lighting, frame, levels)
-            verdict, defects = decide(output, rules)
-            if fault is not None and lighting_overrides(verdict, rules):
-                # Not judged; a part the model rejects anyway stays rejected, with its defects.
-                self._emit(self._fail_safe(frame, f"not inspected: {fault}", **measured))
-                continue
-            self._emit(
-                Inspection(
-                    frame=frame,
-                    verdict=verdict,
-                    score=output.score,
-                    threshold=rules.threshold,
-                    defects=defects,
-                    anomaly_map=output.anomaly_map,
-                    model_version=scorer.version,
-                    rules_version=rules.version,
-                    inference_ms=per_part_ms,
-                    latency_ms=latency_ms,
-                    grey_levels=levels,
-                )
-            )
+                reason = f"not inspected: deciding failed: {exc}"
+                inspection = self._fail_safe(frame, reason, output=output)
+            self._emit(inspection)
+
+    def _judge(
+        self,
+        frame: Frame,
+        output: ModelOutput,
+        judged_by: tuple[Scorer, DecisionRules],
+        lighting: LightingRange | None,
+        per_part_ms: float,
+        now: float,
+    ) -> Inspection:
+        """The part's inspection from the model's output: late, not lit as taught, or decided
+        (by the batch's model and rules, ``judged_by``)."""
+        scorer, rules = judged_by
+        latency_ms = 1000.0 * (now - frame.timestamp)
+        levels = _measured(frame)
+        measured = {"output": output, "latency_ms": latency_ms, "grey_levels": levels}
+        if self._deadline_ms is not None and latency_ms > self._deadline_ms:
+            late = f"late: decided after {latency_ms:.0f} ms > deadline {self._deadline_ms:.0f} ms"
+            return self._fail_safe(frame, late, **measured)
+        fault = self._lighting_fault(lighting, frame, levels)
+        verdict, defects = decide(output, rules)
+        if fault is not None and lighting_overrides(verdict, rules):
+            # Not judged; a part the model rejects anyway stays rejected, with its defects.
+            return self._fail_safe(frame, f"not inspected: {fault}", **measured)
+        return Inspection(
+            frame=frame,
+            verdict=verdict,
+            score=output.score,
+            threshold=rules.threshold,
+            defects=defects,
+            anomaly_map=output.anomaly_map,
+            model_version=scorer.version,
+            rules_version=rules.version,
+            inference_ms=per_part_ms,
+            latency_ms=latency_ms,
+            grey_levels=levels,
+        )
 
     def _lighting_fault(
         self,
@@ -626,8 +728,16 @@ class Station:
         elif self._gate is not None:
             self._gate.submit(inspection)
         self.statistics.record(inspection)
-        if self._sink is not None:
-            self._sink.submit(inspection)
+        sink = self._sink
+        if sink is not None:
+            sink.submit(inspection)
+        elif self._sink_stopped:
+            self.raise_alarm(
+                Severity.ERROR,
+                "storage",
+                f"part {inspection.frame.part_id} ({inspection.verdict.value}) was decided "
+                "after its records had stopped: it is not stored",
+            )
         shadow = self._shadow
         if shadow is not None:
             shadow.offer(inspection)

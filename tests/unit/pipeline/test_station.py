@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from inspector.core import Verdict
+from inspector.core import ModelOutput, Verdict
 from inspector.core.errors import SourceError, StorageError
 from inspector.decision import DecisionRules
 from inspector.pipeline.alarms import Severity
@@ -302,3 +302,93 @@ def test_serials_read_from_qr_codes_travel_with_the_part():
     )
     run_to_end(station)
     assert [i.frame.serial for i in sink.items] == ["SN-0000", "SN-0001", "SN-0002", None]
+
+
+def test_a_stop_past_its_deadline_records_every_queued_part_fail_safe():
+    sink = ListSink()
+    station = Station(
+        lambda: ListSource([part(False)] * 400),
+        ContrastScorer(delay_s=0.1),
+        RULES,
+        sink=sink,
+        max_batch=2,
+    )
+    station.start()
+    while station.snapshot().inspected < 4:
+        time.sleep(0.01)
+    station.stop(timeout=0.05)  # far too short for the queued parts: they go fail-safe
+    ids = [i.frame.part_id for i in sink.items]
+    assert ids == list(range(len(ids))), "every part taken, in order, none twice"
+    assert len(ids) == station.snapshot().inspected
+    late = [i for i in sink.items if i.error == "not inspected: the line stopped before its turn"]
+    assert len(late) >= 10 and all(i.verdict is RULES.fail_safe for i in late)
+    assert not any(t.is_alive() for t in threading.enumerate() if t.name == "inference")
+
+
+class ShortScorer(ContrastScorer):
+    """Returns one output too few on its third batch, as a broken model might."""
+
+    def predict(self, images):
+        outputs = super().predict(images)
+        return outputs[:-1] if len(self.batch_sizes) == 3 else outputs
+
+
+class WordScorer(ContrastScorer):
+    """Part 5's map is not numbers: deciding that part fails."""
+
+    def predict(self, images):
+        outputs = super().predict(images)
+        self.seen = getattr(self, "seen", 0) + len(images)
+        if self.seen - len(images) <= 5 < self.seen:
+            index = 5 - (self.seen - len(images))
+            outputs[index] = ModelOutput(0.9, np.array([["a"]]))
+        return outputs
+
+
+@pytest.mark.parametrize("faulty", [ShortScorer, WordScorer], ids=["too-few", "bad-map"])
+def test_a_scorer_fault_after_predict_is_fail_safe_never_a_lost_part(faulty):
+    alarms = []
+    sink = ListSink()
+    station = Station(
+        lambda: ListSource([part(False)] * 12),
+        faulty(),
+        RULES,
+        sink=sink,
+        max_batch=2,
+        on_alarm=alarms.append,
+    )
+    run_to_end(station)
+    assert sorted(i.frame.part_id for i in sink.items) == list(range(12))
+    failed = [i for i in sink.items if i.error]
+    assert failed and all(i.verdict is RULES.fail_safe for i in failed)
+    assert all("not inspected" in i.error for i in failed)
+    assert any(a.severity is Severity.ERROR and a.source == "inference" for a in alarms)
+    assert station.state is LineState.FINISHED
+
+
+def test_records_refused_mid_run_stop_the_line_loudly_and_quickly():
+    class FullDiskSink(ListSink):
+        def submit(self, inspection):
+            if len(self.items) >= 5:
+                msg = "database or disk is full"
+                raise StorageError(msg)
+            super().submit(inspection)
+
+    alarms = []
+    station = Station(
+        lambda: ListSource([part(False)] * 200),
+        ContrastScorer(delay_s=0.01),
+        RULES,
+        sink=FullDiskSink(),
+        max_batch=2,
+        on_alarm=alarms.append,
+    )
+    station.start()
+    assert station.wait(10)
+    began = time.monotonic()
+    station.stop()
+    assert time.monotonic() - began < 3.0  # acquisition is not left blocked on a full queue
+    assert station.state is LineState.FAILED
+    errors = [a.message for a in alarms if a.severity is Severity.ERROR]
+    assert any(m.startswith("inspection stopped: database or disk is full") for m in errors)
+    assert any("could be neither signalled nor stored" in m for m in errors)
