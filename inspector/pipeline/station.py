@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 _END = object()
 _RECONNECT_S = (0.5, 1.0, 2.0, 5.0)
+OVERFLOW_REASON = "not inspected: inference queue full"
+STOPPED_REASON = "not inspected: the line stopped before its turn"
 _ABANDON_GRACE_S = 5.0
 """How long a stop past its deadline waits for the inference thread to finish the batch
 it holds and record the queued parts as not inspected."""
@@ -117,7 +119,8 @@ class Station:
         station_name: Stored with every record.
         queue_size: Frames waiting for inference. A live source whose frame finds
             the queue full gets that part handled fail-safe and recorded, never
-            silently dropped; a replay source waits instead.
+            silently dropped, and in its turn, so the gate still gets the parts in
+            order; a replay source waits instead.
         max_batch: Most frames scored together.
         deadline_ms: A part decided later than this after acquisition gets the
             fail-safe verdict (None: no deadline).
@@ -177,7 +180,11 @@ class Station:
         self._sink = sink
         self._gate = gate
         self.station_name = station_name
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        # Unbounded, so acquisition never blocks on it: the bound is on the frames it
+        # holds for inference (``_slots``); a part that finds none free waits there as
+        # _NotInspected, pixels kept for its record, to be recorded fail-safe in its turn.
+        self._queue: queue.Queue = queue.Queue()
+        self._slots = threading.Semaphore(queue_size)
         self._max_batch = max_batch
         self._deadline_ms = deadline_ms
         self._max_parts = max_parts
@@ -341,7 +348,7 @@ class Station:
             except queue.Empty:
                 return
             if item is not _END:
-                self._emit(self._fail_safe(item, "not inspected: the line stopped before its turn"))
+                self._emit(self._unqueued_fail_safe(item, STOPPED_REASON))
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the source is exhausted and every part is decided."""
@@ -498,20 +505,18 @@ class Station:
     def _enqueue(self, frame: Frame, *, live: bool) -> None:
         if not live:
             while not self._stop.is_set():
-                try:
-                    self._queue.put(frame, timeout=0.1)
+                if self._slots.acquire(timeout=0.1):
+                    self._queue.put(frame)
                     return
-                except queue.Full:
-                    continue
-            self._emit(self._fail_safe(frame, "not inspected: line stopped"))
+            self._queue.put(_NotInspected(frame, "not inspected: line stopped"))
             return
-        try:
-            self._queue.put_nowait(frame)
-        except queue.Full:
-            self.raise_alarm(
-                Severity.WARNING, "inference", "inference is behind: part handled fail-safe"
-            )
-            self._emit(self._fail_safe(frame, "not inspected: inference queue full"))
+        if self._slots.acquire(blocking=False):
+            self._queue.put(frame)
+            return
+        self.raise_alarm(
+            Severity.WARNING, "inference", "inference is behind: part handled fail-safe"
+        )
+        self._queue.put(_NotInspected(frame, OVERFLOW_REASON))
 
     # -- inference thread ---------------------------------------------------------
 
@@ -519,11 +524,10 @@ class Station:
         try:
             while True:
                 if self._abandon.is_set():
-                    self._drain_fail_safe("not inspected: the line stopped before its turn")
+                    self._drain_fail_safe(STOPPED_REASON)
                     break
                 batch, ended = self._next_batch()
-                if batch:
-                    self._inspect(batch)
+                self._inspect_in_turn(batch)
                 if ended:
                     break
         except Exception as exc:  # e.g. the records refused a part: stop, but lose nothing
@@ -541,6 +545,28 @@ class Station:
             if self._state in (LineState.RUNNING, LineState.PAUSED, LineState.STARTING):
                 self._state = LineState.FINISHED
             self._done.set()
+
+    def _inspect_in_turn(self, batch: list[Frame | _NotInspected]) -> None:
+        """Inspect the batch's frames and record its parts not to inspect, in part order."""
+        frames: list[Frame] = []
+        for item in batch:
+            if isinstance(item, _NotInspected):
+                if frames:
+                    self._inspect(frames)
+                    frames = []
+                self._emit(self._fail_safe(item.frame, item.reason))
+            else:
+                self._slots.release()
+                frames.append(item)
+        if frames:
+            self._inspect(frames)
+
+    def _unqueued_fail_safe(self, item: Frame | _NotInspected, reason: str) -> Inspection:
+        """A queued part recorded without inspection (one never meant for it says why)."""
+        if isinstance(item, _NotInspected):
+            return self._fail_safe(item.frame, item.reason)
+        self._slots.release()
+        return self._fail_safe(item, reason)
 
     def _drain_fail_safe(self, reason: str) -> None:
         """Record every frame still queued as a fail-safe part, until acquisition ends.
@@ -560,9 +586,9 @@ class Station:
             if item is _END:
                 break
             try:
-                self._emit(self._fail_safe(item, reason))
+                self._emit(self._unqueued_fail_safe(item, reason))
             except Exception:
-                log.exception("part %s could not be recorded", item.part_id)
+                log.exception("a queued part could not be recorded")
                 unrecorded += 1
         if unrecorded:
             self.raise_alarm(
@@ -572,7 +598,7 @@ class Station:
                 "last parts by hand",
             )
 
-    def _next_batch(self) -> tuple[list[Frame], bool]:
+    def _next_batch(self) -> tuple[list[Frame | _NotInspected], bool]:
         return take_batch(self._queue, self._max_batch, _END)
 
     def _take_swap(self) -> None:
@@ -757,6 +783,15 @@ class Station:
                 self._on_alarm(alarm)
             except Exception:
                 log.exception("alarm handler failed")
+
+
+@dataclass(frozen=True)
+class _NotInspected:
+    """A part that will not be inspected (no room for inference, or the line stopped),
+    queued all the same so that it is recorded fail-safe in its turn."""
+
+    frame: Frame
+    reason: str
 
 
 def _measured(frame: Frame) -> tuple[float, float] | None:

@@ -88,6 +88,8 @@ def test_live_source_overflow_is_fail_safe_never_silent():
     overflow = [i for i in sink.items if i.error and "queue full" in i.error]
     assert overflow, "a live source faster than inference must overflow"
     assert all(i.verdict is Verdict.REJECT for i in overflow)
+    # Recorded in their turn: a relay gate, which cannot tell parts apart, gets them in order.
+    assert [i.frame.part_id for i in sink.items] == list(range(40))
 
 
 def test_replay_source_waits_instead_of_overflowing():
