@@ -175,8 +175,9 @@ def time_buckets(
 
     The first and last bucket may be partial. A boundary in the hour repeated
     when clocks go back is taken once (its first occurrence); one that falls in
-    the hour skipped when clocks go forward does not exist, and its bucket
-    joins the one before.
+    the hour skipped when clocks go forward moves to the change itself, so a
+    day or shift that starts at a midnight that never happens (Santiago,
+    Cairo, Beirut, Havana) still gets its own bucket.
     """
     calendar = calendar or ShiftCalendar()
     _check_range(start, end)
@@ -193,10 +194,8 @@ def time_buckets(
     day = start.astimezone(tz).date() - timedelta(days=1)
     while day <= end.astimezone(tz).date():
         for wall_time in day_times:
-            wall = datetime.combine(day, wall_time, tzinfo=tz)
-            instant = wall.astimezone(UTC)
-            exists = instant.astimezone(tz).replace(tzinfo=None) == wall.replace(tzinfo=None)
-            if exists and start < instant < end:
+            instant = _first_instant_at_or_after(datetime.combine(day, wall_time, tzinfo=tz))
+            if start < instant < end:
                 edges.add(instant)
         day += timedelta(days=1)
     cuts = [t.astimezone(tz) for t in sorted(edges)]
@@ -516,6 +515,32 @@ def _per_bucket(
             for idx, *row in connection.execute(select(ranges.c.idx, *columns)):
                 results[:, idx] = [np.nan if v is None else float(v) for v in row]
     return list(results)
+
+
+def _first_instant_at_or_after(wall: datetime) -> datetime:
+    """The UTC instant of a local wall time, or of the clock change that skips it.
+
+    A time inside the hour skipped when clocks go forward never shows on the
+    clock; the bucket it starts begins when the clock jumps past it. The
+    change lies between the two readings of the gap (``fold`` 1 and 0), and
+    is found to the second by halving that interval.
+    """
+    instant = wall.astimezone(UTC)
+    if _wall_clock(instant, wall) == wall.replace(tzinfo=None):
+        return instant
+    before, after = wall.replace(fold=1).astimezone(UTC), wall.replace(fold=0).astimezone(UTC)
+    while after - before > timedelta(seconds=1):
+        middle = before + (after - before) // 2
+        if _wall_clock(middle, wall) < wall.replace(tzinfo=None):
+            before = middle
+        else:
+            after = middle
+    return after
+
+
+def _wall_clock(instant: datetime, like: datetime) -> datetime:
+    """What a clock in ``like``'s zone shows at ``instant``, without the zone."""
+    return instant.astimezone(like.tzinfo).replace(tzinfo=None)
 
 
 def _label(start: datetime, bucket: str, calendar: ShiftCalendar) -> str:

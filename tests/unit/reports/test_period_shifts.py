@@ -127,6 +127,36 @@ def test_the_night_shift_is_seven_hours_when_clocks_go_forward(
     assert days.inspected.tolist() == [20, 46]  # 10 h of 28 March, the 23-hour 29 March
 
 
+def test_a_midnight_that_never_happens_starts_its_day_and_shift_at_the_clock_change(
+    engine: Engine,
+) -> None:
+    try:
+        santiago = ZoneInfo("America/Santiago")
+    except ZoneInfoNotFoundError:
+        pytest.skip("no time zone database on this machine")
+    calendar = ShiftCalendar(
+        starts=(time(0), time(8), time(16)), tz=santiago, names=("night", "early", "late")
+    )
+    # Clocks jump from 00:00 -04 to 01:00 -03 on 6 Sep 2026 (04:00 UTC): no local midnight.
+    start = datetime(2026, 9, 5, 16, tzinfo=santiago)  # 20:00 UTC
+    end = datetime(2026, 9, 7, tzinfo=santiago)  # 03:00 UTC on 7 Sep, 31 h later
+    _every_half_hour(engine, start.astimezone(UTC), 62)
+
+    shifts = yield_series(engine, start, end, bucket="shift", calendar=calendar)
+    assert shifts.buckets.labels == (
+        "2026-09-05 late",  # 20:00-04:00 UTC, 8 h
+        "2026-09-06 night",  # from the change (01:00 -03) to 08:00 -03 = 11:00 UTC, 7 h
+        "2026-09-06 early",
+        "2026-09-06 late",
+    )
+    assert shifts.buckets.starts[1].astimezone(UTC) == datetime(2026, 9, 6, 4, tzinfo=UTC)
+    assert shifts.inspected.tolist() == [16, 14, 16, 16]
+
+    days = yield_series(engine, start, end, bucket="day", calendar=calendar)
+    assert days.buckets.labels == ("2026-09-05", "2026-09-06")
+    assert days.inspected.tolist() == [16, 46]  # 8 h of 5 Sep, the 23-hour 6 Sep
+
+
 @pytest.mark.parametrize(
     ("table", "expected"),
     [

@@ -167,6 +167,27 @@ def test_custom_shifts_in_the_plants_time_zone_across_daylight_saving() -> None:
     assert sum(spans) == 25
 
 
+def test_a_shift_starting_in_the_skipped_hour_starts_when_the_clock_jumps() -> None:
+    try:
+        berlin = ZoneInfo("Europe/Berlin")
+    except ZoneInfoNotFoundError:
+        pytest.skip("no time zone database on this machine")
+    calendar = ShiftCalendar(starts=(time(2, 30), time(10), time(18)), tz=berlin)
+    shifts = time_buckets(
+        datetime(2026, 3, 28, 20, tzinfo=berlin),
+        datetime(2026, 3, 29, 12, tzinfo=berlin),
+        "shift",
+        calendar,
+    )
+    # 02:30 on 29 March never shows: clocks jump from 02:00 CET to 03:00 CEST (01:00 UTC).
+    assert shifts.labels == ("2026-03-28 shift 3", "2026-03-29 shift 1", "2026-03-29 shift 2")
+    assert [s.astimezone(UTC).strftime("%H:%M") for s in shifts.starts] == [
+        "19:00",
+        "01:00",
+        "08:00",
+    ]
+
+
 def test_p_chart_limits_by_hand() -> None:
     # p̄ = Σd/Σn = 81/1350 = 0.06; limits p̄ ± 3·sqrt(p̄(1 − p̄)/n_i), clipped to [0, 1].
     chart = p_chart([2, 3, 1, 15, 0, 60], [100, 100, 50, 100, 0, 1000])
