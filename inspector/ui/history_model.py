@@ -11,6 +11,7 @@ thread and arrives later through a queued signal.
 from __future__ import annotations
 
 import threading
+from datetime import tzinfo
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
@@ -62,17 +63,24 @@ class HistoryTableModel(QAbstractTableModel):
     Args:
         engine: The station's database (the same one the line writes to).
         page_size: Rows per query; small, so the GUI thread never waits long.
+        tz: The zone times are shown in (the plant's); ``None``: this computer's.
     """
 
     count_ready = Signal(int, int)  # generation, count: only the latest generation counts
     total_known = Signal(int)  # the count of the current query
 
     def __init__(
-        self, engine: Engine, page_size: int = PAGE_SIZE, parent: QObject | None = None
+        self,
+        engine: Engine,
+        page_size: int = PAGE_SIZE,
+        parent: QObject | None = None,
+        *,
+        tz: tzinfo | None = None,
     ) -> None:
         super().__init__(parent)
         self.engine = engine
         self.page_size = page_size
+        self.tz = tz
         self.filter = HistoryFilter()
         self.sort_key: SortKey = "captured_at"
         self.descending = True
@@ -177,7 +185,7 @@ class HistoryTableModel(QAbstractTableModel):
         row = self._rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return _cell(row, column)
+            return _cell(row, column, self.tz)
         if role == Qt.ItemDataRole.ForegroundRole and column == COLUMNS.index("Verdict"):
             return VERDICT_COLOURS[row.inspection.verdict]
         if role == Qt.ItemDataRole.TextAlignmentRole and COLUMNS[column] in _NUMERIC:
@@ -185,18 +193,18 @@ class HistoryTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and column == COLUMNS.index("Review"):
             review = row.review
             if review is not None:
-                return f"{review.reviewer}, {review.reviewed_at.astimezone():%Y-%m-%d %H:%M}"
+                return f"{review.reviewer}, {review.reviewed_at.astimezone(self.tz):%Y-%m-%d %H:%M}"
         return None
 
 
 _NUMERIC = {"Part", "Score", "Threshold"}
 
 
-def _cell(row: HistoryRow, column: int) -> str:
+def _cell(row: HistoryRow, column: int, tz: tzinfo | None) -> str:
     part = row.inspection
     name = COLUMNS[column]
     if name == "Time":
-        return f"{part.captured_at.astimezone():%Y-%m-%d %H:%M:%S}"
+        return f"{part.captured_at.astimezone(tz):%Y-%m-%d %H:%M:%S}"
     if name == "Station":
         return part.station
     if name == "Camera":

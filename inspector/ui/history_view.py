@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy import Engine
 
+from inspector.core.shifts import ShiftCalendar, local_zone
 from inspector.core.verdict import Verdict
 from inspector.reports.csv_export import write_history_csv
 from inspector.storage.history import HistoryFilter, SortKey
@@ -74,6 +75,9 @@ class HistoryView(QWidget):
         page_size: Rows read per page as the table scrolls.
         classifier: The line's defect classifier package, for the viewer's
             "Why?" (Grad-CAM); ``None`` shows the anomaly map only.
+        calendar: The plant's time zone (this computer's zone by default), as
+            the Reports tab has it: the From/To fields and every time shown are
+            in that zone, so both tabs count the same parts for the same day.
     """
 
     def __init__(
@@ -84,15 +88,17 @@ class HistoryView(QWidget):
         *,
         page_size: int = 200,
         classifier: Path | None = None,
+        calendar: ShiftCalendar | None = None,
     ) -> None:
         super().__init__(parent)
         self.engine = engine
         self.image_store = image_store
         self.classifier = classifier
-        self.model = HistoryTableModel(engine, page_size=page_size, parent=self)
+        self.tz = calendar.tz if calendar is not None else local_zone()
+        self.model = HistoryTableModel(engine, page_size=page_size, parent=self, tz=self.tz)
 
         self.period = _combo(PERIODS, "Last 24 hours")
-        now = QDateTime.currentDateTime()
+        now = QDateTime(datetime.now(self.tz).replace(tzinfo=None, microsecond=0))
         self.start_edit = _datetime_edit(now.addDays(-1))
         self.end_edit = _datetime_edit(now.addSecs(3600))
         self.verdict = _combo(VERDICTS)
@@ -110,6 +116,7 @@ class HistoryView(QWidget):
         self.export_button = QPushButton("Export CSV…")
         self.count_label = QLabel()
         self.count_label.setObjectName("heading")
+        self.zone = QLabel(f"Times in {self.tz}")
         self.message = QLabel()
         self.message.setObjectName("error")
 
@@ -151,6 +158,7 @@ class HistoryView(QWidget):
                 filters.addWidget(widget, row, 2 * i + 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.count_label)
+        buttons.addWidget(self.zone)
         buttons.addWidget(self.message, 1)
         buttons.addWidget(self.apply_button)
         buttons.addWidget(self.reset_button)
@@ -191,8 +199,8 @@ class HistoryView(QWidget):
         start = end = None
         span = PERIODS[self.period.currentText()]
         if self.period.currentText() == "Custom":
-            start = self.start_edit.dateTime().toPython().astimezone(UTC)
-            end = self.end_edit.dateTime().toPython().astimezone(UTC)
+            start = self.start_edit.dateTime().toPython().replace(tzinfo=self.tz).astimezone(UTC)
+            end = self.end_edit.dateTime().toPython().replace(tzinfo=self.tz).astimezone(UTC)
         elif span is not None:
             end = datetime.now(UTC) + timedelta(minutes=1)  # parts stored this very minute
             start = end - span - timedelta(minutes=1)
@@ -246,7 +254,7 @@ class HistoryView(QWidget):
         """Open the stored part shown on ``row`` (non-modal: the history stays usable)."""
         stored = self.model.row_at(row).inspection
         dialog = StoredInspectionDialog(
-            stored, self.engine, self.image_store, self, classifier=self.classifier
+            stored, self.engine, self.image_store, self, classifier=self.classifier, tz=self.tz
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()

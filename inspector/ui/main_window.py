@@ -236,7 +236,11 @@ class MainWindow(QMainWindow):
         return panel
 
     def _history_view(self, engine: Engine, store: ImageStore) -> HistoryView:
-        return HistoryView(engine, store, classifier=self.runner.settings.classifier_dir)
+        """The History tab in the plant's zone, as the Reports tab shows it."""
+        settings = self.runner.settings
+        return HistoryView(
+            engine, store, classifier=settings.classifier_dir, calendar=settings.shift_calendar
+        )
 
     def _reports_view(self, engine: Engine, store: ImageStore) -> ReportsView:
         """The Reports tab in the plant's zone and shifts (the station file's ``[reports]``)."""

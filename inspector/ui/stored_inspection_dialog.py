@@ -8,6 +8,7 @@ stored, instead of showing a heat map it does not have.
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -39,7 +40,9 @@ class StoredInspectionDialog(QDialog):
     """Full view of a stored part, its defects table, metadata and review history.
 
     With ``classifier`` (the line's defect classifier package) the "Why?"
-    choice can show its Grad-CAM on the kept image (:class:`WhyPanel`).
+    choice can show its Grad-CAM on the kept image (:class:`WhyPanel`). Times
+    are shown in ``tz`` (the plant's zone, as the History tab shows them;
+    ``None``: this computer's).
     """
 
     def __init__(
@@ -50,6 +53,7 @@ class StoredInspectionDialog(QDialog):
         parent: QWidget | None = None,
         *,
         classifier: Path | None = None,
+        tz: tzinfo | None = None,
     ) -> None:
         super().__init__(parent)
         self.stored = stored
@@ -72,7 +76,9 @@ class StoredInspectionDialog(QDialog):
         self.map_note.setWordWrap(True)
         self.map_note.setObjectName("note")
 
-        self.details = details = QLabel(_details(stored, why if self.removal is not None else None))
+        self.details = details = QLabel(
+            _details(stored, why if self.removal is not None else None, tz)
+        )
         details.setWordWrap(True)
         self.defects = _table(
             ["Class", "Confidence", "Box (x, y, w, h)", "Area px"],
@@ -81,7 +87,7 @@ class StoredInspectionDialog(QDialog):
         self.reviews = review_history(engine, stored.id)
         self.review_table = _table(
             ["When", "Reviewer", "Decision", "Class", "Note"],
-            [_review_cells(r) for r in self.reviews],
+            [_review_cells(r, tz) for r in self.reviews],
         )
         side = QVBoxLayout()
         side.addWidget(self.overlay_box)
@@ -115,13 +121,13 @@ class StoredInspectionDialog(QDialog):
         )
 
 
-def _details(stored: StoredInspection, removed: str | None) -> str:
+def _details(stored: StoredInspection, removed: str | None, tz: tzinfo | None) -> str:
     score = "not scored" if stored.score is None else f"{stored.score:.4g}"
     lines = [
         f"<b>Verdict:</b> {stored.verdict.value.upper()} (as decided on the line)",
         f"<b>Record:</b> {stored.id} &nbsp; <b>Part:</b> {stored.part_id}",
         f"<b>Station / camera:</b> {stored.station} / {stored.camera_id}",
-        f"<b>Time:</b> {stored.captured_at.astimezone():%Y-%m-%d %H:%M:%S}",
+        f"<b>Time:</b> {stored.captured_at.astimezone(tz):%Y-%m-%d %H:%M:%S %Z}",
         f"<b>Score:</b> {score} (threshold {stored.threshold:.4g})",
         f"<b>Model:</b> {stored.model_version} &nbsp; <b>Rules:</b> {stored.rules_version}",
         f"<b>Latency:</b> {stored.latency_ms:.0f} ms (inference {stored.inference_ms:.1f} ms)",
@@ -136,9 +142,9 @@ def _details(stored: StoredInspection, removed: str | None) -> str:
     return "<br>".join(lines)
 
 
-def _review_cells(review: Review) -> tuple[str, ...]:
+def _review_cells(review: Review, tz: tzinfo | None) -> tuple[str, ...]:
     return (
-        f"{review.reviewed_at.astimezone():%Y-%m-%d %H:%M}",
+        f"{review.reviewed_at.astimezone(tz):%Y-%m-%d %H:%M}",
         review.reviewer,
         review.decision.value.replace("_", " "),
         review.defect_class or "",

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import csv
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
 from inspector.core import Defect, Verdict
+from inspector.core.shifts import ShiftCalendar
 from inspector.pipeline.line import LineSettings
 from inspector.storage.engine import open_database
 from inspector.storage.image_store import ImageStore
@@ -76,6 +80,26 @@ def view(qtbot, db: Path):
     widget.period.setCurrentText("All time")
     yield widget
     engine.dispose()
+
+
+@pytest.fixture
+def berlin() -> ZoneInfo:
+    try:
+        return ZoneInfo("Europe/Berlin")
+    except ZoneInfoNotFoundError:
+        pytest.skip("no time zone database on this machine")
+
+
+@pytest.fixture
+def computer_in_new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This computer's clock (the C library's local time too) in New York, not the plant's."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("the local zone can only be changed for a test on Unix")
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 def _count(view: HistoryView) -> int:
@@ -159,6 +183,28 @@ def test_csv_export_writes_every_match_not_only_the_rows_read(view: HistoryView,
         assert {row["verdict"] for row in csv.DictReader(stream)} == {"reject", "review"}
 
 
+def test_range_fields_and_times_are_in_the_plants_zone_not_this_computers(
+    qtbot, db: Path, berlin: ZoneInfo, computer_in_new_york: None
+) -> None:
+    engine = open_database(db)
+    calendar = ShiftCalendar(tz=berlin)
+    view = HistoryView(engine, ImageStore.beside(db), page_size=PAGE, calendar=calendar)
+    qtbot.addWidget(view)
+    view.period.setCurrentText("Custom")
+    view.start_edit.setDateTime(datetime(2026, 5, 4, 8, 0))  # Berlin wall time of T0
+    view.end_edit.setDateTime(datetime(2026, 5, 4, 9, 0))
+    assert view.apply_filter()
+    assert (view.model.filter.start, view.model.filter.end) == (T0, T0 + timedelta(hours=1))
+    qtbot.waitUntil(lambda: "match" in view.count_label.text(), timeout=5000)
+    assert _count(view) == 60
+    assert view.model.data(view.model.index(0, 0)) == "2026-05-04 08:59:00"  # part 59
+    assert view.zone.text() == "Times in Europe/Berlin"
+    dialog = view.open_row(0)
+    assert "<b>Time:</b> 2026-05-04 08:59:00 CEST" in dialog.details.text()
+    dialog.close()
+    engine.dispose()
+
+
 def test_main_window_keeps_live_first_and_opens_history_on_the_line_database(qtbot, db) -> None:
     window = MainWindow(LineSettings(database=db))
     qtbot.addWidget(window)
@@ -170,4 +216,14 @@ def test_main_window_keeps_live_first_and_opens_history_on_the_line_database(qtb
     history = window.qa_tabs.views["History"]
     assert isinstance(history, HistoryView)
     assert history.engine.url.database == str(db)
+    window.close()
+
+
+def test_main_window_gives_history_the_station_files_zone(qtbot, db, berlin: ZoneInfo) -> None:
+    window = MainWindow(LineSettings(database=db, shift_calendar=ShiftCalendar(tz=berlin)))
+    qtbot.addWidget(window)
+    window.tabs.setCurrentIndex(1)
+    history = window.qa_tabs.views["History"]
+    assert isinstance(history, HistoryView)
+    assert history.tz == berlin
     window.close()
