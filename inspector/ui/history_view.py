@@ -104,6 +104,7 @@ class HistoryView(QWidget):
         self.verdict = _combo(VERDICTS)
         self.reviewed = _combo(REVIEWED)
         self.sort = _combo(SORTS)
+        self.serial = _text("exact serial or lot")
         self.station = _text("any station")
         self.camera = _text("any camera")
         self.defect_class = _text("any class")
@@ -145,6 +146,7 @@ class HistoryView(QWidget):
             ("Sort", self.sort),
         ]
         row2 = [
+            ("Serial", self.serial),
             ("Station", self.station),
             ("Camera", self.camera),
             ("Class", self.defect_class),
@@ -173,6 +175,7 @@ class HistoryView(QWidget):
         self.reset_button.clicked.connect(self.reset_filter)
         self.export_button.clicked.connect(self._ask_export)
         for edit in (
+            self.serial,
             self.station,
             self.camera,
             self.defect_class,
@@ -207,6 +210,7 @@ class HistoryView(QWidget):
         return HistoryFilter(
             start=start,
             end=end,
+            serial=self.serial.text().strip() or None,
             station=self.station.text().strip() or None,
             camera_id=self.camera.text().strip() or None,
             verdicts=VERDICTS[self.verdict.currentText()],
@@ -233,6 +237,7 @@ class HistoryView(QWidget):
     def reset_filter(self) -> None:
         """Back to the last 24 hours, newest first, no other criterion."""
         for edit in (
+            self.serial,
             self.station,
             self.camera,
             self.defect_class,

@@ -36,7 +36,7 @@ def _verdict(i: int) -> Verdict:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    """3,000 parts one minute apart on two stations; every 10th rejected with a scratch."""
+    """3,000 parts (serial SN-00000 on) one minute apart on two stations; every 10th rejected."""
     path = tmp_path / "data" / "inspections.db"
     engine = open_database(path)
     store = ImageStore.beside(path)
@@ -50,6 +50,7 @@ def db(tmp_path: Path) -> Path:
                 captured_at=when,
                 station=f"line-{i % 2 + 1}",
                 part_id=i,
+                serial=f"SN-{i:05d}",
                 verdict=verdict,
                 score=round(0.9 if verdict is Verdict.REJECT else 0.1 + (i % 30) / 100, 3),
                 image_path=store.save(
@@ -141,6 +142,22 @@ def test_filters_narrow_the_count_and_the_rows(qtbot, view: HistoryView) -> None
     qtbot.waitUntil(lambda: "match" in view.count_label.text(), timeout=5000)
     assert _count(view) == 1
     assert view.model.row_at(0).review is not None
+
+
+def test_the_serial_field_finds_one_part_and_its_export(
+    qtbot, view: HistoryView, tmp_path: Path
+) -> None:
+    view.serial.setText(" SN-00042 ")
+    assert view.apply_filter()
+    qtbot.waitUntil(lambda: "match" in view.count_label.text(), timeout=5000)
+    assert _count(view) == 1
+    assert view.model.row_at(0).inspection.part_id == 42
+    out = tmp_path / "serial.csv"
+    assert view.export_csv(out) == 1
+    with out.open(encoding="utf-8-sig") as stream:
+        assert [row["serial"] for row in csv.DictReader(stream)] == ["SN-00042"]
+    view.reset_filter()
+    assert view.serial.text() == ""
 
 
 def test_sort_by_score_and_a_bad_score_is_explained(qtbot, view: HistoryView) -> None:
