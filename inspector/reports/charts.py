@@ -129,7 +129,9 @@ def _mean_drift_chart(
     shown = title + (f"  —  ALARM: {alarm_text}" if alarm else "")
     ax = _axes(fig, theme, shown, colour=theme.bad if alarm else None)
     if drift is None:
-        return _no_data(ax, theme, f"needs {needs} in at least two {report.bucket}s")
+        return _no_data(
+            ax, theme, f"needs {needs} in two {report.bucket}s\nof the range's first half"
+        )
     baseline = sum(s < report.baseline_end for s in drift.buckets.starts)
     if baseline < len(drift.buckets.starts):
         ax.axvspan(-0.5, baseline - 0.5, color=theme.grid, alpha=0.35, label="baseline")

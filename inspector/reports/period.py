@@ -3,8 +3,8 @@
 The Reports tab and the PDF report show the same figures; computing them in
 one place means the screen a QA engineer checked and the page filed in the
 quality record can never disagree. Charts that cannot be drawn for the range
-(no parts at all, fewer than two shifts with good parts) are ``None`` with the
-reason in ``notes``, rather than an exception that would hide the other charts.
+(no parts at all, fewer than two baseline shifts with good parts) are ``None``
+with the reason in ``notes``, rather than an exception that would hide the other charts.
 
 The drift charts (good parts' score, parts' lighting) take the first half of
 the range as their baseline (what normal looks like): a shift that is part of
@@ -174,10 +174,9 @@ def period_report(
             notes.append(needs)
             return None
 
-    drift = charted(score_drift, f"Score drift needs good parts in at least two {bucket}s.")
-    lighting = charted(
-        lighting_drift, f"The lighting chart needs measured parts in at least two {bucket}s."
-    )
+    baseline_words = _baseline_needs(bucket, baseline_end.astimezone(calendar.tz))
+    drift = charted(score_drift, f"Score drift needs good parts {baseline_words}")
+    lighting = charted(lighting_drift, f"The lighting chart needs measured parts {baseline_words}")
     confusion = review_confusion(engine, start, end, station=station)
     summary = Summary(
         parts=int(series.inspected.sum()),
@@ -205,6 +204,19 @@ def period_report(
         lighting=lighting,
         confusion=confusion,
         notes=tuple(notes),
+    )
+
+
+def _baseline_needs(bucket: Bucket, baseline_end: datetime) -> str:
+    """What a drift chart's baseline needs, in words: two filled buckets in the first half.
+
+    Two days of parts are not enough for a day chart: only the first day starts
+    in the first half of a two-day range, and normal is learnt from that half.
+    """
+    smaller = "" if bucket == "hour" else " or smaller buckets"
+    return (
+        f"in at least two {bucket}s starting before {baseline_end:%Y-%m-%d %H:%M} "
+        f"(its baseline, the first half of the range): choose a longer range{smaller}."
     )
 
 
