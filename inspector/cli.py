@@ -28,6 +28,10 @@ from inspector.pipeline.line import DEFAULT_MODEL_DIR, LineSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
+#: Libraries that narrate routine work at INFO: fontTools logs some 150 lines for
+#: the fonts of every PDF report. Only their warnings reach the console.
+QUIET_LOGGERS = ("fontTools", "matplotlib", "PIL")
+
 #: Builds the station's reject-gate output (None: no gate).
 ActuatorFactory = Callable[[], object]
 
@@ -36,11 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    _configure_logging(verbose=args.verbose)
     command = args.command or "gui"
     try:
         if command == "fit":
@@ -72,6 +72,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _configure_logging(*, verbose: bool) -> None:
+    """Inspector's own messages at INFO (DEBUG with -v); libraries' chatter left out."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -238,6 +239,22 @@ def test_report_command_cuts_the_range_and_shifts_in_the_station_files_zone(
     assert f"98 parts, yield 75.51 %: report written to {pdf}" in printed  # 74 of 98
     assert "  night: 34 parts, yield 76.47 %" in printed  # 26 of 34
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_report_command_writes_the_pdf_without_the_font_librarys_chatter(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "line.db"
+    engine = open_database(db)
+    _every_half_hour(engine, datetime(2026, 5, 4, tzinfo=UTC), 48)
+    engine.dispose()
+    pdf = tmp_path / "may.pdf"
+    caplog.set_level(logging.INFO)  # as the command's own console: INFO and up
+    argv = ["report", "--db", str(db), "--from", "2026-05-04T00:00Z", "--to", "2026-05-05T00:00Z"]
+    assert main([*argv, "--pdf", str(pdf)]) == 0
+    assert pdf.read_bytes().startswith(b"%PDF")
+    # fontTools logged some 150 INFO lines subsetting the PDF's fonts.
+    assert [r.name for r in caplog.records if r.name.startswith("fontTools")] == []
 
 
 def test_report_command_refuses_a_bad_station_file(
