@@ -28,15 +28,16 @@ NO_FRAME = "not inspected: counted by the part counter, no frame from the camera
 STOPPED = "not inspected: counted by the part counter, the line stopped before its frame"
 
 
-def not_captured(part_id: int) -> Frame:
-    """A pixel-less frame standing for a part that passed without a frame."""
+def not_captured(part_id: int, *, origin: str = "part counter") -> Frame:
+    """A pixel-less frame standing for a part that passed without a frame (``origin``:
+    what told of it)."""
     return Frame(
         image=np.zeros((0, 0, 3), dtype=np.uint8),
         camera_id="",
         part_id=part_id,
         timestamp=time.monotonic(),
         captured_at=datetime.now(UTC),
-        origin="part counter",
+        origin=origin,
     )
 
 

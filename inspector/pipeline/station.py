@@ -436,11 +436,37 @@ class Station:
                 self._taken += 1
                 self.raise_alarm(Severity.WARNING, "camera", str(exc))
                 placeholder = self._prepare_frame(_placeholder(exc))
-                self._emit(self._fail_safe(placeholder, f"unreadable image: {exc}"))
+                self._queue.put(_NotInspected(placeholder, f"unreadable image: {exc}"))
                 continue
             self._account_missed()
             self._taken += 1
-            self._enqueue(self._prepare_frame(frame), live=source.live)
+            expected = self._next_part_id
+            frame = self._prepare_frame(frame)
+            if source.live:
+                self._account_dropped(expected, frame.part_id)
+            self._enqueue(frame, live=source.live)
+
+    def _account_dropped(self, expected: int, arrived: int) -> None:
+        """Record the parts whose frames a live camera dropped (a gap in its part ids) as
+        not inspected, in their turn, with an alarm: their verdicts must reach the gate.
+
+        With several views a part's ids are the assembler's, and with a part counter the
+        counter accounts for every part, so neither is checked here.
+        """
+        if arrived <= expected or self.views > 1 or self.missed_parts.has_counter:
+            return
+        reason = "not inspected: the camera dropped its frame (frames were taken too slowly)"
+        for part_id in range(expected, arrived):
+            self._queue.put(_NotInspected(not_captured(part_id, origin="camera"), reason))
+        missing = (
+            f"part {expected}" if arrived == expected + 1 else f"parts {expected}-{arrived - 1}"
+        )
+        self.raise_alarm(
+            Severity.WARNING,
+            "camera",
+            f"{self.source_name} dropped {arrived - expected} frame(s): {missing} recorded "
+            "fail-safe as not inspected",
+        )
 
     def _account_missed(self, *, final: bool = False) -> None:
         """Record parts the part counter counted but no frame came for (fail-safe).
@@ -467,7 +493,7 @@ class Station:
             )
         for _ in range(missing):
             for _view in range(self.views):
-                self._emit(self._fail_safe(not_captured(self._next_part_id), reason))
+                self._queue.put(_NotInspected(not_captured(self._next_part_id), reason))
             self._next_part_id += 1
             self._part_offset += 1
 

@@ -394,3 +394,29 @@ def test_records_refused_mid_run_stop_the_line_loudly_and_quickly():
     errors = [a.message for a in alarms if a.severity is Severity.ERROR]
     assert any(m.startswith("inspection stopped: database or disk is full") for m in errors)
     assert any("could be neither signalled nor stored" in m for m in errors)
+
+
+def test_frames_a_live_camera_dropped_are_recorded_in_their_turn():
+    class DroppingCamera(ListSource):
+        """Part ids are given at capture; frames 3 and 4 were dropped before delivery."""
+
+        def __next__(self):
+            if self._next_id == 3:
+                self._next_id = 5
+            return super().__next__()
+
+    alarms = []
+    sink = ListSink()
+    station = Station(
+        lambda: DroppingCamera([part(False)] * 8, live=True),
+        ContrastScorer(),
+        RULES,
+        sink=sink,
+        on_alarm=alarms.append,
+    )
+    run_to_end(station)
+    assert [i.frame.part_id for i in sink.items] == list(range(8))
+    dropped = [i for i in sink.items if i.frame.part_id in (3, 4)]
+    assert all(i.verdict is RULES.fail_safe and "dropped its frame" in i.error for i in dropped)
+    assert any("dropped 2 frame(s): parts 3-4 recorded fail-safe" in a.message for a in alarms)
+    assert station.snapshot().inspected == 8
