@@ -408,12 +408,20 @@ class Station:
             self._queue.put(_END)
 
     def _join_views(self, views: int) -> None:
-        """With several cameras per part, the gate gets each part once: its worst view."""
+        """With several cameras per part, the gate and the operator's counts get each part
+        once: its worst view (the records keep every view)."""
         self.views = views
-        if views > 1 and self._gate is not None and self._assembler is None:
+        if views > 1 and self._assembler is None:
             self._assembler = PartAssembler(
-                views, self._gate.submit, fail_safe=self._rules.fail_safe
+                views, self._decided_part, fail_safe=self._rules.fail_safe
             )
+
+    def _decided_part(self, inspection: Inspection) -> None:
+        """A part's deciding inspection (its only one with one camera): to the gate, counted."""
+        gate = self._gate
+        if gate is not None:
+            gate.submit(inspection)
+        self.statistics.record(inspection)
 
     def _pump(self, source: FrameSource) -> None:
         """Move frames from ``source`` to the queue until it ends, the limit, or stop.
@@ -777,9 +785,8 @@ class Station:
     def _emit(self, inspection: Inspection) -> None:
         if self._assembler is not None:
             self._assembler.add(inspection)
-        elif self._gate is not None:
-            self._gate.submit(inspection)
-        self.statistics.record(inspection)
+        else:
+            self._decided_part(inspection)
         sink = self._sink
         if sink is not None:
             sink.submit(inspection)

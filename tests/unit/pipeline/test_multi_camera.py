@@ -54,6 +54,25 @@ def test_the_gate_gets_each_part_once_with_its_worst_view():
         (2, Verdict.REJECT),
         (3, Verdict.ACCEPT),
     ]
+    # The operator counts parts, as the gate sorts them, not camera views.
+    snap = station.snapshot()
+    assert (snap.inspected, snap.accepted, snap.rejected) == (4, 2, 2)
+
+
+def test_without_a_gate_the_counters_still_count_parts():
+    top = [part(False), part(True), part(False)]
+    side = [part(False), part(False), part(False)]
+    station = Station(
+        lambda: MultiCameraSource([ListSource(top), ListSource(side)]),
+        ContrastScorer(),
+        RULES,
+        sink=ListSink(),
+    )
+    station.start()
+    assert station.wait(10)
+    station.stop()
+    snap = station.snapshot()
+    assert (snap.inspected, snap.accepted, snap.rejected) == (3, 2, 1)
 
 
 def test_an_incomplete_part_is_flushed_fail_safe():
