@@ -47,6 +47,10 @@ _END = object()
 _RECONNECT_S = (0.5, 1.0, 2.0, 5.0)
 OVERFLOW_REASON = "not inspected: inference queue full"
 STOPPED_REASON = "not inspected: the line stopped before its turn"
+_OVERFLOW_IMAGES_PER_SLOT = 4
+"""Parts that found inference full keep their images for their records up to this many
+times ``queue_size`` at once; past it (inference stalled) they are recorded without
+pixels, so a stalled model cannot fill the memory with camera frames."""
 _ABANDON_GRACE_S = 5.0
 """How long a stop past its deadline waits for the inference thread to finish the batch
 it holds and record the queued parts as not inspected."""
@@ -185,6 +189,7 @@ class Station:
         # _NotInspected, pixels kept for its record, to be recorded fail-safe in its turn.
         self._queue: queue.Queue = queue.Queue()
         self._slots = threading.Semaphore(queue_size)
+        self._overflow_images = threading.Semaphore(_OVERFLOW_IMAGES_PER_SLOT * queue_size)
         self._max_batch = max_batch
         self._deadline_ms = deadline_ms
         self._max_parts = max_parts
@@ -550,7 +555,11 @@ class Station:
         self.raise_alarm(
             Severity.WARNING, "inference", "inference is behind: part handled fail-safe"
         )
-        self._queue.put(_NotInspected(frame, OVERFLOW_REASON))
+        if self._overflow_images.acquire(blocking=False):
+            self._queue.put(_NotInspected(frame, OVERFLOW_REASON, holds_image=True))
+        else:  # inference has stalled: keep the part's record, not its pixels
+            blank = replace(frame, image=np.zeros((0, 0, 3), np.uint8))
+            self._queue.put(_NotInspected(blank, f"{OVERFLOW_REASON} (image not kept)"))
 
     # -- inference thread ---------------------------------------------------------
 
@@ -588,7 +597,7 @@ class Station:
                 if frames:
                     self._inspect(frames)
                     frames = []
-                self._emit(self._fail_safe(item.frame, item.reason))
+                self._emit(self._unqueued_fail_safe(item, item.reason))
             else:
                 self._slots.release()
                 frames.append(item)
@@ -598,6 +607,8 @@ class Station:
     def _unqueued_fail_safe(self, item: Frame | _NotInspected, reason: str) -> Inspection:
         """A queued part recorded without inspection (one never meant for it says why)."""
         if isinstance(item, _NotInspected):
+            if item.holds_image:
+                self._overflow_images.release()
             return self._fail_safe(item.frame, item.reason)
         self._slots.release()
         return self._fail_safe(item, reason)
@@ -825,6 +836,7 @@ class _NotInspected:
 
     frame: Frame
     reason: str
+    holds_image: bool = False  # one of the overflow images kept (``_OVERFLOW_IMAGES_PER_SLOT``)
 
 
 def _measured(frame: Frame) -> tuple[float, float] | None:

@@ -420,3 +420,22 @@ def test_frames_a_live_camera_dropped_are_recorded_in_their_turn():
     assert all(i.verdict is RULES.fail_safe and "dropped its frame" in i.error for i in dropped)
     assert any("dropped 2 frame(s): parts 3-4 recorded fail-safe" in a.message for a in alarms)
     assert station.snapshot().inspected == 8
+
+
+def test_a_stalled_model_cannot_fill_the_memory_with_overflowed_frames():
+    sink = ListSink()
+    station = Station(
+        lambda: ListSource([part(False)] * 30, live=True),
+        ContrastScorer(delay_s=0.5),  # stalled next to a fast camera
+        RULES,
+        sink=sink,
+        queue_size=1,
+        max_batch=1,
+    )
+    run_to_end(station, timeout=20)
+    assert [i.frame.part_id for i in sink.items] == list(range(30))
+    overflow = [i for i in sink.items if i.error and "queue full" in i.error]
+    kept = [i for i in overflow if i.frame.image.size]
+    blank = [i for i in overflow if not i.frame.image.size]
+    assert 0 < len(kept) <= 4 * 1 + 1  # a few keep their pictures for review ...
+    assert blank and all(i.error.endswith("(image not kept)") for i in blank)  # ... not all
