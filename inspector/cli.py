@@ -379,7 +379,7 @@ def _run_headless(settings: LineSettings, actuator_factory: ActuatorFactory | No
 def _summary(line, elapsed: float) -> str:  # noqa: ANN001 - pipeline.line.Line
     station = line.station
     snap = station.snapshot()
-    rate = snap.inspected / station.views / elapsed if elapsed > 0 else 0.0
+    rate = snap.inspected / elapsed if elapsed > 0 else 0.0  # parts: the counters count parts
     lines = [
         f"Inspected {_parts(snap.inspected, station.views)} from "
         f"{station.source_name or line.settings.source} "
@@ -411,10 +411,10 @@ def _summary(line, elapsed: float) -> str:  # noqa: ANN001 - pipeline.line.Line
     return "\n".join(lines)
 
 
-def _parts(frames: int, views: int) -> str:
+def _parts(parts: int, views: int) -> str:
     if views == 1:
-        return f"{frames} parts"
-    return f"{frames // views} parts ({frames} views from {views} cameras)"
+        return f"{parts} parts"
+    return f"{parts} parts ({parts * views} views from {views} cameras)"
 
 
 def _pct(value: float) -> str:

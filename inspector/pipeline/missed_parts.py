@@ -28,14 +28,16 @@ NO_FRAME = "not inspected: counted by the part counter, no frame from the camera
 STOPPED = "not inspected: counted by the part counter, the line stopped before its frame"
 
 
-def not_captured(part_id: int, *, origin: str = "part counter") -> Frame:
+def not_captured(
+    part_id: int, *, origin: str = "part counter", timestamp: float | None = None
+) -> Frame:
     """A pixel-less frame standing for a part that passed without a frame (``origin``:
-    what told of it)."""
+    what told of it; ``timestamp``: when, on the monotonic clock, default now)."""
     return Frame(
         image=np.zeros((0, 0, 3), dtype=np.uint8),
         camera_id="",
         part_id=part_id,
-        timestamp=time.monotonic(),
+        timestamp=time.monotonic() if timestamp is None else timestamp,
         captured_at=datetime.now(UTC),
         origin=origin,
     )

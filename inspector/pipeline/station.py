@@ -51,6 +51,9 @@ _OVERFLOW_IMAGES_PER_SLOT = 4
 """Parts that found inference full keep their images for their records up to this many
 times ``queue_size`` at once; past it (inference stalled) they are recorded without
 pixels, so a stalled model cannot fill the memory with camera frames."""
+_MAX_DROPPED_RECORDED = 1000
+"""A larger gap in a live camera's part ids is not taken for dropped parts (a restarted
+numbering, say): it is an alarm, not a thousand records."""
 _ABANDON_GRACE_S = 5.0
 """How long a stop past its deadline waits for the inference thread to finish the batch
 it holds and record the queued parts as not inspected."""
@@ -204,6 +207,8 @@ class Station:
         self._done = threading.Event()
         self._abandon = threading.Event()
         self._sink_stopped = False
+        self._in_hand: list[Frame] = []
+        self._emitting: Inspection | None = None
         self._threads: list[threading.Thread] = []
         self._reconnect = reconnect
         self._assembler: PartAssembler | None = None
@@ -337,6 +342,7 @@ class Station:
         inference = next((t for t in self._threads if t.name == "inference"), None)
         if inference is not None and inference.is_alive():
             self._abandon.set()
+            self._queue.put(_END)  # wakes a thread waiting on an empty queue
             inference.join(_ABANDON_GRACE_S)
         if inference is not None and inference.is_alive():
             self.raise_alarm(
@@ -347,13 +353,15 @@ class Station:
                 "last parts by hand",
             )
             return
-        while True:  # a frame the acquisition queued after the inference thread ended
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if item is not _END:
-                self._emit(self._unqueued_fail_safe(item, STOPPED_REASON))
+        self._record_left_over(STOPPED_REASON)
+        acquisition = next((t for t in self._threads if t.name == "acquisition"), None)
+        if acquisition is not None and acquisition.is_alive():
+            self.raise_alarm(
+                Severity.ERROR,
+                "camera",
+                f"{self.source_name or 'the camera'} did not stop by the deadline: a part it "
+                "still delivers is not recorded; check the last parts by hand",
+            )
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the source is exhausted and every part is decided."""
@@ -397,7 +405,7 @@ class Station:
                         self._state = LineState.FAILED
                         return
                     if failures == 0:
-                        self.missed_parts.camera_down(self.snapshot().parts_per_s / self.views)
+                        self.missed_parts.camera_down(self.snapshot().parts_per_s)
                         self.raise_alarm(Severity.ERROR, "camera", f"{exc}; reconnecting")
                     delay = _RECONNECT_S[min(failures, len(_RECONNECT_S) - 1)]
                     failures += 1
@@ -437,6 +445,7 @@ class Station:
         while not self._stop.is_set():
             if self._max_parts is not None and self._taken >= self._max_parts * self.views:
                 return
+            paused = not self._running.is_set()  # frames a camera drops meanwhile are no loss
             self._running.wait()
             if self._stop.is_set():
                 return
@@ -455,22 +464,33 @@ class Station:
             self._taken += 1
             expected = self._next_part_id
             frame = self._prepare_frame(frame)
-            if source.live:
-                self._account_dropped(expected, frame.part_id)
+            if source.live and not paused:
+                self._account_dropped(expected, frame)
             self._enqueue(frame, live=source.live)
 
-    def _account_dropped(self, expected: int, arrived: int) -> None:
+    def _account_dropped(self, expected: int, frame: Frame) -> None:
         """Record the parts whose frames a live camera dropped (a gap in its part ids) as
         not inspected, in their turn, with an alarm: their verdicts must reach the gate.
 
         With several views a part's ids are the assembler's, and with a part counter the
         counter accounts for every part, so neither is checked here.
         """
+        arrived = frame.part_id
         if arrived <= expected or self.views > 1 or self.missed_parts.has_counter:
+            return
+        if arrived - expected > _MAX_DROPPED_RECORDED:
+            self.raise_alarm(
+                Severity.ERROR,
+                "camera",
+                f"{self.source_name} skipped part ids {expected}-{arrived - 1}: too many to be "
+                "parts dropped in passing, so they are not recorded; check the camera",
+            )
             return
         reason = "not inspected: the camera dropped its frame (frames were taken too slowly)"
         for part_id in range(expected, arrived):
-            self._queue.put(_NotInspected(not_captured(part_id, origin="camera"), reason))
+            # The arriving frame's time: a part-blind gate then knows how late these are.
+            missed = not_captured(part_id, origin="camera", timestamp=frame.timestamp)
+            self._queue.put(_NotInspected(missed, reason))
         missing = (
             f"part {expected}" if arrived == expected + 1 else f"parts {expected}-{arrived - 1}"
         )
@@ -547,7 +567,7 @@ class Station:
                 if self._slots.acquire(timeout=0.1):
                     self._queue.put(frame)
                     return
-            self._queue.put(_NotInspected(frame, "not inspected: line stopped"))
+            self._queue.put(_NotInspected(frame, STOPPED_REASON))
             return
         if self._slots.acquire(blocking=False):
             self._queue.put(frame)
@@ -583,14 +603,23 @@ class Station:
             )
             self._stop.set()
             self._running.set()
-            self._drain_fail_safe(f"not inspected: inspection stopped: {exc}")
+            in_hand, self._in_hand = list(self._in_hand), []
+            failed = self._emitting
+            if failed is not None:  # the part being passed on when it failed
+                self._say_unstored(1, f" (part {failed.frame.part_id})")
+            self._drain_fail_safe(f"not inspected: inspection stopped: {exc}", in_hand)
         finally:
             if self._state in (LineState.RUNNING, LineState.PAUSED, LineState.STARTING):
                 self._state = LineState.FINISHED
             self._done.set()
 
     def _inspect_in_turn(self, batch: list[Frame | _NotInspected]) -> None:
-        """Inspect the batch's frames and record its parts not to inspect, in part order."""
+        """Inspect the batch's frames and record its parts not to inspect, in part order.
+
+        ``_in_hand`` holds the batch's frames not passed on yet, so a failure part way
+        through leaves them to be recorded fail-safe, not lost.
+        """
+        self._in_hand = [i.frame if isinstance(i, _NotInspected) else i for i in batch]
         frames: list[Frame] = []
         for item in batch:
             if isinstance(item, _NotInspected):
@@ -613,14 +642,15 @@ class Station:
         self._slots.release()
         return self._fail_safe(item, reason)
 
-    def _drain_fail_safe(self, reason: str) -> None:
-        """Record every frame still queued as a fail-safe part, until acquisition ends.
+    def _drain_fail_safe(self, reason: str, in_hand: Sequence[Frame] = ()) -> None:
+        """Record every part still queued (after ``in_hand``, taken out already) as a
+        fail-safe part, until acquisition ends.
 
-        Nothing is silently lost: a part that cannot even be recorded is counted
-        in an alarm.
+        Nothing is silently lost: a part that cannot even be stored is counted in an
+        alarm (its verdict still reached the gate, which comes first).
         """
         acquisition = next((t for t in self._threads if t.name == "acquisition"), None)
-        unrecorded = 0
+        unstored = sum(not self._try_emit(self._fail_safe(frame, reason)) for frame in in_hand)
         while True:
             try:
                 item = self._queue.get(timeout=0.2)
@@ -630,17 +660,37 @@ class Station:
                 continue
             if item is _END:
                 break
+            unstored += not self._try_emit(self._unqueued_fail_safe(item, reason))
+        self._say_unstored(unstored)
+
+    def _record_left_over(self, reason: str) -> None:
+        """Record what is left in the queue once the inference thread has ended."""
+        unstored = 0
+        while True:
             try:
-                self._emit(self._unqueued_fail_safe(item, reason))
-            except Exception:
-                log.exception("a queued part could not be recorded")
-                unrecorded += 1
-        if unrecorded:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _END:
+                unstored += not self._try_emit(self._unqueued_fail_safe(item, reason))
+        self._say_unstored(unstored)
+
+    def _try_emit(self, inspection: Inspection) -> bool:
+        """:meth:`_emit`, False (logged) when the part could not be passed on in full."""
+        try:
+            self._emit(inspection)
+        except Exception:
+            log.exception("part %s could not be recorded", inspection.frame.part_id)
+            return False
+        return True
+
+    def _say_unstored(self, count: int, which: str = "") -> None:
+        if count:
             self.raise_alarm(
                 Severity.ERROR,
                 "storage",
-                f"{unrecorded} queued parts could be neither signalled nor stored: check the "
-                "last parts by hand",
+                f"{count} part(s){which} decided but not stored (the gate had their "
+                "verdicts): check the last parts by hand",
             )
 
     def _next_batch(self) -> tuple[list[Frame | _NotInspected], bool]:
@@ -794,6 +844,13 @@ class Station:
         )
 
     def _emit(self, inspection: Inspection) -> None:
+        if self._in_hand and self._in_hand[0].part_id == inspection.frame.part_id:
+            self._in_hand.pop(0)  # passed on (or failing now: then named, not retried)
+        self._emitting = inspection
+        self._pass_on(inspection)
+        self._emitting = None
+
+    def _pass_on(self, inspection: Inspection) -> None:
         if self._assembler is not None:
             self._assembler.add(inspection)
         else:

@@ -88,3 +88,32 @@ def test_an_incomplete_part_is_flushed_fail_safe():
     assembler.flush()
     assert emitted[0].verdict is Verdict.REJECT
     assert "1 view(s) missing" in emitted[0].error
+
+
+def test_the_headless_summary_counts_parts_and_their_views():
+    from types import SimpleNamespace
+
+    from inspector.cli import _summary
+
+    top = [part(False), part(True), part(False)]
+    side = [part(False), part(False), part(False)]
+    station = Station(
+        lambda: MultiCameraSource([ListSource(top), ListSource(side)]),
+        ContrastScorer(),
+        RULES,
+        sink=ListSink(),
+    )
+    station.start()
+    assert station.wait(10)
+    station.stop()
+    from sqlalchemy import create_engine
+
+    line = SimpleNamespace(  # the parts of a built line the summary reads
+        station=station,
+        settings=SimpleNamespace(source="two cameras"),
+        gate=None,
+        engine=create_engine("sqlite://"),
+        image_store=SimpleNamespace(root="images"),
+    )
+    said = _summary(line, 1.0)
+    assert "Inspected 3 parts (6 views from 2 cameras)" in said and "(3.0 parts/s)" in said

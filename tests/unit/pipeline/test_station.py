@@ -1,3 +1,4 @@
+import re
 import threading
 import time
 
@@ -382,7 +383,7 @@ def test_records_refused_mid_run_stop_the_line_loudly_and_quickly():
         ContrastScorer(delay_s=0.01),
         RULES,
         sink=FullDiskSink(),
-        max_batch=2,
+        max_batch=8,  # the refusal comes mid-batch: the rest of that batch is not lost
         on_alarm=alarms.append,
     )
     station.start()
@@ -393,7 +394,11 @@ def test_records_refused_mid_run_stop_the_line_loudly_and_quickly():
     assert station.state is LineState.FAILED
     errors = [a.message for a in alarms if a.severity is Severity.ERROR]
     assert any(m.startswith("inspection stopped: database or disk is full") for m in errors)
-    assert any("could be neither signalled nor stored" in m for m in errors)
+    assert "1 part(s) (part 5) decided but not stored" in " ".join(errors)
+    # Every part counted is either stored or named in an alarm: none left unaccounted.
+    unstored = [re.match(r"(\d+) part\(s\)", m) for m in errors]
+    told = sum(int(m.group(1)) for m in unstored if m)
+    assert station.snapshot().inspected == 5 + told
 
 
 def test_frames_a_live_camera_dropped_are_recorded_in_their_turn():
@@ -439,3 +444,55 @@ def test_a_stalled_model_cannot_fill_the_memory_with_overflowed_frames():
     blank = [i for i in overflow if not i.frame.image.size]
     assert 0 < len(kept) <= 4 * 1 + 1  # a few keep their pictures for review ...
     assert blank and all(i.error.endswith("(image not kept)") for i in blank)  # ... not all
+
+
+def test_a_stop_while_the_camera_waits_for_a_part_does_not_wait_out_the_grace():
+    class WaitingCamera(ListSource):
+        def __next__(self):
+            if self._next_id == 3:
+                time.sleep(1.5)  # a triggered camera between parts
+            return super().__next__()
+
+    alarms = []
+    station = Station(
+        lambda: WaitingCamera([part(False)] * 5, live=True),
+        ContrastScorer(),
+        RULES,
+        sink=ListSink(),
+        on_alarm=alarms.append,
+    )
+    station.start()
+    while station.snapshot().inspected < 3:
+        time.sleep(0.01)
+    began = time.monotonic()
+    station.stop(timeout=0.3)
+    assert time.monotonic() - began < 1.5  # the idle inference thread was woken
+    assert not any("inspection did not stop" in a.message for a in alarms)
+
+
+def test_frames_a_free_running_camera_skips_during_a_pause_are_not_lost_parts():
+    class FreeRunningCamera(ListSource):
+        """Numbers frames by capture time, as a camera that keeps grabbing while paused."""
+
+        t0 = None
+
+        def __next__(self):
+            if self.closed or self._next_id >= 100:
+                raise StopIteration
+            self.t0 = self.t0 or time.monotonic()
+            time.sleep(0.01)
+            self._next_id = max(self._next_id, int((time.monotonic() - self.t0) / 0.02))
+            return super().__next__()
+
+    camera = FreeRunningCamera([part(False)] * 200, live=True)
+    sink = ListSink()
+    station = Station(lambda: camera, ContrastScorer(), RULES, sink=sink)
+    station.start()
+    time.sleep(0.2)
+    station.pause()
+    time.sleep(0.5)  # about 25 frames pass unseen
+    station.resume()
+    assert station.wait(20)
+    station.stop()
+    dropped = [i for i in sink.items if i.error and "dropped its frame" in i.error]
+    assert len(dropped) < 5, "a pause is the operator's choice, not frames lost"
