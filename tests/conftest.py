@@ -5,6 +5,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
 
@@ -36,3 +37,12 @@ def trained_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.trained_tiny_classifier import train_tiny_classifier  # torch: only when used
 
     return train_tiny_classifier(tmp_path_factory.mktemp("trained-classifier"))
+
+
+@pytest.fixture
+def berlin() -> ZoneInfo:
+    """A plant's time zone with DST, or a skip where the machine has no zone database."""
+    try:
+        return ZoneInfo("Europe/Berlin")
+    except ZoneInfoNotFoundError:
+        pytest.skip("no time zone database on this machine")

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -81,14 +81,6 @@ def view(qtbot, db: Path):
     widget.period.setCurrentText("All time")
     yield widget
     engine.dispose()
-
-
-@pytest.fixture
-def berlin() -> ZoneInfo:
-    try:
-        return ZoneInfo("Europe/Berlin")
-    except ZoneInfoNotFoundError:
-        pytest.skip("no time zone database on this machine")
 
 
 @pytest.fixture

@@ -59,7 +59,8 @@ def test_the_gate_gets_each_part_once_with_its_worst_view():
     assert (snap.inspected, snap.accepted, snap.rejected) == (4, 2, 2)
 
 
-def test_without_a_gate_the_counters_still_count_parts():
+def _three_parts_two_cameras() -> Station:
+    """A finished run without a gate: part 1 defective on the top camera only."""
     top = [part(False), part(True), part(False)]
     side = [part(False), part(False), part(False)]
     station = Station(
@@ -71,7 +72,11 @@ def test_without_a_gate_the_counters_still_count_parts():
     station.start()
     assert station.wait(10)
     station.stop()
-    snap = station.snapshot()
+    return station
+
+
+def test_without_a_gate_the_counters_still_count_parts():
+    snap = _three_parts_two_cameras().snapshot()
     assert (snap.inspected, snap.accepted, snap.rejected) == (3, 2, 1)
 
 
@@ -93,20 +98,11 @@ def test_an_incomplete_part_is_flushed_fail_safe():
 def test_the_headless_summary_counts_parts_and_their_views():
     from types import SimpleNamespace
 
+    from sqlalchemy import create_engine
+
     from inspector.cli import _summary
 
-    top = [part(False), part(True), part(False)]
-    side = [part(False), part(False), part(False)]
-    station = Station(
-        lambda: MultiCameraSource([ListSource(top), ListSource(side)]),
-        ContrastScorer(),
-        RULES,
-        sink=ListSink(),
-    )
-    station.start()
-    assert station.wait(10)
-    station.stop()
-    from sqlalchemy import create_engine
+    station = _three_parts_two_cameras()
 
     line = SimpleNamespace(  # the parts of a built line the summary reads
         station=station,

@@ -33,14 +33,6 @@ shifts = [
 
 
 @pytest.fixture
-def berlin() -> ZoneInfo:
-    try:
-        return ZoneInfo("Europe/Berlin")
-    except ZoneInfoNotFoundError:
-        pytest.skip("no time zone database on this machine")
-
-
-@pytest.fixture
 def calendar(tmp_path: Path, berlin: ZoneInfo) -> ShiftCalendar:
     file = tmp_path / "station.toml"
     file.write_text(STATION_FILE, encoding="utf-8")
