@@ -8,6 +8,7 @@ database, so the tab can stay open beside the running line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -78,6 +79,8 @@ class HistoryView(QWidget):
         calendar: The plant's time zone (this computer's zone by default), as
             the Reports tab has it: the From/To fields and every time shown are
             in that zone, so both tabs count the same parts for the same day.
+        actor: The signed-in QA user's name (asking for a sign-in), so a part's
+            dialog can record a review of it, an escape above all; ``None``: no form.
     """
 
     def __init__(
@@ -89,9 +92,11 @@ class HistoryView(QWidget):
         page_size: int = 200,
         classifier: Path | None = None,
         calendar: ShiftCalendar | None = None,
+        actor: Callable[[], str | None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.engine = engine
+        self.actor = actor
         self.image_store = image_store
         self.classifier = classifier
         self.tz = calendar.tz if calendar is not None else local_zone()
@@ -259,7 +264,13 @@ class HistoryView(QWidget):
         """Open the stored part shown on ``row`` (non-modal: the history stays usable)."""
         stored = self.model.row_at(row).inspection
         dialog = StoredInspectionDialog(
-            stored, self.engine, self.image_store, self, classifier=self.classifier, tz=self.tz
+            stored,
+            self.engine,
+            self.image_store,
+            self,
+            classifier=self.classifier,
+            tz=self.tz,
+            actor=self.actor,
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()

@@ -239,7 +239,11 @@ class MainWindow(QMainWindow):
         """The History tab in the plant's zone, as the Reports tab shows it."""
         settings = self.runner.settings
         return HistoryView(
-            engine, store, classifier=settings.classifier_dir, calendar=settings.shift_calendar
+            engine,
+            store,
+            classifier=settings.classifier_dir,
+            calendar=settings.shift_calendar,
+            actor=lambda: self.access.require_name(Role.QA, self, "Reviewing parts"),
         )
 
     def _reports_view(self, engine: Engine, store: ImageStore) -> ReportsView:

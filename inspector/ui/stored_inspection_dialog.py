@@ -8,6 +8,7 @@ stored, instead of showing a heat map it does not have.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import tzinfo
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from inspector.storage.retention import image_removal
 from inspector.storage.reviews import Review, review_history
 from inspector.ui.history_model import TABLE_STYLE
 from inspector.ui.image_view import ImageView
+from inspector.ui.review_form import ReviewForm
 from inspector.ui.why_panel import WhyPanel
 
 NO_MAP_NOTE = "Anomaly map not stored: defects are drawn from their stored boxes."
@@ -42,7 +44,9 @@ class StoredInspectionDialog(QDialog):
     With ``classifier`` (the line's defect classifier package) the "Why?"
     choice can show its Grad-CAM on the kept image (:class:`WhyPanel`). Times
     are shown in ``tz`` (the plant's zone, as the History tab shows them;
-    ``None``: this computer's).
+    ``None``: this computer's). With ``actor`` (the signed-in QA user's name)
+    a review of the part can be recorded here (:class:`ReviewForm`): an
+    accepted part found bad downstream is an escape.
     """
 
     def __init__(
@@ -54,9 +58,12 @@ class StoredInspectionDialog(QDialog):
         *,
         classifier: Path | None = None,
         tz: tzinfo | None = None,
+        actor: Callable[[], str | None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.stored = stored
+        self.engine = engine
+        self.tz = tz
         self.setWindowTitle(
             f"Record {stored.id} – part {stored.part_id} – {stored.verdict.value.upper()}"
         )
@@ -102,10 +109,24 @@ class StoredInspectionDialog(QDialog):
         side.addWidget(self.defects, 1)
         side.addWidget(_heading("Reviews (the last one counts; the verdict above never changes)"))
         side.addWidget(self.review_table, 1)
+        self.review_form: ReviewForm | None = None
+        if actor is not None:
+            self.review_form = ReviewForm(stored, engine, actor, self)
+            self.review_form.reviewed.connect(self._show_reviews)
+            side.addWidget(self.review_form)
         layout = QHBoxLayout(self)
         layout.addWidget(self.view, 3)
         layout.addLayout(side, 2)
         self._redraw()
+
+    def _show_reviews(self, _review: Review | None = None) -> None:
+        """Read the part's reviews again (one was just recorded)."""
+        self.reviews = review_history(self.engine, self.stored.id)
+        self.review_table.setRowCount(len(self.reviews))
+        for row, review in enumerate(self.reviews):
+            for column, text in enumerate(_review_cells(review, self.tz)):
+                self.review_table.setItem(row, column, QTableWidgetItem(text))
+        self.review_table.resizeColumnsToContents()
 
     def _redraw(self) -> None:
         if self.image is None:

@@ -236,3 +236,54 @@ def test_main_window_gives_history_the_station_files_zone(qtbot, db, berlin: Zon
     assert isinstance(history, HistoryView)
     assert history.tz == berlin
     window.close()
+
+
+def test_an_escape_found_downstream_is_recorded_from_the_parts_dialog(qtbot, db: Path) -> None:
+    from inspector.storage.reviews import review_history
+
+    engine = open_database(db)
+    signed_in: list[str | None] = [None]
+    view = HistoryView(engine, ImageStore.beside(db), page_size=PAGE, actor=lambda: signed_in[0])
+    qtbot.addWidget(view)
+    view.period.setCurrentText("All time")
+    assert view.apply_filter()
+    qtbot.waitUntil(lambda: view.model.rowCount() > 0, timeout=5000)
+    dialog = view.open_row(0)  # part 2999: accepted on the line
+    form = dialog.review_form
+    assert dialog.stored.verdict is Verdict.ACCEPT and form is not None
+    form.decision.setCurrentText("a defect the line let through (escape)")
+    assert form.defect_class.isEnabled()
+
+    assert form.record() is None  # nobody signed in: nothing stored
+    assert "a QA user must sign in" in form.message.text()
+    signed_in[0] = "qa-anna"
+    assert form.record() is None  # a defect needs its class
+    assert form.message.text().startswith("not stored:")
+    assert review_history(engine, dialog.stored.id) == []
+
+    form.defect_class.setText("crack")
+    form.note.setText("customer return 4711")
+    review = form.record()
+    assert review is not None and form.message.text().startswith("stored:")
+    stored = review_history(engine, dialog.stored.id)
+    assert [(r.decision, r.defect_class, r.reviewer, r.note) for r in stored] == [
+        (ReviewDecision.RECLASSIFY, "crack", "qa-anna", "customer return 4711")
+    ]
+    assert dialog.review_table.rowCount() == 1
+    assert dialog.review_table.item(0, 2).text() == "reclassify"
+    dialog.close()
+
+    rejected = view.open_row(9)  # part 2990: rejected; its class is offered
+    assert rejected.stored.verdict is Verdict.REJECT and rejected.review_form is not None
+    assert rejected.review_form.defect_class.text() == "scratch"
+    assert rejected.review_form.record() is not None
+    confirmed = review_history(engine, rejected.stored.id)[-1]
+    assert (confirmed.decision, confirmed.defect_class) == (ReviewDecision.CONFIRM, "scratch")
+    rejected.close()
+    engine.dispose()
+
+
+def test_without_a_signed_in_reviewer_the_dialog_only_shows(view) -> None:
+    dialog = view.open_row(0)
+    assert dialog.review_form is None
+    dialog.close()
