@@ -523,14 +523,15 @@ def _first_instant_at_or_after(wall: datetime) -> datetime:
     A time inside the hour skipped when clocks go forward never shows on the
     clock; the bucket it starts begins when the clock jumps past it. The
     change lies between the two readings of the gap (``fold`` 1 and 0), and
-    is found to the second by halving that interval.
+    is found by halving that interval in whole seconds (clocks change on a
+    whole second, so the cut lands exactly on it).
     """
     instant = wall.astimezone(UTC)
     if _wall_clock(instant, wall) == wall.replace(tzinfo=None):
         return instant
     before, after = wall.replace(fold=1).astimezone(UTC), wall.replace(fold=0).astimezone(UTC)
     while after - before > timedelta(seconds=1):
-        middle = before + (after - before) // 2
+        middle = before + timedelta(seconds=(after - before) // timedelta(seconds=2))
         if _wall_clock(middle, wall) < wall.replace(tzinfo=None):
             before = middle
         else:

@@ -25,7 +25,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from sqlalchemy import Engine, and_, exists, select, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
@@ -96,9 +96,10 @@ class ImageRemoval:
     at: datetime
     reason: str
 
-    def describe(self) -> str:
-        """The sentence a view shows instead of the image."""
-        return f"image removed by {self.reason} on {self.at.astimezone():%Y-%m-%d %H:%M}"
+    def describe(self, tz: tzinfo | None = None) -> str:
+        """The sentence a view shows instead of the image, its time in ``tz`` (the plant's;
+        ``None``: this computer's zone)."""
+        return f"image removed by {self.reason} on {self.at.astimezone(tz):%Y-%m-%d %H:%M}"
 
 
 @dataclass

@@ -286,6 +286,8 @@ class HistoryView(QWidget):
     # -- reactions ---------------------------------------------------------------
 
     def _ask_export(self) -> None:
+        if not self.apply_filter():  # export what the fields show, typed but not applied too
+            return
         name, _ = QFileDialog.getSaveFileName(
             self, "Export filtered records", "inspections.csv", "CSV files (*.csv)"
         )

@@ -72,7 +72,7 @@ class StoredInspectionDialog(QDialog):
         # Retention may have removed the image: say when and why, not "not kept".
         self.removal = image_removal(engine, stored.id) if stored.image_path is None else None
         if self.removal is not None:
-            why = self.removal.describe()
+            why = self.removal.describe(tz)
         self.view = ImageView(why or "image not available")
         self.overlay_box = QCheckBox("Overlay (O)")
         self.overlay_box.setShortcut("O")

@@ -152,6 +152,20 @@ def test_the_serial_field_finds_one_part_and_its_export(
     assert view.serial.text() == ""
 
 
+def test_export_takes_what_the_fields_show_even_if_not_applied(
+    view: HistoryView, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    out = tmp_path / "typed.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    view.serial.setText("SN-00042")  # typed, Enter not pressed
+    view._ask_export()
+    with out.open(encoding="utf-8-sig") as stream:
+        assert [row["serial"] for row in csv.DictReader(stream)] == ["SN-00042"]
+    assert view.message.text() == f"1 records written to {out}"
+
+
 def test_sort_by_score_and_a_bad_score_is_explained(qtbot, view: HistoryView) -> None:
     view.sort.setCurrentText("Lowest score first")
     scores = [view.model.row_at(r).inspection.score for r in range(view.model.rowCount())]

@@ -188,6 +188,22 @@ def test_a_shift_starting_in_the_skipped_hour_starts_when_the_clock_jumps() -> N
     ]
 
 
+def test_a_skipped_wall_time_off_the_gaps_middle_cuts_exactly_at_the_change() -> None:
+    try:
+        berlin = ZoneInfo("Europe/Berlin")
+    except ZoneInfoNotFoundError:
+        pytest.skip("no time zone database on this machine")
+    calendar = ShiftCalendar(starts=(time(2, 10), time(10), time(18)), tz=berlin)
+    shifts = time_buckets(
+        datetime(2026, 3, 28, 20, tzinfo=berlin),
+        datetime(2026, 3, 29, 12, tzinfo=berlin),
+        "shift",
+        calendar,
+    )
+    # Not a fraction of a second after the change, where parts would land in the wrong shift.
+    assert shifts.starts[1].astimezone(UTC) == datetime(2026, 3, 29, 1, tzinfo=UTC)
+
+
 def test_p_chart_limits_by_hand() -> None:
     # p̄ = Σd/Σn = 81/1350 = 0.06; limits p̄ ± 3·sqrt(p̄(1 − p̄)/n_i), clipped to [0, 1].
     chart = p_chart([2, 3, 1, 15, 0, 60], [100, 100, 50, 100, 0, 1000])
