@@ -167,41 +167,23 @@ def test_custom_shifts_in_the_plants_time_zone_across_daylight_saving() -> None:
     assert sum(spans) == 25
 
 
-def test_a_shift_starting_in_the_skipped_hour_starts_when_the_clock_jumps() -> None:
-    try:
-        berlin = ZoneInfo("Europe/Berlin")
-    except ZoneInfoNotFoundError:
-        pytest.skip("no time zone database on this machine")
-    calendar = ShiftCalendar(starts=(time(2, 30), time(10), time(18)), tz=berlin)
+@pytest.mark.parametrize("start", [time(2, 30), time(2, 10)], ids=["gap-middle", "off-middle"])
+def test_a_shift_starting_in_the_skipped_hour_starts_when_the_clock_jumps(
+    berlin: ZoneInfo, start: time
+) -> None:
+    calendar = ShiftCalendar(starts=(start, time(10), time(18)), tz=berlin)
     shifts = time_buckets(
         datetime(2026, 3, 28, 20, tzinfo=berlin),
         datetime(2026, 3, 29, 12, tzinfo=berlin),
         "shift",
         calendar,
     )
-    # 02:30 on 29 March never shows: clocks jump from 02:00 CET to 03:00 CEST (01:00 UTC).
+    # The start never shows on 29 March: clocks jump from 02:00 CET to 03:00 CEST (01:00 UTC),
+    # and the shift starts exactly then, not a fraction of a second later (wrong shift).
     assert shifts.labels == ("2026-03-28 shift 3", "2026-03-29 shift 1", "2026-03-29 shift 2")
-    assert [s.astimezone(UTC).strftime("%H:%M") for s in shifts.starts] == [
-        "19:00",
-        "01:00",
-        "08:00",
-    ]
-
-
-def test_a_skipped_wall_time_off_the_gaps_middle_cuts_exactly_at_the_change() -> None:
-    try:
-        berlin = ZoneInfo("Europe/Berlin")
-    except ZoneInfoNotFoundError:
-        pytest.skip("no time zone database on this machine")
-    calendar = ShiftCalendar(starts=(time(2, 10), time(10), time(18)), tz=berlin)
-    shifts = time_buckets(
-        datetime(2026, 3, 28, 20, tzinfo=berlin),
-        datetime(2026, 3, 29, 12, tzinfo=berlin),
-        "shift",
-        calendar,
-    )
-    # Not a fraction of a second after the change, where parts would land in the wrong shift.
-    assert shifts.starts[1].astimezone(UTC) == datetime(2026, 3, 29, 1, tzinfo=UTC)
+    starts = [s.astimezone(UTC) for s in shifts.starts]
+    assert starts[1] == datetime(2026, 3, 29, 1, tzinfo=UTC)
+    assert [s.strftime("%H:%M") for s in starts] == ["19:00", "01:00", "08:00"]
 
 
 def test_p_chart_limits_by_hand() -> None:
