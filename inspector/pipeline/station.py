@@ -339,7 +339,7 @@ class Station:
         part as not inspected; only a thread that does not even finish its batch in
         :data:`_ABANDON_GRACE_S` leaves parts unaccounted for, and that is an alarm.
         """
-        inference = next((t for t in self._threads if t.name == "inference"), None)
+        inference = self._thread("inference")
         if inference is not None and inference.is_alive():
             self._abandon.set()
             self._queue.put(_END)  # wakes a thread waiting on an empty queue
@@ -354,7 +354,7 @@ class Station:
             )
             return
         self._record_left_over(STOPPED_REASON)
-        acquisition = next((t for t in self._threads if t.name == "acquisition"), None)
+        acquisition = self._thread("acquisition")
         if acquisition is not None and acquisition.is_alive():
             self.raise_alarm(
                 Severity.ERROR,
@@ -362,6 +362,10 @@ class Station:
                 f"{self.source_name or 'the camera'} did not stop by the deadline: a part it "
                 "still delivers is not recorded; check the last parts by hand",
             )
+
+    def _thread(self, name: str) -> threading.Thread | None:
+        """The station's ``"acquisition"`` or ``"inference"`` thread (``None`` before start)."""
+        return next((t for t in self._threads if t.name == name), None)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the source is exhausted and every part is decided."""
@@ -649,7 +653,7 @@ class Station:
         Nothing is silently lost: a part that cannot even be stored is counted in an
         alarm (its verdict still reached the gate, which comes first).
         """
-        acquisition = next((t for t in self._threads if t.name == "acquisition"), None)
+        acquisition = self._thread("acquisition")
         unstored = sum(not self._try_emit(self._fail_safe(frame, reason)) for frame in in_hand)
         while True:
             try:

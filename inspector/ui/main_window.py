@@ -243,7 +243,7 @@ class MainWindow(QMainWindow):
             store,
             classifier=settings.classifier_dir,
             calendar=settings.shift_calendar,
-            actor=lambda: self.access.require_name(Role.QA, self, "Reviewing parts"),
+            actor=self._qa_reviewer,
         )
 
     def _reports_view(self, engine: Engine, store: ImageStore) -> ReportsView:
@@ -260,13 +260,17 @@ class MainWindow(QMainWindow):
         dialog.show()
         return dialog
 
+    def _qa_reviewer(self) -> str | None:
+        """The signed-in QA user's name for a review (asking for a sign-in; ``None``: declined)."""
+        return self.access.require_name(Role.QA, self, "Reviewing parts")
+
     def _review_view(self, engine: Engine, store: ImageStore) -> ReviewView:
         return ReviewView(
             engine,
             store,
             settings=self.reviewer_settings,
             teacher=self.teacher,
-            actor=lambda: self.access.require_name(Role.QA, self, "Reviewing parts"),
+            actor=self._qa_reviewer,
         )
 
     def _load_model(self, model_dir: Path) -> Scorer:

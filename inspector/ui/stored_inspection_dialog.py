@@ -122,11 +122,7 @@ class StoredInspectionDialog(QDialog):
     def _show_reviews(self, _review: Review | None = None) -> None:
         """Read the part's reviews again (one was just recorded)."""
         self.reviews = review_history(self.engine, self.stored.id)
-        self.review_table.setRowCount(len(self.reviews))
-        for row, review in enumerate(self.reviews):
-            for column, text in enumerate(_review_cells(review, self.tz)):
-                self.review_table.setItem(row, column, QTableWidgetItem(text))
-        self.review_table.resizeColumnsToContents()
+        _fill(self.review_table, [_review_cells(r, self.tz) for r in self.reviews])
 
     def _redraw(self) -> None:
         if self.image is None:
@@ -174,17 +170,23 @@ def _review_cells(review: Review, tz: tzinfo | None) -> tuple[str, ...]:
 
 
 def _table(header: list[str], rows: list[tuple[str, ...]]) -> QTableWidget:
-    table = QTableWidget(len(rows), len(header))
+    table = QTableWidget(0, len(header))
     table.setHorizontalHeaderLabels(header)
     table.verticalHeader().setVisible(False)
     table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    _fill(table, rows)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.setStyleSheet(TABLE_STYLE)
+    return table
+
+
+def _fill(table: QTableWidget, rows: list[tuple[str, ...]]) -> None:
+    """Show ``rows`` in ``table`` (replacing what it showed), columns fitted to them."""
+    table.setRowCount(len(rows))
     for row, cells in enumerate(rows):
         for column, text in enumerate(cells):
             table.setItem(row, column, QTableWidgetItem(text))
     table.resizeColumnsToContents()
-    table.horizontalHeader().setStretchLastSection(True)
-    table.setStyleSheet(TABLE_STYLE)
-    return table
 
 
 def _heading(text: str) -> QLabel:
